@@ -1,0 +1,16 @@
+import { Command } from 'commander';
+import { registerSetup } from './commands/setup.command';
+import { registerStack } from './commands/stack.command';
+
+const program = new Command('doubletap')
+  .description('doubletap operator CLI: local stack, topics and schemas, tokens, rebuild, verify, lag')
+  .showHelpAfterError()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+registerStack(program);
+registerSetup(program);
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`doubletap: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});

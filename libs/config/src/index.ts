@@ -1,0 +1,4 @@
+export { ConfigError, EnvReader } from './env-reader';
+export { DEV_JWT_SECRET, loadSettings } from './settings';
+export type { Settings } from './settings';
+export { ConfigModule, SETTINGS } from './config.module';

@@ -1,0 +1,111 @@
+import { EnvReader } from './env-reader';
+
+/**
+ * Every setting of every doubletap process, read from the environment once and validated.
+ * Defaults point at the local stack (scripts/stack/stack.sh), so a developer sets nothing.
+ */
+export interface Settings {
+  readonly env: 'development' | 'test' | 'production';
+  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  readonly kafka: { readonly brokers: string[]; readonly clientId: string };
+  readonly registry: { readonly url: string };
+  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly topics: {
+    readonly events: string;
+    readonly counts: string;
+    readonly deadLetter: string;
+    readonly partitions: number;
+  };
+  readonly api: {
+    readonly host: string;
+    readonly port: number;
+    readonly bodyLimitBytes: number;
+    readonly lingerMs: number;
+    readonly batchMaxSize: number;
+    readonly queueMax: number;
+    readonly produceTimeoutMs: number;
+    readonly rateLimitPerSec: number;
+    readonly rateLimitBurst: number;
+    readonly shutdownGraceMs: number;
+  };
+  readonly auth: {
+    readonly hs256Secret: string;
+    readonly rs256PublicKey?: string;
+    readonly issuer?: string;
+    readonly audience?: string;
+  };
+  readonly aggregator: {
+    readonly groupId: string;
+    readonly dataDir: string;
+    readonly host: string;
+    readonly port: number;
+    readonly advertisedUrl?: string;
+  };
+  readonly projector: { readonly groupId: string; readonly host: string; readonly port: number };
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+const TOPIC = /^[A-Za-z0-9._-]{1,200}$/;
+export const DEV_JWT_SECRET = 'doubletap-local-development-secret-change-me';
+
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const r = new EnvReader(env);
+  const mode = r.oneOf('NODE_ENV', ['development', 'test', 'production'] as const, 'development');
+  const secret = r.string('JWT_SECRET', mode === 'production' ? undefined : DEV_JWT_SECRET);
+  if (secret.length > 0 && secret.length < 32) {
+    r.string('JWT_SECRET', undefined, /^.{32,}$/); // records "JWT_SECRET ... does not match"
+  }
+  const settings: Settings = {
+    env: mode,
+    logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, mode === 'test' ? 'warn' : 'info'),
+    kafka: {
+      brokers: r.list('KAFKA_BROKERS', ['127.0.0.1:19092']),
+      clientId: r.string('KAFKA_CLIENT_ID', 'doubletap'),
+    },
+    registry: {
+      url: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:18081/apis/ccompat/v7', ['http:', 'https:']),
+    },
+    redis: {
+      url: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+      keyPrefix: r.string('REDIS_KEY_PREFIX', 'dt:', /^[A-Za-z0-9:_.-]{0,64}$/),
+    },
+    topics: {
+      events: r.string('TOPIC_EVENTS', 'likes.events', TOPIC),
+      counts: r.string('TOPIC_COUNTS', 'likes.counts', TOPIC),
+      deadLetter: r.string('TOPIC_DEAD_LETTER', 'likes.events.dlq', TOPIC),
+      partitions: r.int('TOPIC_PARTITIONS', 12, { min: 1, max: 1024 }),
+    },
+    api: {
+      host: r.string('API_HOST', '127.0.0.1'),
+      port: r.int('API_PORT', 8080, { min: 0, max: 65535 }),
+      bodyLimitBytes: r.int('API_BODY_LIMIT_BYTES', 1024, { min: 64, max: 1048576 }),
+      lingerMs: r.int('PRODUCER_LINGER_MS', 2, { min: 0, max: 100 }),
+      batchMaxSize: r.int('PRODUCER_BATCH_MAX', 500, { min: 1, max: 10000 }),
+      queueMax: r.int('PRODUCER_QUEUE_MAX', 20000, { min: 1, max: 1000000 }),
+      produceTimeoutMs: r.int('PRODUCER_TIMEOUT_MS', 3000, { min: 100, max: 60000 }),
+      rateLimitPerSec: r.int('RATE_LIMIT_PER_SEC', 20, { min: 0, max: 1000000 }),
+      rateLimitBurst: r.int('RATE_LIMIT_BURST', 40, { min: 1, max: 1000000 }),
+      shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10000, { min: 0, max: 600000 }),
+    },
+    auth: {
+      hs256Secret: secret,
+      rs256PublicKey: r.optional('JWT_RS256_PUBLIC_KEY'),
+      issuer: r.optional('JWT_ISSUER'),
+      audience: r.optional('JWT_AUDIENCE'),
+    },
+    aggregator: {
+      groupId: r.string('AGGREGATOR_GROUP', 'doubletap-aggregator'),
+      dataDir: r.string('AGGREGATOR_DATA_DIR', '.data/aggregator'),
+      host: r.string('AGGREGATOR_HOST', '127.0.0.1'),
+      port: r.int('AGGREGATOR_PORT', 8081, { min: 0, max: 65535 }),
+      advertisedUrl: r.optional('AGGREGATOR_ADVERTISED_URL'),
+    },
+    projector: {
+      groupId: r.string('PROJECTOR_GROUP', 'doubletap-projector'),
+      host: r.string('PROJECTOR_HOST', '127.0.0.1'),
+      port: r.int('PROJECTOR_PORT', 8082, { min: 0, max: 65535 }),
+    },
+  };
+  r.done();
+  return settings;
+}

@@ -1,0 +1,129 @@
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { isValidId } from './ids';
+import { readSchema } from './schemas';
+import type { CountChanged, LikeEvent } from './types';
+import { UUID_V7_PATTERN } from './uuidv7';
+
+export class InvalidEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidEventError';
+  }
+}
+
+export interface CodecTopics {
+  events: string;
+  counts: string;
+}
+
+/** TopicNameStrategy: the value subject of a topic. */
+export const valueSubject = (topic: string): string => `${topic}-value`;
+
+/**
+ * Avro in the Confluent wire format (magic 0, 4-byte schema id, body) through a Confluent-compatible
+ * registry. `init()` registers (or finds) both schemas with BACKWARD compatibility and caches the ids;
+ * after that encoding is local, and decoding asks the registry once per unseen schema id.
+ */
+export class EventCodec {
+  private readonly registry: SchemaRegistry;
+  private likeId?: number;
+  private countId?: number;
+
+  constructor(
+    readonly registryUrl: string,
+    private readonly topics: CodecTopics,
+  ) {
+    this.registry = new SchemaRegistry({ host: registryUrl, clientId: 'doubletap' });
+  }
+
+  async init(): Promise<{ likeEventId: number; countChangedId: number }> {
+    this.likeId = await this.register(this.topics.events, readSchema('like-event.avsc'));
+    this.countId = await this.register(this.topics.counts, readSchema('count-changed.avsc'));
+    return { likeEventId: this.likeId, countChangedId: this.countId };
+  }
+
+  get ready(): boolean {
+    return this.likeId !== undefined && this.countId !== undefined;
+  }
+
+  get schemaIds(): { likeEvent?: number; countChanged?: number } {
+    return { likeEvent: this.likeId, countChanged: this.countId };
+  }
+
+  private async register(topic: string, schema: string): Promise<number> {
+    const { id } = await this.registry.register(
+      { type: SchemaType.AVRO, schema },
+      { subject: valueSubject(topic), compatibility: COMPATIBILITY.BACKWARD },
+    );
+    return id;
+  }
+
+  async encodeLike(event: LikeEvent): Promise<Buffer> {
+    if (this.likeId === undefined)
+      throw new Error('EventCodec.init() has not resolved the LikeEvent schema id');
+    return this.registry.encode(this.likeId, event);
+  }
+
+  async encodeCount(change: CountChanged): Promise<Buffer> {
+    if (this.countId === undefined)
+      throw new Error('EventCodec.init() has not resolved the CountChanged schema id');
+    return this.registry.encode(this.countId, change);
+  }
+
+  /** Decodes and validates a likes.events value; throws InvalidEventError with the reason. */
+  async decodeLike(value: Buffer | null): Promise<LikeEvent> {
+    const raw = await this.decode(value);
+    return assertLikeEvent(raw);
+  }
+
+  async decodeCount(value: Buffer | null): Promise<CountChanged> {
+    const raw = await this.decode(value);
+    return assertCountChanged(raw);
+  }
+
+  private async decode(value: Buffer | null): Promise<Record<string, unknown>> {
+    if (!value || value.length < 6)
+      throw new InvalidEventError('value is empty or shorter than the wire-format header');
+    if (value[0] !== 0)
+      throw new InvalidEventError(`unknown magic byte ${value[0]} (expected 0, Confluent wire format)`);
+    try {
+      return (await this.registry.decode(value)) as Record<string, unknown>;
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      // a registry that cannot be reached is not a property of the record: let the caller retry
+      if (/ECONNREFUSED|ETIMEDOUT|ENOTFOUND|socket hang up|fetch failed/i.test(why)) throw e;
+      throw new InvalidEventError(`undecodable Avro: ${why}`);
+    }
+  }
+}
+
+export function assertLikeEvent(raw: Record<string, unknown>): LikeEvent {
+  const { eventId, postId, userId, action, occurredAt } = raw;
+  if (typeof eventId !== 'string' || !UUID_V7_PATTERN.test(eventId))
+    throw new InvalidEventError(`eventId ${String(eventId)} is not a UUIDv7`);
+  if (!isValidId(postId))
+    throw new InvalidEventError(`postId ${String(postId)} does not match ^[A-Za-z0-9_-]{1,64}$`);
+  if (!isValidId(userId))
+    throw new InvalidEventError(`userId ${String(userId)} does not match ^[A-Za-z0-9_-]{1,64}$`);
+  if (action !== 'LIKE' && action !== 'UNLIKE')
+    throw new InvalidEventError(`action ${String(action)} is not LIKE or UNLIKE`);
+  const at = occurredAt instanceof Date ? occurredAt.getTime() : occurredAt;
+  if (typeof at !== 'number' || !Number.isFinite(at))
+    throw new InvalidEventError('occurredAt is not a timestamp');
+  return { eventId, postId, userId, action, occurredAt: at };
+}
+
+export function assertCountChanged(raw: Record<string, unknown>): CountChanged {
+  const { postId, partition, count, sourceOffset } = raw;
+  if (!isValidId(postId)) throw new InvalidEventError(`postId ${String(postId)} is invalid`);
+  for (const [name, v] of Object.entries({ partition, count, sourceOffset })) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+      throw new InvalidEventError(`${name} ${String(v)} is not a non-negative integer`);
+  }
+  return {
+    postId,
+    partition: partition as number,
+    count: count as number,
+    sourceOffset: sourceOffset as number,
+  };
+}

@@ -1,0 +1,20 @@
+import type { Kafka, Producer } from 'kafkajs';
+
+export type { Producer, RecordMetadata } from 'kafkajs';
+
+/**
+ * An idempotent producer (acks=all, in-order retries without duplicates). kafkajs requires
+ * maxInFlightRequests=1 for idempotence; throughput comes from batching many records per request.
+ */
+export function createIdempotentProducer(
+  kafka: Kafka,
+  options: { transactionTimeout?: number } = {},
+): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    transactionTimeout: options.transactionTimeout,
+    retry: { retries: 5, initialRetryTime: 50, maxRetryTime: 1000 },
+  });
+}

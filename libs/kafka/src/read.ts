@@ -1,0 +1,76 @@
+import type { IHeaders, Kafka } from 'kafkajs';
+import { randomBytes } from 'node:crypto';
+
+export interface ReadRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  timestamp: number;
+  headers: Record<string, string>;
+}
+
+export interface ReadOptions {
+  /** stop once this many records were read */
+  count?: number;
+  /** stop after this long without reaching `count` (ms) */
+  timeoutMs?: number;
+}
+
+export function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? v.map(String).join(',') : String(v);
+  }
+  return out;
+}
+
+/**
+ * Reads a topic from the beginning with a throw-away consumer group (nothing committed), until
+ * `count` records arrived or `timeoutMs` passed. For tools and tests, not for the hot path.
+ */
+export async function readTopic(
+  kafka: Kafka,
+  topic: string,
+  options: ReadOptions = {},
+): Promise<ReadRecord[]> {
+  const { count = Number.POSITIVE_INFINITY, timeoutMs = 15000 } = options;
+  const consumer = kafka.consumer({
+    groupId: `doubletap-reader-${randomBytes(6).toString('hex')}`,
+    sessionTimeout: 10000,
+    heartbeatInterval: 1000,
+  });
+  const records: ReadRecord[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      consumer
+        .run({
+          autoCommit: false,
+          eachMessage: async ({ topic: t, partition, message }) => {
+            records.push({
+              topic: t,
+              partition,
+              offset: message.offset,
+              key: message.key ? message.key.toString('utf8') : null,
+              value: message.value,
+              timestamp: Number(message.timestamp),
+              headers: headersToStrings(message.headers),
+            });
+            if (records.length >= count) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}

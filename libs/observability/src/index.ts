@@ -1,0 +1,15 @@
+export { createLogger, NestPinoLogger } from './logger';
+export type { Logger } from './logger';
+export {
+  counter,
+  createMetricsRegistry,
+  gauge,
+  histogram,
+  Counter,
+  Gauge,
+  Histogram,
+  LATENCY_BUCKETS_SECONDS,
+  Registry,
+} from './metrics';
+export { HealthRegistry, withTimeout } from './health';
+export type { HealthCheck, HealthReport } from './health';

@@ -1,0 +1,15 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+export const REPO_ROOT = join(__dirname, '..', '..', '..');
+
+/** The settings environment for tests: the local stack's addresses, quiet logs. */
+export function stackEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const out: Record<string, string> = { NODE_ENV: 'test' };
+  const text = execFileSync('bash', [join(REPO_ROOT, 'scripts/stack/stack.sh'), 'env'], { encoding: 'utf8' });
+  for (const line of text.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return { ...out, ...extra };
+}

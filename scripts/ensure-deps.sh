@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the npm dependencies from the committed lockfile when node_modules is missing or stale,
+# then compiles (incremental). Every entry point (start, test, stack:up) calls this first, so a fresh
+# clone needs nothing but Node 20+, Java 17+ and Maven.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+[[ "$major" -ge 20 ]] || { echo "doubletap: Node.js 20 or newer is required (found $(node -v 2>/dev/null || echo none))" >&2; exit 1; }
+
+stamp="node_modules/.doubletap-lock.sha256"
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+  echo "doubletap: installing npm dependencies (npm ci)" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$want" >"$stamp"
+fi
+
+if [[ "${1:-}" != "--no-build" ]]; then
+  npx tsc -p tsconfig.build.json
+fi

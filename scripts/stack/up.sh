@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# npm run stack:up — dependencies, build, the stack's processes, then topics and schemas.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bash "$ROOT/scripts/ensure-deps.sh"
+bash "$ROOT/scripts/stack/stack.sh" up
+eval "$(bash "$ROOT/scripts/stack/stack.sh" env | sed 's/^/export /')"
+node "$ROOT/bin/doubletap.js" setup
+bash "$ROOT/scripts/stack/stack.sh" status
