@@ -7,3 +7,5 @@ export { headersToStrings, readTopic } from './read';
 export type { ReadOptions, ReadRecord } from './read';
 export { createIdempotentProducer } from './producer';
 export type { Producer, RecordMetadata } from './producer';
+export { BatchConsumer } from './batch-consumer';
+export type { Assignment, BatchConsumerOptions, BatchContext, BatchHandler, ConsumedRecord } from './batch-consumer';

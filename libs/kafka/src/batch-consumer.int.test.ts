@@ -1,0 +1,55 @@
+import { loadSettings } from '@doubletap/config';
+import { BatchConsumer, createIdempotentProducer, createKafka, deleteTopics, ensureTopics, type Assignment } from '@doubletap/kafka';
+import { stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+
+describe('BatchConsumer', () => {
+  const settings = loadSettings(stackEnv());
+  const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'test' });
+  const topic = uniqueName('t-batch');
+
+  beforeAll(async () => {
+    await ensureTopics(kafka, [{ topic, partitions: 3, config: {} }]);
+  });
+  afterAll(async () => {
+    await deleteTopics(kafka, [topic]);
+  });
+
+  it('hands every record to the handler in partition order, after the assignment hook', async () => {
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    const sent = Array.from({ length: 300 }, (_, i) => ({ partition: i % 3, key: `k${i}`, value: Buffer.from(String(i)) }));
+    await producer.send({ topic, acks: -1, messages: sent });
+    await producer.disconnect();
+
+    const seen = new Map<number, number[]>();
+    const assignments: Assignment[] = [];
+    let hookDone = false;
+    const consumer = new BatchConsumer({
+      kafka,
+      groupId: uniqueName('g-batch'),
+      topic,
+      handler: {
+        onAssignment: async (a) => {
+          await new Promise((r) => setTimeout(r, 200)); // slow store opening
+          assignments.push(a);
+          hookDone = true;
+        },
+        handleBatch: async (partition, records) => {
+          expect(hookDone).toBe(true);
+          const list = seen.get(partition) ?? [];
+          list.push(...records.map((r) => r.offset));
+          seen.set(partition, list);
+        },
+      },
+    });
+    await consumer.start();
+    try {
+      await waitFor('all records', () => [...seen.values()].reduce((n, l) => n + l.length, 0) === 300);
+      expect(assignments[0].partitions).toEqual([0, 1, 2]);
+      expect(assignments[0].added).toEqual([0, 1, 2]);
+      for (const p of [0, 1, 2]) expect(seen.get(p)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    } finally {
+      await consumer.stop();
+    }
+  });
+});
