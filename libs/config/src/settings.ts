@@ -15,6 +15,7 @@ export interface Settings {
     readonly counts: string;
     readonly deadLetter: string;
     readonly partitions: number;
+    readonly replicationFactor: number;
   };
   readonly api: {
     readonly host: string;
@@ -74,6 +75,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       counts: r.string('TOPIC_COUNTS', 'likes.counts', TOPIC),
       deadLetter: r.string('TOPIC_DEAD_LETTER', 'likes.events.dlq', TOPIC),
       partitions: r.int('TOPIC_PARTITIONS', 12, { min: 1, max: 1024 }),
+      replicationFactor: r.int('TOPIC_REPLICATION_FACTOR', 1, { min: 1, max: 7 }),
     },
     api: {
       host: r.string('API_HOST', '127.0.0.1'),

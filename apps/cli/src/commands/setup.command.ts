@@ -17,7 +17,7 @@ export function registerSetup(program: Command): void {
         const out = output(Boolean(opts.json));
         const settings = loadSettings();
         const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'doubletap-cli' });
-        const topics = await ensureTopics(kafka, topicSpecs(settings.topics));
+        const topics = await ensureTopics(kafka, topicSpecs(settings.topics), settings.topics.replicationFactor);
         const codec = new EventCodec(settings.registry.url, settings.topics);
         const ids = await codec.init();
         const schemas = [
