@@ -18,6 +18,7 @@ module.exports = {
       testMatch: ['<rootDir>/**/*.int.test.ts'],
       globalSetup: '<rootDir>/test/setup/stack.global-setup.js',
       slowTestThreshold: 30,
+      setupFilesAfterEnv: ['<rootDir>/test/setup/timeout-int.js'],
     },
     {
       ...base,
@@ -25,6 +26,7 @@ module.exports = {
       testMatch: ['<rootDir>/**/*.e2e.test.ts'],
       globalSetup: '<rootDir>/test/setup/stack.global-setup.js',
       slowTestThreshold: 60,
+      setupFilesAfterEnv: ['<rootDir>/test/setup/timeout-e2e.js'],
     },
   ],
 };

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
+import { registerLag } from './commands/lag.command';
 import { registerSetup } from './commands/setup.command';
 import { registerStack } from './commands/stack.command';
+import { registerToken } from './commands/token.command';
 
 const program = new Command('doubletap')
   .description('doubletap operator CLI: local stack, topics and schemas, tokens, rebuild, verify, lag')
@@ -9,6 +11,8 @@ const program = new Command('doubletap')
 
 registerStack(program);
 registerSetup(program);
+registerLag(program);
+registerToken(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`doubletap: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -43,6 +43,7 @@ export interface Settings {
     readonly advertisedUrl?: string;
   };
   readonly projector: { readonly groupId: string; readonly host: string; readonly port: number };
+  readonly monitor: { readonly host: string; readonly port: number; readonly intervalMs: number };
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -106,6 +107,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       groupId: r.string('PROJECTOR_GROUP', 'doubletap-projector'),
       host: r.string('PROJECTOR_HOST', '127.0.0.1'),
       port: r.int('PROJECTOR_PORT', 8082, { min: 0, max: 65535 }),
+    },
+    monitor: {
+      host: r.string('MONITOR_HOST', '127.0.0.1'),
+      port: r.int('MONITOR_PORT', 8083, { min: 0, max: 65535 }),
+      intervalMs: r.int('MONITOR_INTERVAL_MS', 5000, { min: 500, max: 600000 }),
     },
   };
   r.done();

@@ -95,8 +95,8 @@ export class BatchConsumer {
       };
       this.owned = next;
       options.logger?.info({ assignment }, 'partitions assigned');
-      const hook = options.handler.onAssignment;
-      if (hook) this.assignmentTask = this.assignmentTask.then(() => hook.call(options.handler, assignment));
+      const { handler } = options;
+      if (handler.onAssignment) this.assignmentTask = this.assignmentTask.then(() => handler.onAssignment?.(assignment));
     });
     this.consumer.on(CRASH, (event) => {
       this.crashed = event.payload.error;
@@ -135,9 +135,9 @@ export class BatchConsumer {
           headers: headersToStrings(m.headers),
         }));
         await handler.handleBatch(batch.partition, records, {
-          heartbeat: payload.heartbeat,
-          isRunning: payload.isRunning,
-          isStale: payload.isStale,
+          heartbeat: () => payload.heartbeat(),
+          isRunning: () => payload.isRunning(),
+          isStale: () => payload.isStale(),
           highWatermark: Number(batch.highWatermark),
         });
         payload.resolveOffset(batch.lastOffset());

@@ -9,3 +9,20 @@ export { createIdempotentProducer } from './producer';
 export type { Producer, RecordMetadata } from './producer';
 export { BatchConsumer } from './batch-consumer';
 export type { Assignment, BatchConsumerOptions, BatchContext, BatchHandler, ConsumedRecord } from './batch-consumer';
+export {
+  BatchingProducer,
+  KafkaBatchSink,
+  ProducerOverloadedError,
+  ProducerUnavailableError,
+} from './batching-producer';
+export type {
+  BatchingOptions,
+  BatchObserver,
+  KafkaBatchSinkOptions,
+  OutboundMessage,
+  SendBatch,
+} from './batching-producer';
+export { drainTopic, readTopicToEnd, topicOffsets } from './offsets';
+export type { PartitionOffsets } from './offsets';
+export { createOffsetsReader, OffsetsReader } from './group-offsets';
+export type { GroupOffsets, PartitionOffsets as GroupPartitionOffsets } from './group-offsets';

@@ -1,0 +1,1 @@
+export const METRICS = Symbol('doubletap.monitor.metrics');

@@ -1,0 +1,352 @@
+import type { Kafka, Producer } from 'kafkajs';
+import type { Logger } from '@doubletap/observability';
+
+/**
+ * Micro-batching in front of one idempotent producer (docs/adr/0002-micro-batching-producer.md).
+ *
+ * Concurrent `send()` calls are coalesced into one produce request: a batch leaves when `lingerMs`
+ * has passed since the first waiting message, when `batchMaxSize` messages wait, or at once after
+ * the previous batch was acknowledged. One batch is in flight at a time (kafkajs's idempotent
+ * producer allows one in-flight request anyway), so while Kafka works on one batch the next one
+ * fills up: under load batches grow by themselves, idle requests wait at most `lingerMs`.
+ *
+ * Every caller gets exactly one answer, and never a hang:
+ * - resolved when the batch holding its message was acknowledged (acks=all);
+ * - {@link ProducerOverloadedError} at once when `queueMax` messages are already pending;
+ * - {@link ProducerUnavailableError} at once when the sink reports it cannot produce (not
+ *   connected, shutting down), or when the message is still waiting in the queue at its deadline
+ *   (`timeoutMs` after `send()`); such a message was never handed to Kafka and never will be;
+ * - once handed to Kafka, the answer waits for the producer's own verdict (the sink bounds it with
+ *   its request timeout and retries): success is a success even when late, failure is a 503 that
+ *   nothing will retry. Only if that verdict does not come within `2 × timeoutMs` (a stuck client)
+ *   are the callers answered with an `inDoubt` ProducerUnavailableError.
+ */
+
+export interface OutboundMessage {
+  key: string;
+  value: Buffer;
+}
+
+/** Produces one batch; resolves only when every message of it was acknowledged. */
+export type SendBatch = (messages: OutboundMessage[]) => Promise<void>;
+
+export interface BatchObserver {
+  /** one batch finished: its size, how long the produce call took, and whether it was acknowledged */
+  batch(size: number, seconds: number, ok: boolean): void;
+}
+
+export interface BatchingOptions {
+  lingerMs: number;
+  batchMaxSize: number;
+  queueMax: number;
+  /** deadline of a message, counted from send() */
+  timeoutMs: number;
+  /** returns why messages cannot be produced right now, or undefined when they can */
+  unavailable?: () => string | undefined;
+  observer?: BatchObserver;
+}
+
+/** The queue is full: answer 503 with Retry-After. */
+export class ProducerOverloadedError extends Error {
+  readonly kind = 'overloaded' as const;
+  constructor(readonly queueMax: number) {
+    super(`the produce queue is full (${queueMax} messages pending)`);
+    this.name = 'ProducerOverloadedError';
+  }
+}
+
+/** Kafka cannot take the message now: answer 503 with Retry-After. */
+export class ProducerUnavailableError extends Error {
+  readonly kind = 'unavailable' as const;
+  constructor(
+    message: string,
+    /** true only when the outcome is unknown (the producer never answered); see the class comment */
+    readonly inDoubt = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ProducerUnavailableError';
+  }
+}
+
+interface Pending {
+  message: OutboundMessage;
+  deadline: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export class BatchingProducer {
+  private queue: Pending[] = [];
+  private inFlight = 0;
+  private lingerTimer?: NodeJS.Timeout;
+  private expiryTimer?: NodeJS.Timeout;
+  private closing = false;
+  private drained?: () => void;
+
+  constructor(
+    private readonly sendBatch: SendBatch,
+    private readonly options: BatchingOptions,
+  ) {}
+
+  /** Messages waiting or in flight. */
+  get depth(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  send(message: OutboundMessage): Promise<void> {
+    if (this.closing) return Promise.reject(new ProducerUnavailableError('the producer is shutting down'));
+    const reason = this.options.unavailable?.();
+    if (reason !== undefined) return Promise.reject(new ProducerUnavailableError(reason));
+    if (this.depth >= this.options.queueMax)
+      return Promise.reject(new ProducerOverloadedError(this.options.queueMax));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ message, deadline: Date.now() + this.options.timeoutMs, resolve, reject });
+      if (this.queue.length === 1) this.armExpiry();
+      this.schedule();
+    });
+  }
+
+  /** Stops accepting, sends everything still queued without lingering, waits for every answer. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.depth === 0) return;
+    const done = new Promise<void>((resolve) => (this.drained = resolve));
+    this.dispatch();
+    await done;
+  }
+
+  private schedule(): void {
+    if (this.inFlight > 0 || this.queue.length === 0) return;
+    if (this.queue.length >= this.options.batchMaxSize || this.closing) {
+      this.dispatch();
+    } else if (!this.lingerTimer) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = undefined;
+        this.dispatch();
+      }, this.options.lingerMs);
+    }
+  }
+
+  private dispatch(): void {
+    if (this.lingerTimer) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+    }
+    this.expire();
+    if (this.inFlight > 0 || this.queue.length === 0) return this.checkDrained();
+    const reason = this.options.unavailable?.();
+    if (reason !== undefined) {
+      // never handed to Kafka: safe to answer now
+      const rejected = this.queue;
+      this.queue = [];
+      this.disarmExpiry();
+      for (const p of rejected) p.reject(new ProducerUnavailableError(reason));
+      return this.checkDrained();
+    }
+    const batch = this.queue.splice(0, this.options.batchMaxSize);
+    this.disarmExpiry();
+    this.armExpiry();
+    this.inFlight = batch.length;
+    const started = process.hrtime.bigint();
+    let settled = false;
+    const finish = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(watchdog);
+      this.inFlight = 0;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.options.observer?.batch(batch.length, seconds, !error);
+      for (const p of batch) {
+        if (error) p.reject(error);
+        else p.resolve();
+      }
+      if (this.queue.length > 0) this.dispatch();
+      else this.checkDrained();
+    };
+    const watchdog = setTimeout(
+      () =>
+        finish(
+          new ProducerUnavailableError(
+            `Kafka did not answer a produce request within ${2 * this.options.timeoutMs}ms; outcome unknown`,
+            true,
+          ),
+        ),
+      2 * this.options.timeoutMs,
+    );
+    let sending: Promise<void>;
+    try {
+      sending = this.sendBatch(batch.map((p) => p.message));
+    } catch (e) {
+      sending = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    sending.then(
+      () => finish(),
+      (e: unknown) =>
+        finish(
+          e instanceof ProducerUnavailableError
+            ? e
+            : new ProducerUnavailableError(
+                `Kafka did not acknowledge the batch: ${e instanceof Error ? e.message : String(e)}`,
+                false,
+                { cause: e },
+              ),
+        ),
+    );
+  }
+
+  /** Answers (503) every queued message whose deadline passed; they were never handed to Kafka. */
+  private expire(): void {
+    const now = Date.now();
+    let n = 0;
+    while (n < this.queue.length && this.queue[n].deadline <= now) n++;
+    if (n === 0) return;
+    const expired = this.queue.splice(0, n);
+    for (const p of expired)
+      p.reject(
+        new ProducerUnavailableError(
+          `Kafka did not take the message within ${this.options.timeoutMs}ms (it was not sent)`,
+        ),
+      );
+  }
+
+  private armExpiry(): void {
+    if (this.expiryTimer || this.queue.length === 0) return;
+    const wait = Math.max(0, this.queue[0].deadline - Date.now());
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      this.expire();
+      this.armExpiry();
+      this.checkDrained();
+    }, wait);
+  }
+
+  private disarmExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+  }
+
+  private checkDrained(): void {
+    if (this.closing && this.depth === 0 && this.drained) {
+      this.disarmExpiry();
+      const drained = this.drained;
+      this.drained = undefined;
+      drained();
+    }
+  }
+}
+
+export interface KafkaBatchSinkOptions {
+  topic: string;
+  /** bounds one produce call: request timeout and the broker's ack wait (ms) */
+  timeoutMs: number;
+  logger?: Logger;
+}
+
+/**
+ * The Kafka side of a {@link BatchingProducer}: one idempotent producer (acks=all) that connects
+ * in the background (the process starts and reports "not ready" while Kafka is down) and is
+ * replaced by a fresh one (new producer id) after any failed batch, so a batch that was written
+ * but not acknowledged can never make the broker drop a later batch as a "duplicate sequence".
+ */
+export class KafkaBatchSink {
+  private producer?: Producer;
+  private connected = false;
+  private stopped = false;
+  private connecting?: Promise<void>;
+  private wake?: () => void;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly options: KafkaBatchSinkOptions,
+  ) {}
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** why sending is impossible right now, or undefined */
+  unavailable = (): string | undefined =>
+    this.connected ? undefined : 'the Kafka producer is not connected';
+
+  /** Starts connecting (retrying with backoff until stop()); resolves when first connected or stopped. */
+  start(): Promise<void> {
+    this.connecting ??= this.connectLoop().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  send: SendBatch = async (messages) => {
+    const producer = this.producer;
+    if (!producer || !this.connected)
+      throw new ProducerUnavailableError('the Kafka producer is not connected');
+    try {
+      await producer.send({
+        topic: this.options.topic,
+        acks: -1,
+        timeout: this.options.timeoutMs,
+        messages,
+      });
+    } catch (e) {
+      // the failed send has settled (kafkajs will not retry it any more): start over with a new
+      // producer id before anything else is sent
+      this.connected = false;
+      this.options.logger?.warn({ err: e }, 'produce failed; recreating the Kafka producer');
+      void producer.disconnect().catch(() => undefined);
+      if (this.producer === producer) this.producer = undefined;
+      void this.start();
+      throw e;
+    }
+  };
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.connected = false;
+    this.wake?.();
+    await this.connecting?.catch(() => undefined);
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.disconnect().catch(() => undefined);
+  }
+
+  private async connectLoop(): Promise<void> {
+    let delay = 100;
+    while (!this.stopped) {
+      const producer = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        // a bounded number of retries, so every send() settles within a few request timeouts
+        retry: { retries: 2, initialRetryTime: 50, maxRetryTime: 250 },
+      });
+      producer.on(producer.events.DISCONNECT, () => {
+        if (this.producer !== producer) return;
+        this.connected = false;
+        this.producer = undefined;
+        if (!this.stopped) void this.start();
+      });
+      try {
+        await producer.connect();
+        if (this.stopped) {
+          await producer.disconnect().catch(() => undefined);
+          return;
+        }
+        this.producer = producer;
+        this.connected = true;
+        this.options.logger?.info({ topic: this.options.topic }, 'Kafka producer connected');
+        return;
+      } catch (e) {
+        this.options.logger?.warn({ err: e, retryInMs: delay }, 'Kafka producer cannot connect');
+        await producer.disconnect().catch(() => undefined);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = undefined;
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+}
