@@ -12,6 +12,8 @@ export interface RedisClientOptions {
    */
   offlineQueue?: boolean;
   commandTimeoutMs?: number;
+  /** re-SUBSCRIBE after a reconnect (ioredis default true); false when the caller resubscribes itself */
+  autoResubscribe?: boolean;
 }
 
 export function createRedis(options: RedisClientOptions): Redis {
@@ -22,6 +24,7 @@ export function createRedis(options: RedisClientOptions): Redis {
     commandTimeout: options.commandTimeoutMs ?? 2000,
     connectTimeout: 2000,
     lazyConnect: false,
+    autoResubscribe: options.autoResubscribe ?? true,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
   };
   return new Redis(options.url, config);

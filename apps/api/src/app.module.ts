@@ -1,0 +1,16 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import type { Settings } from '@doubletap/config';
+import type { Logger, Registry } from '@doubletap/observability';
+import { HealthModule } from './health/health.module';
+import { LikesModule } from './likes/likes.module';
+import { PlatformModule } from './platform/platform.module';
+
+@Module({})
+export class AppModule {
+  static register(settings: Settings, logger: Logger, metrics: Registry): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [PlatformModule.register(settings, logger, metrics), LikesModule, HealthModule],
+    };
+  }
+}

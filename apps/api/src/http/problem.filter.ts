@@ -1,0 +1,118 @@
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  NotFoundException,
+} from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '@doubletap/observability';
+import { type Problem, PROBLEM_CONTENT_TYPE, ProblemException, problemType, titleFor } from './problem';
+import type { RouteTable } from './route-table';
+
+/**
+ * Renders every error — ours, Nest's, and Fastify's own (unknown route, body too large, bad JSON,
+ * unsupported media type) — as application/problem+json. Only an error that is not an HTTP error
+ * becomes a 500, and it is logged; its message is never shown to the client.
+ */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  constructor(
+    private readonly logger: Logger,
+    private readonly routes: RouteTable,
+    private readonly bodyLimitBytes: number,
+  ) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const reply = ctx.getResponse<FastifyReply>();
+    const request = ctx.getRequest<FastifyRequest>();
+    const path = request.url.split('?')[0];
+    const { problem, headers } = this.toProblem(exception, request, path);
+    if (problem.status >= 500 && !(exception instanceof ProblemException))
+      this.logger.error({ err: exception, method: request.method, path }, 'unhandled error');
+    void reply
+      .status(problem.status)
+      .headers(headers)
+      .header('content-type', PROBLEM_CONTENT_TYPE)
+      .send(Buffer.from(JSON.stringify(problem)));
+  }
+
+  private toProblem(
+    exception: unknown,
+    request: FastifyRequest,
+    path: string,
+  ): { problem: Problem; headers: Record<string, string> } {
+    if (exception instanceof ProblemException)
+      return { problem: exception.toProblem(path), headers: exception.headers };
+    if (exception instanceof NotFoundException && request.routeOptions?.url === undefined) {
+      const allowed = this.routes.allowed(path);
+      if (allowed.length > 0) {
+        return {
+          problem: this.make(
+            405,
+            'method-not-allowed',
+            `${request.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`,
+            path,
+          ),
+          headers: { allow: allowed.join(', ') },
+        };
+      }
+      return {
+        problem: this.make(404, 'not-found', `no route for ${request.method} ${path}`, path),
+        headers: {},
+      };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const message = messageOf(exception);
+      switch (status) {
+        case 413:
+          return {
+            problem: this.make(
+              413,
+              'body-too-large',
+              `the request body exceeds the limit of ${this.bodyLimitBytes} bytes`,
+              path,
+            ),
+            headers: {},
+          };
+        case 415:
+          return {
+            problem: this.make(
+              415,
+              'unsupported-media-type',
+              `content-type ${JSON.stringify(request.headers['content-type'] ?? message)} is not supported; send no body or application/json`,
+              path,
+            ),
+            headers: {},
+          };
+        case 400:
+          return { problem: this.make(400, 'bad-request', `invalid request: ${message}`, path), headers: {} };
+        default:
+          return {
+            problem: this.make(status, status >= 500 ? 'server-error' : 'client-error', message, path),
+            headers: {},
+          };
+      }
+    }
+    return {
+      problem: this.make(500, 'server-error', 'the server failed to handle the request', path),
+      headers: {},
+    };
+  }
+
+  private make(status: number, slug: string, detail: string, instance: string): Problem {
+    return { type: problemType(slug), title: titleFor(status), status, detail, instance };
+  }
+}
+
+function messageOf(e: HttpException): string {
+  const response = e.getResponse();
+  if (typeof response === 'string') return response;
+  if (response && typeof response === 'object' && 'message' in response) {
+    const m: unknown = response.message;
+    return Array.isArray(m) ? m.map(String).join('; ') : String(m);
+  }
+  return e.message;
+}

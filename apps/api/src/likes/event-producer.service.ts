@@ -1,0 +1,122 @@
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { SETTINGS, type Settings } from '@doubletap/config';
+import { EventCodec, likeKey, type LikeEvent } from '@doubletap/events';
+import { BatchingProducer, createKafka, KafkaBatchSink } from '@doubletap/kafka';
+import { Gauge, histogram, type HealthRegistry, type Logger, type Registry } from '@doubletap/observability';
+import { HEALTH, LOGGER, METRICS } from '../platform/tokens';
+
+/**
+ * LikeEvents to Kafka: Avro through the registry (schema id resolved once, in the background until
+ * the registry answers), then the micro-batching idempotent producer. Shuts down after the HTTP
+ * server stopped (onApplicationShutdown): flushes what is queued, then disconnects.
+ */
+@Injectable()
+export class EventProducer implements OnModuleInit, OnApplicationShutdown {
+  readonly codec: EventCodec;
+  private readonly sink: KafkaBatchSink;
+  private readonly batcher: BatchingProducer;
+  private stopped = false;
+
+  constructor(
+    @Inject(SETTINGS) settings: Settings,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(METRICS) metrics: Registry,
+    @Inject(HEALTH) health: HealthRegistry,
+  ) {
+    const { api } = settings;
+    this.codec = new EventCodec(settings.registry.url, settings.topics);
+    const kafka = createKafka({
+      brokers: settings.kafka.brokers,
+      clientId: `${settings.kafka.clientId}-api`,
+      logger: logger.child({ component: 'kafka' }),
+      connectionTimeout: Math.min(1000, api.produceTimeoutMs),
+      requestTimeout: api.produceTimeoutMs,
+      retries: 2,
+    });
+    this.sink = new KafkaBatchSink(kafka, {
+      topic: settings.topics.events,
+      timeoutMs: api.produceTimeoutMs,
+      logger,
+    });
+    const batchSize = histogram(
+      metrics,
+      'doubletap_api_produce_batch_size',
+      'messages per produce request',
+      ['outcome'],
+      [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
+    );
+    const batchSeconds = histogram(
+      metrics,
+      'doubletap_api_produce_seconds',
+      'duration of one produce request (acks=all)',
+      ['outcome'],
+    );
+    this.batcher = new BatchingProducer(this.sink.send, {
+      lingerMs: api.lingerMs,
+      batchMaxSize: api.batchMaxSize,
+      queueMax: api.queueMax,
+      timeoutMs: api.produceTimeoutMs,
+      unavailable: this.sink.unavailable,
+      observer: {
+        batch: (size, seconds, ok) => {
+          const outcome = ok ? 'acked' : 'failed';
+          batchSize.observe({ outcome }, size);
+          batchSeconds.observe({ outcome }, seconds);
+        },
+      },
+    });
+    const batcher = this.batcher;
+    new Gauge({
+      name: 'doubletap_api_produce_queue_depth',
+      help: 'messages waiting for or in a produce request',
+      registers: [metrics],
+      collect() {
+        this.set(batcher.depth);
+      },
+    });
+    health.register('kafka-producer', async () => {
+      if (!this.sink.isConnected) throw new Error('the Kafka producer is not connected');
+    });
+    health.register('schema', async () => {
+      if (!this.codec.ready) throw new Error('the LikeEvent schema id is not resolved yet');
+    });
+  }
+
+  onModuleInit(): void {
+    void this.sink.start();
+    void this.resolveSchema();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    const pending = this.batcher.depth;
+    await this.batcher.close();
+    await this.sink.stop();
+    this.logger.info({ flushed: pending }, 'producer flushed and disconnected');
+  }
+
+  get schemaReady(): boolean {
+    return this.codec.ready;
+  }
+
+  /** Resolves when Kafka acknowledged the event; rejects with ProducerOverloadedError/ProducerUnavailableError. */
+  async produce(event: LikeEvent): Promise<void> {
+    const value = await this.codec.encodeLike(event);
+    await this.batcher.send({ key: likeKey(event.postId, event.userId), value });
+  }
+
+  private async resolveSchema(): Promise<void> {
+    let delay = 200;
+    while (!this.stopped) {
+      try {
+        const ids = await this.codec.init();
+        this.logger.info({ schemaIds: ids }, 'schema ids resolved');
+        return;
+      } catch (e) {
+        this.logger.warn({ err: e, retryInMs: delay }, 'schema registry not reachable');
+        await new Promise((r) => setTimeout(r, delay).unref());
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import { loadSettings } from '@doubletap/config';
+import { createApp } from './app';
+
+async function main(): Promise<void> {
+  const settings = loadSettings();
+  const { app, logger } = await createApp(settings);
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  process.once('SIGTERM', () => {
+    logger.info({ graceMs: settings.api.shutdownGraceMs }, 'SIGTERM: draining');
+    setTimeout(() => {
+      logger.error('shutdown grace period exceeded; exiting');
+      process.exit(1);
+    }, settings.api.shutdownGraceMs).unref();
+  });
+  await app.listen(settings.api.port, settings.api.host);
+  const url = await app.getUrl();
+  logger.info({ url, port: Number(new URL(url).port) }, 'listening');
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`api: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

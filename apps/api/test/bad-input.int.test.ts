@@ -1,0 +1,216 @@
+import { createSecretKey } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { mintToken } from '@doubletap/auth';
+import {
+  dropTopics,
+  freshTopics,
+  type RunningApi,
+  startApi,
+  testKafka,
+  topicEnv,
+  topicSize,
+  type Topics,
+  untilReady,
+} from './helpers';
+
+interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+}
+
+const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+const exp = () => Math.floor(Date.now() / 1000) + 600;
+
+describe('bad input: problem+json, the right status and detail, nothing produced', () => {
+  const kafka = testKafka();
+  let topics: Topics;
+  let api: RunningApi;
+  let good: string;
+
+  beforeAll(async () => {
+    topics = await freshTopics(kafka, 2);
+    api = await startApi({
+      ...topicEnv(topics),
+      RATE_LIMIT_PER_SEC: '1',
+      RATE_LIMIT_BURST: '2',
+      API_BODY_LIMIT_BYTES: '256',
+    });
+    await untilReady(api);
+    good = await api.token('alice');
+  });
+  afterAll(async () => {
+    await api?.close();
+    await dropTopics(kafka, topics);
+  });
+
+  async function call(
+    method: string,
+    path: string,
+    init: { token?: string; authorization?: string; body?: string; type?: string } = {},
+  ): Promise<{ status: number; headers: Headers; problem: Problem }> {
+    const headers: Record<string, string> = {};
+    if (init.token) headers.authorization = `Bearer ${init.token}`;
+    if (init.authorization) headers.authorization = init.authorization;
+    if (init.type) headers['content-type'] = init.type;
+    const res = await fetch(`${api.url}${path}`, { method, headers, body: init.body });
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    const problem = (await res.json()) as Problem;
+    expect(problem.status).toBe(res.status);
+    expect(problem.type).toMatch(/^https:\/\/doubletap\.dev\/problems\//);
+    expect(typeof problem.title).toBe('string');
+    return { status: res.status, headers: res.headers, problem };
+  }
+
+  it('413 for a body over the limit', async () => {
+    const r = await call('POST', '/v1/posts/p1/likes', {
+      token: good,
+      type: 'application/json',
+      body: JSON.stringify({ pad: 'x'.repeat(400) }),
+    });
+    expect(r.status).toBe(413);
+    expect(r.problem.detail).toBe('the request body exceeds the limit of 256 bytes');
+  });
+
+  it('400 for an unexpected field, naming it', async () => {
+    const r = await call('POST', '/v1/posts/p1/likes', {
+      token: good,
+      type: 'application/json',
+      body: '{"userId":"mallory"}',
+    });
+    expect(r.status).toBe(400);
+    expect(r.problem.detail).toMatch(/^unexpected field "userId"/);
+    const d = await call('DELETE', '/v1/posts/p1/likes', {
+      token: good,
+      type: 'application/json',
+      body: '{"a":1,"b":2}',
+    });
+    expect(d.status).toBe(400);
+    expect(d.problem.detail).toMatch(/^unexpected field "a", "b"/);
+  });
+
+  it('400 for malformed JSON and for a body that is not an object; 415 for another media type', async () => {
+    const bad = await call('POST', '/v1/posts/p1/likes', {
+      token: good,
+      type: 'application/json',
+      body: '{"oops',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.problem.detail).toMatch(/^invalid request: .*JSON/);
+    const arr = await call('POST', '/v1/posts/p1/likes', {
+      token: good,
+      type: 'application/json',
+      body: '[1]',
+    });
+    expect(arr.status).toBe(400);
+    expect(arr.problem.detail).toBe('the request body must be empty or a JSON object with no fields');
+    const text = await call('POST', '/v1/posts/p1/likes', { token: good, type: 'text/plain', body: 'like' });
+    expect(text.status).toBe(415);
+    expect(text.problem.detail).toMatch(/text\/plain.*send no body or application\/json/);
+  });
+
+  it('400 for an invalid postId', async () => {
+    for (const id of ['bad!id', 'a'.repeat(65), 'with%20space']) {
+      const r = await call('POST', `/v1/posts/${id}/likes`, { token: good });
+      expect(r.status).toBe(400);
+      expect(r.problem.detail).toMatch(/^postId ".*" does not match \/\^\[A-Za-z0-9_-\]\{1,64\}\$\/$/);
+    }
+  });
+
+  it('401 for a missing, malformed, expired, forged, wrong-algorithm or bad-subject token', async () => {
+    const secret = api.settings.auth.hs256Secret;
+    const key = createSecretKey(Buffer.from(secret));
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ['missing', {}, /^missing bearer token/],
+      ['not bearer', { authorization: 'Basic YWxpY2U6cHc=' }, /must be 'Bearer <jwt>'/],
+      ['not a jwt', { token: 'garbage' }, /^the bearer token is not a JWT$/],
+      ['expired', { token: await mintToken(secret, 'alice', { ttlSeconds: -60 }) }, /^token expired$/],
+      [
+        'forged',
+        { token: await mintToken('another-secret-another-secret-another', 'alice') },
+        /^token signature is invalid$/,
+      ],
+      [
+        'alg none',
+        { token: `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'alice', exp: exp() })}.` },
+        /^token algorithm none is not accepted \(accepted: HS256\)$/,
+      ],
+      [
+        'HS512',
+        {
+          token: await new SignJWT({})
+            .setProtectedHeader({ alg: 'HS512' })
+            .setSubject('alice')
+            .setExpirationTime(exp())
+            .sign(key),
+        },
+        /^token algorithm HS512 is not accepted/,
+      ],
+      [
+        'RS256 without a configured key',
+        { token: `${b64({ alg: 'RS256' })}.${b64({ sub: 'alice', exp: exp() })}.c2ln` },
+        /^token algorithm RS256 is not accepted/,
+      ],
+      [
+        'no exp',
+        { token: await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').sign(key) },
+        /exp/,
+      ],
+      [
+        'bad subject',
+        {
+          token: await new SignJWT({})
+            .setProtectedHeader({ alg: 'HS256' })
+            .setSubject('alice bob')
+            .setExpirationTime(exp())
+            .sign(key),
+        },
+        /^token subject "alice bob" is not a valid user id/,
+      ],
+    ];
+    for (const [name, init, detail] of cases) {
+      const r = await call('POST', '/v1/posts/p1/likes', init);
+      expect({ name, status: r.status }).toEqual({ name, status: 401 });
+      expect({ name, detail: r.problem.detail }).toEqual({ name, detail: expect.stringMatching(detail) });
+      expect(r.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+    }
+  });
+
+  it('404 for an unknown route, 405 with Allow for a wrong method', async () => {
+    const nf = await call('GET', '/v2/nothing');
+    expect(nf.status).toBe(404);
+    expect(nf.problem.detail).toBe('no route for GET /v2/nothing');
+    const na = await call('PUT', '/v1/posts/p1/likes', { token: good });
+    expect(na.status).toBe(405);
+    expect(na.headers.get('allow')).toBe('DELETE, POST');
+    expect(na.problem.detail).toBe('PUT is not allowed on /v1/posts/p1/likes (allowed: DELETE, POST)');
+  });
+
+  it('429 with Retry-After once a user used up the burst; other users are unaffected', async () => {
+    const bob = await api.token('bob');
+    for (let i = 0; i < 2; i++) {
+      const ok = await fetch(`${api.url}/v1/posts/p1/likes`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bob}` },
+      });
+      expect(ok.status).toBe(202);
+    }
+    const r = await call('POST', '/v1/posts/p1/likes', { token: bob });
+    expect(r.status).toBe(429);
+    expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(r.problem.detail).toMatch(
+      /^user bob exceeded the rate limit of 1 actions per second \(burst 2\); retry in \d+s$/,
+    );
+    const carol = await fetch(`${api.url}/v1/posts/p1/likes`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${await api.token('carol')}` },
+    });
+    expect(carol.status).toBe(202);
+  });
+
+  it('produced nothing for any of the bad requests (only the 3 accepted ones are in the topic)', async () => {
+    expect(await topicSize(kafka, topics.events)).toBe(3);
+  });
+});

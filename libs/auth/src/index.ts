@@ -1,0 +1,2 @@
+export { JwtVerifier, mintToken, TokenRejected } from './jwt';
+export type { JwtOptions, Viewer } from './jwt';

@@ -1,0 +1,128 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { decodeProtectedHeader, errors, importSPKI, jwtVerify, SignJWT } from 'jose';
+import { ID_PATTERN } from '@doubletap/events';
+
+/**
+ * Bearer JWTs: HS256 with the configured secret, and RS256 with a public key when one is
+ * configured. The viewer is the token's `sub`. Every rejection carries a precise reason (it becomes
+ * the `detail` of a 401) and never echoes the token.
+ */
+export class TokenRejected extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TokenRejected';
+  }
+}
+
+export interface JwtOptions {
+  hs256Secret: string;
+  rs256PublicKey?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+export interface Viewer {
+  userId: string;
+  expiresAt?: number;
+}
+
+export class JwtVerifier {
+  private readonly hsKey: KeyObject;
+  private rsKey?: Promise<KeyObject>;
+
+  constructor(private readonly options: JwtOptions) {
+    this.hsKey = createSecretKey(Buffer.from(options.hs256Secret, 'utf8'));
+    if (options.rs256PublicKey) this.rsKey = importSPKI<KeyObject>(options.rs256PublicKey, 'RS256');
+  }
+
+  get algorithms(): string[] {
+    return this.rsKey ? ['HS256', 'RS256'] : ['HS256'];
+  }
+
+  /** Parses an Authorization header value; throws TokenRejected with the reason. */
+  async verifyHeader(header: string | undefined): Promise<Viewer> {
+    if (header === undefined || header.trim() === '')
+      throw new TokenRejected('missing bearer token (send Authorization: Bearer <jwt>)');
+    const match = /^Bearer ([^\s]+)$/i.exec(header.trim());
+    if (!match) throw new TokenRejected("the Authorization header must be 'Bearer <jwt>'");
+    return this.verify(match[1]);
+  }
+
+  /**
+   * Verified tokens are remembered (bounded, until their exp) so a client's repeated requests skip
+   * the signature check; the cache key is the whole token, so a changed byte is verified afresh.
+   */
+  private readonly cache = new Map<string, Viewer>();
+  private static readonly CACHE_MAX = 50_000;
+
+  async verify(token: string): Promise<Viewer> {
+    const known = this.cache.get(token);
+    if (known && known.expiresAt !== undefined && known.expiresAt * 1000 > Date.now()) return known;
+    if (known) this.cache.delete(token);
+    const viewer = await this.verifyUncached(token);
+    if (this.cache.size >= JwtVerifier.CACHE_MAX) this.cache.clear();
+    this.cache.set(token, viewer);
+    return viewer;
+  }
+
+  private async verifyUncached(token: string): Promise<Viewer> {
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw new TokenRejected('the bearer token is not a JWT');
+    }
+    const allowed = this.algorithms;
+    if (!alg || !allowed.includes(alg))
+      throw new TokenRejected(
+        `token algorithm ${alg ?? '(none)'} is not accepted (accepted: ${allowed.join(', ')})`,
+      );
+    const key = alg === 'RS256' ? await this.rsKey! : this.hsKey;
+    let sub: unknown;
+    let exp: number | undefined;
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: [alg],
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        requiredClaims: ['sub', 'exp'],
+      });
+      sub = payload.sub;
+      exp = payload.exp;
+    } catch (e) {
+      throw new TokenRejected(reason(e));
+    }
+    if (typeof sub !== 'string' || !ID_PATTERN.test(sub))
+      throw new TokenRejected(
+        `token subject ${JSON.stringify(sub)} is not a valid user id (${String(ID_PATTERN)})`,
+      );
+    return { userId: sub, expiresAt: exp };
+  }
+}
+
+function reason(e: unknown): string {
+  if (e instanceof errors.JWTExpired) return 'token expired';
+  if (e instanceof errors.JWSSignatureVerificationFailed) return 'token signature is invalid';
+  if (e instanceof errors.JWTClaimValidationFailed) return `token claim ${e.claim} is invalid: ${e.message}`;
+  if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid)
+    return `malformed token: ${e.message}`;
+  if (e instanceof errors.JOSEAlgNotAllowed) return `token algorithm is not accepted: ${e.message}`;
+  return `token rejected: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+/** Mints an HS256 token for a user (dev tools, load tests). */
+export async function mintToken(
+  secret: string,
+  userId: string,
+  options: { ttlSeconds?: number; issuer?: string; audience?: string } = {},
+): Promise<string> {
+  if (!ID_PATTERN.test(userId)) throw new Error(`user id ${userId} does not match ${String(ID_PATTERN)}`);
+  let jwt = new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + (options.ttlSeconds ?? 3600));
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return jwt.sign(createSecretKey(Buffer.from(secret, 'utf8')));
+}
