@@ -1,0 +1,237 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { loadSettings, type Settings } from '@doubletap/config';
+import { EventCodec } from '@doubletap/events';
+import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
+import { createRedis, readOwners, type Redis } from '@doubletap/redis';
+import { PartitionStore } from '@doubletap/store';
+import { REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import {
+  caughtUp,
+  countsFromTopic,
+  groundTruth,
+  nonZero,
+  produceActions,
+  randomActions,
+  type Action,
+  type PartitionStatus,
+} from './fixtures';
+
+const PARTITIONS = 4;
+const MAIN = join(REPO_ROOT, 'dist/apps/aggregator/src/main.js');
+
+interface Proc {
+  child: ChildProcess;
+  url: Promise<string>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  logs: string[];
+}
+
+function startAggregator(env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, ['-r', './scripts/paths.js', MAIN], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const url = new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      logs.push(line);
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'aggregator started' && entry.url) resolve(entry.url);
+      } catch {
+        // not JSON
+      }
+    });
+    child.once('exit', () => reject(new Error(`aggregator exited before it started:\n${logs.slice(-20).join('\n')}`)));
+  });
+  url.catch(() => undefined);
+  createInterface({ input: child.stderr }).on('line', (line) => logs.push(line));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, url, exited, logs };
+}
+
+async function statusesOf(url: string): Promise<PartitionStatus[]> {
+  try {
+    const res = await fetch(`${url}/internal/partitions`);
+    return ((await res.json()) as { partitions: PartitionStatus[] }).partitions;
+  } catch {
+    return [];
+  }
+}
+
+describe('aggregator processes (built, against the local stack)', () => {
+  const kafka = createKafka({ brokers: loadSettings(stackEnv()).kafka.brokers, clientId: 'agg-e2e-test' });
+  const running: Proc[] = [];
+  const cleanup: Array<() => Promise<void>> = [];
+  let redis: Redis;
+
+  beforeAll(() => {
+    // e2e runs the built app: compile (type errors elsewhere in the repo do not stop emission)
+    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: 'ignore' });
+    if (!existsSync(MAIN)) throw new Error(`build did not produce ${MAIN}`);
+    redis = createRedis({ url: loadSettings(stackEnv()).redis.url, offlineQueue: true });
+  }, 120000);
+
+  afterEach(async () => {
+    for (const p of running.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    for (const c of cleanup.splice(0)) await c();
+  });
+  afterAll(async () => {
+    await redis.quit();
+  });
+
+  async function fixture(): Promise<{ settings: Settings; env: Record<string, string>; codec: EventCodec; newDir: () => Promise<string> }> {
+    const base = uniqueName('agge2e');
+    const env = stackEnv({
+      TOPIC_EVENTS: `${base}.events`,
+      TOPIC_COUNTS: `${base}.counts`,
+      TOPIC_DEAD_LETTER: `${base}.dlq`,
+      TOPIC_PARTITIONS: String(PARTITIONS),
+      AGGREGATOR_GROUP: `${base}-g`,
+      AGGREGATOR_PORT: '0',
+      REDIS_KEY_PREFIX: `${base}:`,
+    });
+    const settings = loadSettings(env);
+    await ensureTopics(kafka, topicSpecs(settings.topics));
+    const codec = new EventCodec(settings.registry.url, settings.topics);
+    await codec.init();
+    const dirs: string[] = [];
+    cleanup.push(async () => {
+      await deleteTopics(kafka, [settings.topics.events, settings.topics.counts, settings.topics.deadLetter]);
+      await redis.del(`${settings.redis.keyPrefix}owners`);
+      for (const d of dirs) await rm(d, { recursive: true, force: true });
+    });
+    const newDir = async () => {
+      const d = await mkdtemp(join(tmpdir(), 'dt-agg-e2e-'));
+      dirs.push(d);
+      return d;
+    };
+    return { settings, env, codec, newDir };
+  }
+
+  const launch = (env: Record<string, string>, extra: Record<string, string>): Proc => {
+    const p = startAggregator({ ...env, ...extra });
+    running.push(p);
+    return p;
+  };
+
+  async function storeSums(dataDir: string): Promise<{ sums: Map<string, number>; outbox: number }> {
+    const sums = new Map<string, number>();
+    let outbox = 0;
+    for (let p = 0; p < PARTITIONS; p++) {
+      const store = await PartitionStore.open(dataDir, p);
+      outbox += (await store.readOutbox()).length;
+      for (const [post, c] of await store.allCounts()) sums.set(post, (sums.get(post) ?? 0) + c);
+      await store.close();
+    }
+    return { sums, outbox };
+  }
+
+  it('kill -9 mid-stream (also between store write and CountChanged), restart: counts exact, outbox replayed', async () => {
+    const { settings, env, codec, newDir } = await fixture();
+    const dataDir = await newDir();
+    const all: Action[] = randomActions(3000, 1);
+    await produceActions(kafka, codec, settings.topics.events, all);
+
+    // 1) dies by itself right after its 3rd atomic store write, before that batch's CountChanged went out
+    const first = launch(env, { AGGREGATOR_DATA_DIR: dataDir, DOUBLETAP_FAULT_KILL_AFTER_COMMITS: '3' });
+    expect((await first.exited).signal).toBe('SIGKILL');
+    const afterCrash = await storeSums(dataDir);
+    expect(afterCrash.outbox).toBeGreaterThan(0); // the crash left unsent CountChanged behind
+
+    // 2) restart while more events stream in, then kill -9 it from outside mid-stream
+    const second = launch(env, { AGGREGATOR_DATA_DIR: dataDir });
+    const secondUrl = await second.url;
+    const more = randomActions(6000, 2);
+    all.push(...more);
+    const producing = produceActions(kafka, codec, settings.topics.events, more, 200);
+    await waitFor('second applies new events', async () => {
+      const s = await statusesOf(secondUrl);
+      return s.some((x) => (x.storedOffset ?? -1) > 1200);
+    });
+    second.child.kill('SIGKILL');
+    expect((await second.exited).signal).toBe('SIGKILL');
+    await producing;
+
+    // 3) restart: resumes after the stored offsets, replays the outbox, counts exact
+    const third = launch(env, { AGGREGATOR_DATA_DIR: dataDir });
+    const thirdUrl = await third.url;
+    await waitFor('third caught up', async () => caughtUp(kafka, settings.topics.events, await statusesOf(thirdUrl)), 30000);
+    const truth = groundTruth(all);
+    expect(nonZero(await countsFromTopic(kafka, codec, settings.topics.counts))).toEqual(nonZero(truth));
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toEqual({ code: 0, signal: null });
+    const final = await storeSums(dataDir);
+    expect(final.outbox).toBe(0);
+    expect(nonZero(final.sums)).toEqual(nonZero(truth));
+  }, 60000);
+
+  it('two processes share the partitions; one stops, the other restores its partitions from the log', async () => {
+    const { settings, env, codec, newDir } = await fixture();
+    const all: Action[] = randomActions(4000, 3);
+    await produceActions(kafka, codec, settings.topics.events, all);
+    const a = launch(env, { AGGREGATOR_DATA_DIR: await newDir() });
+    const b = launch(env, { AGGREGATOR_DATA_DIR: await newDir() });
+    const [aUrl, bUrl] = await Promise.all([a.url, b.url]);
+    const both = async () => [...(await statusesOf(aUrl)), ...(await statusesOf(bUrl))];
+    await waitFor(
+      'both own partitions and caught up',
+      async () => {
+        const [sa, sb] = [await statusesOf(aUrl), await statusesOf(bUrl)];
+        return sa.length > 0 && sb.length > 0 && sa.length + sb.length === PARTITIONS && caughtUp(kafka, settings.topics.events, [...sa, ...sb]);
+      },
+      30000,
+    );
+    const owners = await readOwners(redis, settings.redis.keyPrefix);
+    expect(owners.size).toBe(PARTITIONS);
+    expect(new Set([...owners.values()].map((o) => o.url))).toEqual(new Set([aUrl, bUrl]));
+
+    const more = randomActions(2000, 4);
+    all.push(...more);
+    await produceActions(kafka, codec, settings.topics.events, more);
+    await waitFor('caught up again', async () => caughtUp(kafka, settings.topics.events, await both()), 30000);
+
+    // stop A gracefully: B takes all partitions, restoring A's from the log (B's data dir lacks them)
+    const aOwned = (await statusesOf(aUrl)).map((s) => s.partition);
+    a.child.kill('SIGTERM');
+    expect(await a.exited).toEqual({ code: 0, signal: null });
+    const late = randomActions(1000, 5);
+    all.push(...late);
+    await produceActions(kafka, codec, settings.topics.events, late);
+    await waitFor(
+      'B owns everything and caught up',
+      async () => {
+        const sb = await statusesOf(bUrl);
+        return sb.length === PARTITIONS && caughtUp(kafka, settings.topics.events, sb);
+      },
+      40000,
+    );
+    expect(b.logs.some((l) => l.includes('"msg":"store restored"') && aOwned.some((p) => l.includes(`"partition":${p},`)))).toBe(true);
+
+    const truth = groundTruth(all);
+    expect(nonZero(await countsFromTopic(kafka, codec, settings.topics.counts))).toEqual(nonZero(truth));
+    // B's partial counts over all partitions, through its query endpoint
+    const fromB = new Map<string, number>();
+    for (const postId of truth.keys()) {
+      for (let p = 0; p < PARTITIONS; p++) {
+        const r = (await (await fetch(`${bUrl}/internal/partitions/${p}/counts/${postId}`)).json()) as { count: number };
+        fromB.set(postId, (fromB.get(postId) ?? 0) + r.count);
+      }
+    }
+    expect(fromB).toEqual(truth);
+    const ownersAfter = await readOwners(redis, settings.redis.keyPrefix);
+    expect(ownersAfter.size).toBe(PARTITIONS);
+    for (const o of ownersAfter.values()) expect(o.url).toBe(bUrl);
+    b.child.kill('SIGTERM');
+    expect(await b.exited).toEqual({ code: 0, signal: null });
+    expect((await readOwners(redis, settings.redis.keyPrefix)).size).toBe(0);
+  }, 70000);
+});
