@@ -1,3 +1,16 @@
 export { createRedis, redisReady } from './client';
 export type { Redis, RedisClientOptions } from './client';
 export { countChannel, likesKey, ownersKey, rateKey } from './keys';
+export { TokenBucket } from './rate-limit';
+export type { RateDecision } from './rate-limit';
+export { publishOwners, readOwners, withdrawOwners } from './owners';
+export type { OwnerRecord } from './owners';
+export { APPLY_COUNTS_LUA, LikesProjection } from './projection';
+export type { ApplyResult, ChangedPost, CountChange } from './projection';
+export { LikesReader, MAX_POSTS_PER_READ, ReadRequestError, ReadUnavailableError } from './reader';
+export type { CountSnapshot } from './reader';
+export { LiveCounts, LiveSubscription } from './live-counts';
+export type { CountUpdate, LiveCountsOptions } from './live-counts';
+export { readOwner } from './owner-lookup';
+export type { OwnerEndpoint } from './owner-lookup';
+export { deleteKeysWithPrefix } from './key-admin';

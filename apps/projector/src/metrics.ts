@@ -1,0 +1,38 @@
+import { counter, createMetricsRegistry, gauge, histogram, type Registry } from '@doubletap/observability';
+
+/** The projector's Prometheus metrics. */
+export function projectorMetrics(registry: Registry = createMetricsRegistry('projector')) {
+  return {
+    registry,
+    records: counter(
+      registry,
+      'doubletap_projector_records_total',
+      'CountChanged records handled, by outcome (applied | stale | invalid | tombstone)',
+      ['outcome'],
+    ),
+    postsChanged: counter(registry, 'doubletap_projector_posts_changed_total', 'post totals changed (one PUBLISH each)'),
+    batches: counter(registry, 'doubletap_projector_batches_total', 'batches applied to Redis'),
+    batchSeconds: histogram(
+      registry,
+      'doubletap_projector_batch_seconds',
+      'time from receiving a batch to Redis having applied it (includes retries)',
+    ),
+    redisErrors: counter(registry, 'doubletap_projector_redis_errors_total', 'failed Redis apply attempts (retried)'),
+    decodeRetries: counter(
+      registry,
+      'doubletap_projector_decode_retries_total',
+      'records whose decoding failed for a transient reason (registry unreachable) and was retried',
+    ),
+    recordAgeSeconds: histogram(
+      registry,
+      'doubletap_projector_record_age_seconds',
+      'age of a CountChanged record (Kafka timestamp) when its batch was applied',
+      [],
+      [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    ),
+    lag: gauge(registry, 'doubletap_projector_lag_records', 'records behind the log end, per partition', ['partition']),
+    blocked: gauge(registry, 'doubletap_projector_blocked', '1 while a batch waits for Redis to come back'),
+  };
+}
+
+export type ProjectorMetrics = ReturnType<typeof projectorMetrics>;

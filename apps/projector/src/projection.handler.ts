@@ -1,0 +1,131 @@
+import type { CountChanged } from '@doubletap/events';
+import { InvalidEventError } from '@doubletap/events';
+import type { Assignment, BatchContext, BatchHandler, ConsumedRecord } from '@doubletap/kafka';
+import type { Logger } from '@doubletap/observability';
+import type { ApplyResult, CountChange } from '@doubletap/redis';
+import type { ProjectorMetrics } from './metrics';
+
+export interface ProjectionHandlerDeps {
+  decode(value: Buffer): Promise<CountChanged>;
+  apply(changes: CountChange[]): Promise<ApplyResult>;
+  metrics: ProjectorMetrics;
+  logger: Logger;
+  /** first and largest pause between retries while Redis (or the registry) is unavailable, ms */
+  backoffMs?: { initial: number; max: number };
+}
+
+/** The batch was given up without applying it (stop or rebalance): its offsets are not committed. */
+export class BatchAbandonedError extends Error {
+  constructor(why: string) {
+    super(`batch abandoned: ${why}`);
+    this.name = 'BatchAbandonedError';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Consumes likes.counts batches: decode (an undecodable record of this derived topic is logged,
+ * counted and skipped), then one guarded apply to Redis. handleBatch resolves only once Redis has
+ * applied the batch, so the consumer commits offsets only after that. While Redis is down it keeps
+ * retrying with backoff and heartbeating (the partition is effectively paused, nothing is
+ * skipped); a repeated apply after a failure mid-pipeline is harmless thanks to the offset guard.
+ */
+export class ProjectionHandler implements BatchHandler {
+  private joinedGeneration = 0;
+  private readonly initialBackoff: number;
+  private readonly maxBackoff: number;
+
+  constructor(private readonly deps: ProjectionHandlerDeps) {
+    this.initialBackoff = deps.backoffMs?.initial ?? 100;
+    this.maxBackoff = deps.backoffMs?.max ?? 2000;
+  }
+
+  /** the consumer has joined its group at least once */
+  get joined(): boolean {
+    return this.joinedGeneration > 0;
+  }
+
+  async onAssignment(assignment: Assignment): Promise<void> {
+    this.joinedGeneration = assignment.generation;
+    for (const p of assignment.revoked) this.deps.metrics.lag.remove(String(p));
+  }
+
+  async handleBatch(partition: number, records: ConsumedRecord[], ctx: BatchContext): Promise<void> {
+    const { metrics, logger } = this.deps;
+    const started = process.hrtime.bigint();
+    const changes: CountChange[] = [];
+    let tombstones = 0;
+    let invalid = 0;
+    for (const record of records) {
+      if (record.value === null) {
+        tombstones++;
+        continue;
+      }
+      const value = record.value;
+      const decoded = await this.retrying(ctx, 'decode', metrics.decodeRetries, async () => {
+        try {
+          return await this.deps.decode(value);
+        } catch (e) {
+          if (e instanceof InvalidEventError) return e;
+          throw e; // transient (registry unreachable): retry, never skip
+        }
+      });
+      if (decoded instanceof InvalidEventError) {
+        invalid++;
+        logger.warn({ partition, offset: record.offset, key: record.key, reason: decoded.message }, 'skipping undecodable CountChanged');
+        continue;
+      }
+      changes.push(decoded);
+    }
+
+    const result =
+      changes.length === 0
+        ? { changed: [], applied: 0, stale: 0 }
+        : await this.retrying(ctx, 'apply', metrics.redisErrors, () => this.deps.apply(changes));
+
+    const now = Date.now();
+    metrics.records.inc({ outcome: 'applied' }, result.applied);
+    metrics.records.inc({ outcome: 'stale' }, result.stale);
+    if (invalid) metrics.records.inc({ outcome: 'invalid' }, invalid);
+    if (tombstones) metrics.records.inc({ outcome: 'tombstone' }, tombstones);
+    metrics.postsChanged.inc(result.changed.length);
+    metrics.batches.inc();
+    metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    for (const r of records) metrics.recordAgeSeconds.observe(Math.max(0, now - r.timestamp) / 1000);
+    const last = records[records.length - 1].offset;
+    metrics.lag.set({ partition: String(partition) }, Math.max(0, ctx.highWatermark - last - 1));
+  }
+
+  /** Runs fn until it succeeds; gives up (throws) only when the consumer stops or the batch went stale. */
+  private async retrying<T>(
+    ctx: BatchContext,
+    what: string,
+    errors: { inc(): void },
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    let delay = this.initialBackoff;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const value = await fn();
+        if (attempt > 1) {
+          this.deps.metrics.blocked.set(0);
+          this.deps.logger.info({ what, attempts: attempt }, 'projector: recovered');
+        }
+        return value;
+      } catch (err) {
+        errors.inc();
+        this.deps.metrics.blocked.set(1);
+        if (attempt === 1 || attempt % 20 === 0)
+          this.deps.logger.warn({ err, what, attempt }, 'projector: failed, retrying with backoff');
+      }
+      if (!ctx.isRunning()) throw new BatchAbandonedError('consumer stopping');
+      if (ctx.isStale()) throw new BatchAbandonedError('partition reassigned');
+      await sleep(delay * (0.5 + Math.random() / 2));
+      delay = Math.min(this.maxBackoff, delay * 2);
+      // a rebalance makes heartbeat throw: let it, kafkajs rejoins and redelivers the batch
+      await ctx.heartbeat();
+      if (!ctx.isRunning()) throw new BatchAbandonedError('consumer stopping');
+    }
+  }
+}

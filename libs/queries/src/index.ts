@@ -1,0 +1,3 @@
+export { formatCount } from './format-count';
+export { ViewerLikeClient } from './viewer-like';
+export type { OwnerLookup, ViewerLike, ViewerLikeClientOptions, ViewerLikeUnknownReason } from './viewer-like';

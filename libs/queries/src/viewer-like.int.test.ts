@@ -1,0 +1,121 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadSettings } from '@doubletap/config';
+import { likeKey } from '@doubletap/events';
+import { partitionForKey } from '@doubletap/kafka';
+import { ViewerLikeClient } from '@doubletap/queries';
+import { createRedis, deleteKeysWithPrefix, ownersKey, readOwner, redisReady, type Redis } from '@doubletap/redis';
+import { stackEnv, uniqueName } from '@doubletap/testing';
+
+/** A stand-in aggregator speaking the interactive-query protocol: GET /internal/partitions/:p/likes/:postId/:userId */
+async function fakeOwner(
+  answer: (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray) => void,
+): Promise<{ url: string; server: Server; hits: string[] }> {
+  const hits: string[] = [];
+  const server = createServer((req, res) => {
+    hits.push(req.url ?? '');
+    const m = /^\/internal\/partitions\/(\d+)\/likes\/([^/]+)\/([^/]+)$/.exec(req.url ?? '');
+    if (!m) {
+      res.writeHead(404).end();
+      return;
+    }
+    answer(req, res, m);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, hits };
+}
+
+const json = (res: ServerResponse, status: number, body: unknown) =>
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+
+describe('ViewerLikeClient (interactive query to the partition owner)', () => {
+  const settings = loadSettings(stackEnv());
+  const prefix = `${uniqueName('t')}:`;
+  const P = 12;
+  let redis: Redis;
+  let client: ViewerLikeClient;
+  const servers: Server[] = [];
+
+  const setOwner = (partition: number, url: string) =>
+    redis.hset(ownersKey(prefix), String(partition), JSON.stringify({ url, memberId: 'm1', generation: 3, updatedAt: new Date().toISOString() }));
+
+  beforeAll(async () => {
+    redis = createRedis({ url: settings.redis.url, name: 'viewer-like-test' });
+    await redisReady(redis);
+    client = new ViewerLikeClient({ lookupOwner: (p) => readOwner(redis, prefix, p), timeoutMs: 300 });
+  });
+  afterEach(async () => {
+    await redis.del(ownersKey(prefix));
+  });
+  afterAll(async () => {
+    servers.forEach((s) => s.closeAllConnections());
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    await deleteKeysWithPrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it("asks the owner of partition(postId/userId) and returns its answer", async () => {
+    const liked = new Set(['post-1/alice']);
+    const owner = await fakeOwner((_req, res, m) => {
+      const [, p, postId, userId] = m;
+      json(res, 200, { postId, userId, partition: Number(p), liked: liked.has(`${postId}/${userId}`), asOfOffset: 41 });
+    });
+    servers.push(owner.server);
+    for (let p = 0; p < P; p++) await setOwner(p, owner.url);
+
+    const alice = await client.likedByViewer('post-1', 'alice', P);
+    const bob = await client.likedByViewer('post-1', 'bob', P);
+    expect(alice).toEqual({ liked: true, partition: partitionForKey(likeKey('post-1', 'alice'), P), asOfOffset: 41 });
+    expect(bob).toMatchObject({ liked: false, partition: partitionForKey(likeKey('post-1', 'bob'), P) });
+    expect(owner.hits).toEqual([
+      `/internal/partitions/${alice.partition}/likes/post-1/alice`,
+      `/internal/partitions/${bob.partition}/likes/post-1/bob`,
+    ]);
+  });
+
+  it("says 'no-owner' when nobody owns the viewer's partition", async () => {
+    const p = partitionForKey(likeKey('post-2', 'carol'), P);
+    await setOwner((p + 1) % P, 'http://127.0.0.1:1');
+    await expect(client.likedByViewer('post-2', 'carol', P)).resolves.toEqual({ liked: null, reason: 'no-owner', partition: p });
+  });
+
+  it("says 'timeout' when the owner does not answer in time (never hangs)", async () => {
+    const owner = await fakeOwner(() => undefined); // accepts, never answers
+    servers.push(owner.server);
+    const p = partitionForKey(likeKey('post-3', 'dave'), P);
+    await setOwner(p, owner.url);
+    await expect(client.likedByViewer('post-3', 'dave', P)).resolves.toEqual({ liked: null, reason: 'timeout', partition: p });
+    expect(owner.hits).toHaveLength(1);
+  });
+
+  it("says 'rebalancing' when the owner is not (any more) the owner, 'error' on a wrong answer", async () => {
+    let mode: 'moved' | 'wrong-partition' | 'garbage' = 'moved';
+    const owner = await fakeOwner((_req, res, m) => {
+      if (mode === 'moved') return json(res, 409, { title: 'not the owner' });
+      if (mode === 'wrong-partition') return json(res, 200, { postId: m[2], userId: m[3], partition: 99, liked: true });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{nope');
+    });
+    servers.push(owner.server);
+    const p = partitionForKey(likeKey('post-4', 'erin'), P);
+    await setOwner(p, owner.url);
+    await expect(client.likedByViewer('post-4', 'erin', P)).resolves.toMatchObject({ liked: null, reason: 'rebalancing' });
+    mode = 'wrong-partition';
+    await expect(client.likedByViewer('post-4', 'erin', P)).resolves.toMatchObject({ liked: null, reason: 'error' });
+    mode = 'garbage';
+    await expect(client.likedByViewer('post-4', 'erin', P)).resolves.toMatchObject({ liked: null, reason: 'error' });
+  });
+
+  it("says 'rebalancing' when the advertised owner is gone, 'error' when the owners map cannot be read", async () => {
+    const gone = await fakeOwner(() => undefined);
+    await new Promise((r) => gone.server.close(r));
+    const p = partitionForKey(likeKey('post-5', 'frank'), P);
+    await setOwner(p, gone.url);
+    await expect(client.likedByViewer('post-5', 'frank', P)).resolves.toMatchObject({ liked: null, reason: 'rebalancing' });
+
+    const broken = new ViewerLikeClient({ lookupOwner: () => Promise.reject(new Error('redis down')), timeoutMs: 300 });
+    await expect(broken.likedByViewer('post-5', 'frank', P)).resolves.toMatchObject({ liked: null, reason: 'error' });
+    const stuck = new ViewerLikeClient({ lookupOwner: () => new Promise(() => undefined), timeoutMs: 100 });
+    await expect(stuck.likedByViewer('post-5', 'frank', P)).resolves.toMatchObject({ liked: null, reason: 'timeout' });
+    await expect(client.likedByViewer('bad/id', 'frank', P)).resolves.toEqual({ liked: null, reason: 'error' });
+  });
+});

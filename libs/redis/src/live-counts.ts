@@ -1,0 +1,238 @@
+import type { Redis } from 'ioredis';
+import { isValidId } from '@doubletap/events';
+import type { Logger } from '@doubletap/observability';
+import { createRedis } from './client';
+import { countChannel } from './keys';
+import { MAX_POSTS_PER_READ, type CountSnapshot, type LikesReader } from './reader';
+
+/** A count as pushed to live viewers (same shape as a CountSnapshot). */
+export type CountUpdate = CountSnapshot;
+
+/**
+ * One viewer's view of one post. Holds at most ONE pending update ("latest value wins"): while the
+ * viewer is slow, newer counts overwrite the pending one, so memory per viewer is bounded no matter
+ * how fast the count changes. Updates older than what was already offered (by asOf, which the
+ * projection keeps strictly increasing per post) are ignored, so a late snapshot read never moves a
+ * viewer backwards.
+ */
+export class LiveSubscription implements AsyncIterable<CountUpdate> {
+  private slot?: CountUpdate;
+  private version = -1;
+  private waiter?: (update: CountUpdate | null) => void;
+  private closedFlag = false;
+  /** updates overwritten before the viewer took them */
+  superseded = 0;
+
+  constructor(
+    readonly postId: string,
+    private readonly onClose: (sub: LiveSubscription) => void,
+  ) {}
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** the update waiting to be taken, if any */
+  get pending(): CountUpdate | undefined {
+    return this.slot;
+  }
+
+  /** Offers an update; returns false if it was not newer than the last one offered. */
+  offer(update: CountUpdate): boolean {
+    if (this.closedFlag) return false;
+    const version = update.asOf ?? 0;
+    if (version <= this.version) return false;
+    this.version = version;
+    const waiter = this.waiter;
+    if (waiter) {
+      this.waiter = undefined;
+      waiter(update);
+    } else {
+      if (this.slot) this.superseded++;
+      this.slot = update;
+    }
+    return true;
+  }
+
+  /** The newest update not yet taken: at once if one is pending, else when one arrives; null once closed. */
+  next(): Promise<CountUpdate | null> {
+    if (this.slot) {
+      const update = this.slot;
+      this.slot = undefined;
+      return Promise.resolve(update);
+    }
+    if (this.closedFlag) return Promise.resolve(null);
+    if (this.waiter) return Promise.reject(new Error('LiveSubscription.next() is already waiting'));
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<CountUpdate> {
+    for (;;) {
+      const update = await this.next();
+      if (update === null) return;
+      yield update;
+    }
+  }
+
+  /** Stops the subscription (idempotent); a waiting next() resolves with null. */
+  close(): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.slot = undefined;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.(null);
+    this.onClose(this);
+  }
+}
+
+export interface LiveCountsOptions {
+  /** Redis URL for the hub's own subscriber connection */
+  url: string;
+  prefix: string;
+  /** for the current count of a newly watched post and for a refresh after a reconnect */
+  reader?: LikesReader;
+  logger?: Logger;
+}
+
+interface ChannelState {
+  postId: string;
+  subs: Set<LiveSubscription>;
+  /** settles when the SUBSCRIBE issued for the first viewer was answered (or failed) */
+  subscribed: Promise<void>;
+}
+
+/**
+ * Live count fan-out for one process: ONE Redis subscriber connection shared by every viewer of
+ * every post. The first viewer of a post SUBSCRIBEs its channel, the last one leaving UNSUBSCRIBEs
+ * it (commands on one connection are ordered, so the server's state always ends up matching the
+ * viewer set). After a reconnect the hub re-subscribes every watched channel itself and pushes the
+ * current counts, since updates published while it was away are gone.
+ *
+ * Mounting it behind SSE (one hub per process, shared by every request):
+ *   const live = new LiveCounts({ url, prefix, reader });        // at startup; live.close() at shutdown
+ *   const sub = live.watch(postId);                               // per request; current count comes first
+ *   req.raw.on('close', () => sub.close());                       // cleanup on disconnect
+ *   for await (const u of sub) if (!res.write(`data: ${JSON.stringify(u)}\n\n`)) await once(res, 'drain');
+ * A viewer that cannot keep up simply skips to the newest count.
+ */
+export class LiveCounts {
+  private readonly subscriber: Redis;
+  private readonly channels = new Map<string, ChannelState>();
+  private closing = false;
+
+  constructor(private readonly options: LiveCountsOptions) {
+    this.subscriber = createRedis({
+      url: options.url,
+      name: 'live-counts',
+      offlineQueue: false,
+      autoResubscribe: false,
+    });
+    this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    this.subscriber.on('ready', () => void this.resync());
+    this.subscriber.on('error', (err: Error) => options.logger?.debug({ err }, 'live counts subscriber error'));
+  }
+
+  /** true while the subscriber connection is up */
+  get connected(): boolean {
+    return this.subscriber.status === 'ready';
+  }
+
+  stats(): { channels: number; viewers: number } {
+    let viewers = 0;
+    for (const state of this.channels.values()) viewers += state.subs.size;
+    return { channels: this.channels.size, viewers };
+  }
+
+  /**
+   * Watches one post. With `initial` (default) the current count is offered as soon as the
+   * subscription is in place, so a (re)connecting viewer gets a value at once. Never throws for
+   * Redis trouble: a failed SUBSCRIBE is redone when the connection is back.
+   */
+  watch(postId: string, options: { initial?: boolean } = {}): LiveSubscription {
+    if (!isValidId(postId)) throw new TypeError(`postId ${JSON.stringify(postId)} is invalid`);
+    if (this.closing) throw new Error('LiveCounts is closed');
+    const channel = countChannel(this.options.prefix, postId);
+    let state = this.channels.get(channel);
+    if (!state) {
+      state = { postId, subs: new Set(), subscribed: this.command('subscribe', channel) };
+      this.channels.set(channel, state);
+    }
+    const sub = new LiveSubscription(postId, (s) => this.leave(channel, s));
+    state.subs.add(sub);
+    const reader = this.options.reader;
+    if ((options.initial ?? true) && reader) {
+      void state.subscribed.then(async () => {
+        if (sub.closed) return;
+        try {
+          sub.offer(await reader.getCount(postId));
+        } catch (err) {
+          this.options.logger?.warn({ err, postId }, 'live counts: initial read failed');
+        }
+      });
+    }
+    return sub;
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const state of [...this.channels.values()]) for (const sub of [...state.subs]) sub.close();
+    try {
+      await this.subscriber.quit();
+    } catch {
+      this.subscriber.disconnect();
+    }
+  }
+
+  private leave(channel: string, sub: LiveSubscription): void {
+    const state = this.channels.get(channel);
+    if (!state || !state.subs.delete(sub) || state.subs.size > 0) return;
+    this.channels.delete(channel);
+    if (!this.closing) void this.command('unsubscribe', channel);
+  }
+
+  private async command(name: 'subscribe' | 'unsubscribe', ...channels: string[]): Promise<void> {
+    if (this.subscriber.status !== 'ready') return; // redone by resync() on 'ready'
+    try {
+      await this.subscriber[name](...channels);
+    } catch (err) {
+      this.options.logger?.warn({ err, channels: channels.length }, `live counts: ${name} failed`);
+    }
+  }
+
+  private onMessage(channel: string, message: string): void {
+    const state = this.channels.get(channel);
+    if (!state) return;
+    let update: CountUpdate;
+    try {
+      const raw = JSON.parse(message) as Record<string, unknown>;
+      if (raw.postId !== state.postId || typeof raw.count !== 'number' || typeof raw.asOf !== 'number')
+        throw new Error('not a count message');
+      update = { postId: state.postId, count: raw.count, asOf: raw.asOf };
+    } catch (err) {
+      this.options.logger?.warn({ err, channel }, 'live counts: ignoring malformed message');
+      return;
+    }
+    for (const sub of state.subs) sub.offer(update);
+  }
+
+  /** On every (re)connect: subscribe everything watched now, then push the current counts. */
+  private async resync(): Promise<void> {
+    const channels = [...this.channels.keys()];
+    if (channels.length === 0 || this.closing) return;
+    for (let i = 0; i < channels.length; i += 1000) await this.command('subscribe', ...channels.slice(i, i + 1000));
+    const reader = this.options.reader;
+    if (!reader) return;
+    const states = [...this.channels.values()];
+    for (let i = 0; i < states.length; i += MAX_POSTS_PER_READ) {
+      const chunk = states.slice(i, i + MAX_POSTS_PER_READ);
+      try {
+        const counts = await reader.getMany(chunk.map((s) => s.postId));
+        counts.forEach((c, j) => chunk[j].subs.forEach((sub) => sub.offer(c)));
+      } catch (err) {
+        this.options.logger?.warn({ err }, 'live counts: refresh after reconnect failed');
+        return;
+      }
+    }
+  }
+}
