@@ -1,0 +1,234 @@
+/**
+ * npm run bench:ingest — accepted likes/s and latency of POST /v1/posts/:postId/likes (the api as
+ * its own process, acks=all to the local Kafka, rate limit off), beside a NestJS-on-Fastify
+ * hello-world endpoint measured in the same run, both with autocannon at a fixed concurrency over
+ * loopback. Writes bench/results/ingest-<ts>.json and prints a table.
+ * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_USERS (1000).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { mintToken } from '@doubletap/auth';
+import { loadSettings } from '@doubletap/config';
+import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
+import { uniqueName } from '@doubletap/testing';
+
+// autocannon ships no types; the few fields used here
+interface CannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number; average: number; max: number };
+  '2xx': number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodeStats: Record<string, { count: number }>;
+}
+interface CannonRequest {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  setupRequest?: (req: CannonRequest) => CannonRequest;
+}
+type Autocannon = (opts: {
+  url: string;
+  connections: number;
+  duration: number;
+  requests?: CannonRequest[];
+  method?: string;
+}) => Promise<CannonResult>;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as Autocannon;
+
+const ROOT = join(__dirname, '..', '..');
+const int = (name: string, fallback: number) => {
+  const v = Number(process.env[name] ?? fallback);
+  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
+  return v;
+};
+const CONNECTIONS = int('BENCH_CONNECTIONS', 64);
+const SECONDS = int('BENCH_SECONDS', 10);
+const WARMUP = int('BENCH_WARMUP_SECONDS', 2);
+const USERS = int('BENCH_USERS', 1000);
+const log = (msg: string) => process.stderr.write(`bench:ingest ${msg}\n`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address();
+      server.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+function start(script: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['-r', './scripts/paths.js', join(ROOT, 'dist', script)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM') log(`${script} exited early (code ${code}, signal ${signal})`);
+  });
+  return child;
+}
+
+async function until(url: string, ok: (status: number) => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    try {
+      if (ok((await fetch(url, { method: url.endsWith('/hello') ? 'POST' : 'GET' })).status)) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not come up`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await done;
+}
+
+interface Row {
+  target: string;
+  connections: number;
+  seconds: number;
+  reqPerSec: number;
+  p50ms: number;
+  p99ms: number;
+  accepted: number;
+  non2xx: number;
+  errors: number;
+}
+
+const row = (target: string, r: CannonResult): Row => ({
+  target,
+  connections: CONNECTIONS,
+  seconds: SECONDS,
+  reqPerSec: Math.round(r.requests.average),
+  p50ms: r.latency.p50,
+  p99ms: r.latency.p99,
+  accepted: r['2xx'],
+  non2xx: r.non2xx,
+  errors: r.errors + r.timeouts,
+});
+
+async function main(): Promise<void> {
+  const settings = loadSettings({ ...process.env, LOG_LEVEL: 'warn' });
+  const topics = {
+    events: uniqueName('bench-events'),
+    counts: uniqueName('bench-counts'),
+    deadLetter: uniqueName('bench-dlq'),
+    partitions: settings.topics.partitions,
+  };
+  const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'bench-ingest' });
+  await ensureTopics(kafka, topicSpecs(topics));
+  const [apiPort, helloPort] = [await freePort(), await freePort()];
+  const api = start('apps/api/src/main.js', {
+    API_PORT: String(apiPort),
+    TOPIC_EVENTS: topics.events,
+    TOPIC_COUNTS: topics.counts,
+    TOPIC_DEAD_LETTER: topics.deadLetter,
+    RATE_LIMIT_PER_SEC: '0',
+    LOG_LEVEL: 'warn',
+  });
+  const hello = start('bench/hello-app.js', { BENCH_HELLO_PORT: String(helloPort) });
+  const rows: Row[] = [];
+  let produced = 0;
+  try {
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    const helloUrl = `http://127.0.0.1:${helloPort}`;
+    await until(`${apiUrl}/ready`, (s) => s === 200, 'api');
+    await until(`${helloUrl}/hello`, (s) => s === 202, 'hello');
+    log(`minting ${USERS} tokens`);
+    const tokens = await Promise.all(
+      Array.from({ length: USERS }, (_, i) => mintToken(settings.auth.hs256Secret, `bench_user_${i}`)),
+    );
+    let n = 0;
+    const likes: CannonRequest[] = [
+      {
+        method: 'POST',
+        path: '/v1/posts/p/likes',
+        setupRequest: (req) => {
+          n++;
+          return {
+            ...req,
+            path: `/v1/posts/post_${n % 997}/likes`,
+            headers: { authorization: `Bearer ${tokens[n % tokens.length]}` },
+          };
+        },
+      },
+    ];
+    const hellos: CannonRequest[] = [{ method: 'POST', path: '/hello' }];
+
+    for (const [name, url, requests] of [
+      ['hello-world (NestJS + Fastify)', helloUrl, hellos],
+      ['POST like (acks=all)', apiUrl, likes],
+    ] as const) {
+      log(`${name}: warm-up ${WARMUP}s`);
+      await autocannon({ url, connections: CONNECTIONS, duration: WARMUP, requests: [...requests] });
+      log(`${name}: ${SECONDS}s at ${CONNECTIONS} connections`);
+      rows.push(
+        row(
+          name,
+          await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [...requests] }),
+        ),
+      );
+    }
+    const admin = kafka.admin();
+    await admin.connect();
+    produced = (await admin.fetchTopicOffsets(topics.events)).reduce((s, p) => s + Number(p.high), 0);
+    await admin.disconnect();
+  } finally {
+    await Promise.all([stop(api), stop(hello)]);
+    await deleteTopics(kafka, [topics.events, topics.counts, topics.deadLetter]).catch(() => undefined);
+  }
+
+  const [base, like] = rows;
+  const ratio = like.reqPerSec / base.reqPerSec;
+  const result = {
+    at: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    settings: {
+      connections: CONNECTIONS,
+      seconds: SECONDS,
+      warmupSeconds: WARMUP,
+      users: USERS,
+      partitions: topics.partitions,
+      lingerMs: settings.api.lingerMs,
+      batchMaxSize: settings.api.batchMaxSize,
+    },
+    rows,
+    likesVsHello: Math.round(ratio * 100) / 100,
+    eventsInTopic: produced,
+  };
+  const dir = join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `ingest-${result.at.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+
+  const pad = (s: string | number, w: number) => String(s).padStart(w);
+  process.stdout.write(
+    [
+      `${'target'.padEnd(32)}${pad('req/s', 9)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('2xx', 9)}${pad('non-2xx', 9)}${pad('errors', 8)}`,
+      ...rows.map(
+        (r) =>
+          `${r.target.padEnd(32)}${pad(r.reqPerSec, 9)}${pad(r.p50ms, 8)}${pad(r.p99ms, 8)}${pad(r.accepted, 9)}${pad(r.non2xx, 9)}${pad(r.errors, 8)}`,
+      ),
+      `likes/s vs hello-world: ${(ratio * 100).toFixed(0)}%   events in topic (warm-up + run): ${produced}`,
+      `written ${file}`,
+    ].join('\n') + '\n',
+  );
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench:ingest: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
