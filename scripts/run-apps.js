@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the built apps as child processes with one shared console: each line prefixed by the app's
 // name, pid files under .stack/run/, SIGINT/SIGTERM forwarded so each app shuts down gracefully.
-// Usage: node scripts/run-apps.js [api] [aggregator] [projector]   (default: all that are built)
+// Usage: node scripts/run-apps.js [api] [aggregator] [projector] [monitor]   (default: all that are built)
 const { spawn } = require('node:child_process');
 const { existsSync, mkdirSync, writeFileSync, rmSync } = require('node:fs');
 const { join } = require('node:path');
@@ -10,7 +10,7 @@ const readline = require('node:readline');
 const root = join(__dirname, '..');
 const runDir = join(process.env.DOUBLETAP_STACK_DIR || join(root, '.stack'), 'run');
 mkdirSync(runDir, { recursive: true });
-const wanted = process.argv.slice(2).length ? process.argv.slice(2) : ['aggregator', 'projector', 'api'];
+const wanted = process.argv.slice(2).length ? process.argv.slice(2) : ['aggregator', 'projector', 'api', 'monitor'];
 const children = new Map();
 let stopping = false;
 
