@@ -5,4 +5,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/ensure-deps.sh"
 cd "$ROOT"
+# the e2e tier drives headless Chromium (apps/api/test/page.e2e.test.ts)
+case " $* " in
+  *" unit "* | *" integration "*) ;;
+  *) bash "$ROOT/scripts/ensure-chromium.sh" ;;
+esac
 exec npx jest --ci "$@"

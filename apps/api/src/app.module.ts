@@ -4,13 +4,14 @@ import type { Logger, Registry } from '@doubletap/observability';
 import { HealthModule } from './health/health.module';
 import { LikesModule } from './likes/likes.module';
 import { PlatformModule } from './platform/platform.module';
+import { ReadsModule } from './reads/reads.module';
 
 @Module({})
 export class AppModule {
   static register(settings: Settings, logger: Logger, metrics: Registry): DynamicModule {
     return {
       module: AppModule,
-      imports: [PlatformModule.register(settings, logger, metrics), LikesModule, HealthModule],
+      imports: [PlatformModule.register(settings, logger, metrics), LikesModule, ReadsModule, HealthModule],
     };
   }
 }

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { OptionalBearerGuard } from '../auth/optional-bearer.guard';
+import { PageController } from './page.controller';
+import { ReadSide } from './read-side.service';
+import { ReadsController } from './reads.controller';
+
+/** Count reads, the live count stream, "did I like it", and the live post page. */
+@Module({
+  imports: [AuthModule],
+  controllers: [ReadsController, PageController],
+  providers: [ReadSide, OptionalBearerGuard],
+})
+export class ReadsModule {}

@@ -1,0 +1,392 @@
+/**
+ * npm run bench:reads — the read API over HTTP and freshness, with api + aggregator + projector
+ * running as their own processes on fresh topics, groups, key prefix and data dir:
+ *  1. reads/s (autocannon, fixed concurrency, loopback) of GET /v1/posts/:id/likes (anonymous and
+ *     with a bearer token, i.e. with the likedByViewer query to the owning aggregator) and of
+ *     GET /v1/likes?posts=<100 ids>;
+ *  2. freshness: an open-loop steady ingest (BENCH_RATE likes/s for BENCH_FRESH_SECONDS, every
+ *     like a new (post, user) pair over BENCH_FRESH_POSTS posts) while one SSE stream per post
+ *     watches the read API. For each post the k-th 202 is matched with the first SSE event whose
+ *     count is ≥ k: freshness = that event's arrival − the 202's arrival (p50/p99/max).
+ * Writes bench/results/reads-<ts>.json and replaces/appends the "## Reads and freshness" section
+ * of BENCHMARKS.md.
+ * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_RATE (1000), BENCH_FRESH_SECONDS (10),
+ * BENCH_FRESH_POSTS (50).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { mintToken } from '@doubletap/auth';
+import { loadSettings } from '@doubletap/config';
+import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
+import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
+import { uniqueName } from '@doubletap/testing';
+
+interface CannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number };
+  '2xx': number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+interface CannonRequest {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  setupRequest?: (req: CannonRequest) => CannonRequest;
+}
+type Autocannon = (opts: {
+  url: string;
+  connections: number;
+  duration: number;
+  requests?: CannonRequest[];
+}) => Promise<CannonResult>;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as Autocannon;
+
+const ROOT = join(__dirname, '..', '..');
+const int = (name: string, fallback: number) => {
+  const v = Number(process.env[name] ?? fallback);
+  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
+  return v;
+};
+const CONNECTIONS = int('BENCH_CONNECTIONS', 64);
+const SECONDS = int('BENCH_SECONDS', 10);
+const RATE = int('BENCH_RATE', 1000);
+const FRESH_SECONDS = int('BENCH_FRESH_SECONDS', 10);
+const FRESH_POSTS = int('BENCH_FRESH_POSTS', 50);
+const log = (msg: string) => process.stderr.write(`bench:reads ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Proc {
+  child: ChildProcess;
+  started: Promise<Record<string, unknown>>;
+}
+
+function start(app: string, startedMsg: string, env: Record<string, string>): Proc {
+  const child = spawn(
+    process.execPath,
+    ['-r', './scripts/paths.js', join(ROOT, 'dist', `apps/${app}/src/main.js`)],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const started = new Promise<Record<string, unknown>>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (entry.msg === startedMsg) resolve(entry);
+        if (entry.level === 'error' || entry.level === 50) log(`${app}: ${line.slice(0, 300)}`);
+      } catch {
+        // not JSON
+      }
+    });
+    child.once('exit', (code, signal) => reject(new Error(`${app} exited (code ${code}, signal ${signal})`)));
+  });
+  started.catch(() => undefined);
+  return { child, started };
+}
+
+async function stop(p: Proc): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const done = new Promise((r) => p.child.once('exit', r));
+  p.child.kill('SIGTERM');
+  await done;
+}
+
+const pct = (sorted: number[], q: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+
+interface Row {
+  target: string;
+  connections: number;
+  reqPerSec: number;
+  postsPerSec: number;
+  p50ms: number;
+  p99ms: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+}
+
+/** One SSE stream per post: the arrival time of every count event. */
+function watch(url: string, onCount: (count: number, at: number) => void): AbortController {
+  const controller = new AbortController();
+  void (async () => {
+    const res = await fetch(url, { signal: controller.signal });
+    if (!res.body) return;
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      const at = performance.now();
+      buffer += value;
+      let cut: number;
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const data = block.split('\n').find((l) => l.startsWith('data: '));
+        if (data) onCount((JSON.parse(data.slice(6)) as { count: number }).count, at);
+      }
+    }
+  })().catch(() => undefined);
+  return controller;
+}
+
+async function main(): Promise<void> {
+  const base = uniqueName('bench-reads');
+  const dataDir = mkdtempSync(join(tmpdir(), 'dt-bench-reads-'));
+  const env: Record<string, string> = {
+    TOPIC_EVENTS: `${base}.events`,
+    TOPIC_COUNTS: `${base}.counts`,
+    TOPIC_DEAD_LETTER: `${base}.dlq`,
+    AGGREGATOR_GROUP: `${base}-agg`,
+    PROJECTOR_GROUP: `${base}-proj`,
+    AGGREGATOR_DATA_DIR: dataDir,
+    AGGREGATOR_PORT: '0',
+    PROJECTOR_PORT: '0',
+    API_PORT: '0',
+    REDIS_KEY_PREFIX: `${base}:`,
+    RATE_LIMIT_PER_SEC: '0',
+  };
+  const settings = loadSettings({ ...process.env, ...env });
+  const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'bench-reads' });
+  await ensureTopics(kafka, topicSpecs(settings.topics));
+  const procs = [
+    start('aggregator', 'aggregator started', env),
+    start('projector', 'projector started', env),
+    start('api', 'listening', env),
+  ];
+  const rows: Row[] = [];
+  const fresh: number[] = [];
+  let sent = 0;
+  let accepted = 0;
+  let late = 0;
+  let unmatched = 0;
+  try {
+    const [, , api] = await Promise.all(procs.map((p) => p.started));
+    const url = `http://127.0.0.1:${String(api.port)}`;
+    for (let i = 0; ; i++) {
+      if ((await fetch(`${url}/ready`).catch(() => undefined))?.status === 200) break;
+      if (i > 300) throw new Error('api not ready');
+      await sleep(100);
+    }
+
+    // some counts to read: 2,000 likes over 1,000 posts
+    log('seeding 2,000 likes over 1,000 posts');
+    const seedTokens = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => mintToken(settings.auth.hs256Secret, `seed_${i}`)),
+    );
+    for (let i = 0; i < 2000; i += 200) {
+      await Promise.all(
+        Array.from({ length: 200 }, (_, j) =>
+          fetch(`${url}/v1/posts/post_${(i + j) % 1000}/likes`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${seedTokens[(i + j) % 20]}` },
+          }).then((r) => r.arrayBuffer()),
+        ),
+      );
+    }
+    const viewerTokens = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => mintToken(settings.auth.hs256Secret, `viewer_${i}`)),
+    );
+    let n = 0;
+    const single: CannonRequest = {
+      method: 'GET',
+      path: '/v1/posts/post_0/likes',
+      setupRequest: (req) => ({ ...req, path: `/v1/posts/post_${n++ % 1000}/likes` }),
+    };
+    const singleAuthed: CannonRequest = {
+      method: 'GET',
+      path: '/v1/posts/post_0/likes',
+      setupRequest: (req) => {
+        n++;
+        return {
+          ...req,
+          path: `/v1/posts/post_${n % 1000}/likes`,
+          headers: { authorization: `Bearer ${viewerTokens[n % viewerTokens.length]}` },
+        };
+      },
+    };
+    const batch: CannonRequest = {
+      method: 'GET',
+      path: '/v1/likes',
+      setupRequest: (req) => {
+        const from = (n++ * 100) % 1000;
+        return {
+          ...req,
+          path: `/v1/likes?posts=${Array.from({ length: 100 }, (_, i) => `post_${from + i}`).join(',')}`,
+        };
+      },
+    };
+    for (const [name, request, posts] of [
+      ['GET one post (anonymous)', single, 1],
+      ['GET one post + likedByViewer (bearer)', singleAuthed, 1],
+      ['GET /v1/likes, 100 posts', batch, 100],
+    ] as const) {
+      log(`${name}: warm-up 2s, then ${SECONDS}s at ${CONNECTIONS} connections`);
+      await autocannon({ url, connections: CONNECTIONS, duration: 2, requests: [request] });
+      const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [request] });
+      rows.push({
+        target: name,
+        connections: CONNECTIONS,
+        reqPerSec: Math.round(r.requests.average),
+        postsPerSec: Math.round(r.requests.average * posts),
+        p50ms: r.latency.p50,
+        p99ms: r.latency.p99,
+        ok: r['2xx'],
+        non2xx: r.non2xx,
+        errors: r.errors + r.timeouts,
+      });
+    }
+
+    // freshness at a steady, open-loop ingest rate
+    log(`freshness: ${RATE} likes/s for ${FRESH_SECONDS}s over ${FRESH_POSTS} posts, SSE on each`);
+    const posts = Array.from({ length: FRESH_POSTS }, (_, i) => `fresh_${i}`);
+    const seen = new Map<string, { count: number; at: number }[]>(posts.map((p) => [p, []]));
+    const streams = posts.map((p) =>
+      watch(`${url}/v1/posts/${p}/likes/stream`, (count, at) => seen.get(p)!.push({ count, at })),
+    );
+    const users = Math.ceil((RATE * FRESH_SECONDS) / FRESH_POSTS) + 1;
+    const tokens = await Promise.all(
+      Array.from({ length: users }, (_, i) => mintToken(settings.auth.hs256Secret, `fresh_user_${i}`)),
+    );
+    while ([...seen.values()].some((e) => e.length === 0)) await sleep(20); // every stream delivered its first count
+    const acks = new Map<string, number[]>(posts.map((p) => [p, []]));
+    const inflight: Promise<void>[] = [];
+    const t0 = performance.now();
+    const total = RATE * FRESH_SECONDS;
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * RATE));
+      for (; sent < due; sent++) {
+        const post = posts[sent % FRESH_POSTS];
+        const token = tokens[Math.floor(sent / FRESH_POSTS)];
+        inflight.push(
+          fetch(`${url}/v1/posts/${post}/likes`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}` },
+          })
+            .then(async (r) => {
+              const at = performance.now();
+              await r.arrayBuffer();
+              if (r.status === 202) {
+                accepted++;
+                acks.get(post)!.push(at);
+              }
+            })
+            .catch(() => undefined),
+        );
+      }
+      await sleep(2);
+    }
+    await Promise.all(inflight);
+    const deadline = performance.now() + 60000;
+    while (performance.now() < deadline) {
+      if (posts.every((p) => (seen.get(p)!.at(-1)?.count ?? 0) >= acks.get(p)!.length)) break;
+      await sleep(50);
+    }
+    streams.forEach((s) => s.abort());
+    for (const p of posts) {
+      const events = seen.get(p)!;
+      acks
+        .get(p)!
+        .sort((a, b) => a - b)
+        .forEach((ackAt, k) => {
+          const visible = events.find((e) => e.count >= k + 1);
+          if (!visible) {
+            unmatched++;
+            return;
+          }
+          const ms = visible.at - ackAt;
+          if (ms < 0) late++; // visible before the 202 arrived (the ack travelled slower than the count)
+          fresh.push(Math.max(0, ms));
+        });
+    }
+  } finally {
+    await Promise.all(procs.map(stop));
+    await deleteTopics(kafka, [
+      settings.topics.events,
+      settings.topics.counts,
+      settings.topics.deadLetter,
+    ]).catch(() => undefined);
+    const redis = createRedis({ url: settings.redis.url, offlineQueue: true });
+    await deleteKeysWithPrefix(redis, settings.redis.keyPrefix).catch(() => undefined);
+    await redis.quit();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  fresh.sort((a, b) => a - b);
+  const freshness = {
+    rate: RATE,
+    seconds: FRESH_SECONDS,
+    posts: FRESH_POSTS,
+    sent,
+    accepted,
+    measured: fresh.length,
+    unmatched,
+    visibleBeforeAck: late,
+    p50ms: round(pct(fresh, 0.5)),
+    p90ms: round(pct(fresh, 0.9)),
+    p99ms: round(pct(fresh, 0.99)),
+    maxms: round(fresh.at(-1) ?? NaN),
+  };
+  const result = {
+    at: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    settings: { connections: CONNECTIONS, seconds: SECONDS, partitions: settings.topics.partitions },
+    rows,
+    freshness,
+  };
+  const dir = join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const name = `reads-${result.at.replace(/[:.]/g, '-')}.json`;
+  writeFileSync(join(dir, name), `${JSON.stringify(result, null, 2)}\n`);
+
+  const fmt = (v: number) => v.toLocaleString('en-US');
+  const section = [
+    '## Reads and freshness',
+    '',
+    'Command: `npm run bench:reads` (knobs: `BENCH_CONNECTIONS` (64), `BENCH_SECONDS` (10), `BENCH_RATE` (1000), `BENCH_FRESH_SECONDS` (10), `BENCH_FRESH_POSTS` (50)).',
+    `Last run ${result.at} on ${result.machine.cpus}× ${result.machine.cpu}, Node ${process.version}; api, aggregator and projector as their own processes (fresh ${settings.topics.partitions}-partition topics), Kafka, the registry, Redis and the load generator on the same cores; raw numbers in \`bench/results/${name}\`.`,
+    '',
+    `| HTTP reads (${CONNECTIONS} connections, ${SECONDS} s, loopback) | req/s | posts/s | p50 | p99 | non-2xx |`,
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.target} | **${fmt(r.reqPerSec)}** | ${fmt(r.postsPerSec)} | ${r.p50ms} ms | ${r.p99ms} ms | ${r.non2xx + r.errors} |`,
+    ),
+    '',
+    `Freshness (202 → visible in the read API's SSE stream), open-loop ${fmt(RATE)} likes/s for ${FRESH_SECONDS} s over ${FRESH_POSTS} posts (${fmt(accepted)} of ${fmt(sent)} accepted): ` +
+      `**p50 ${freshness.p50ms} ms, p99 ${freshness.p99ms} ms** (p90 ${freshness.p90ms} ms, max ${freshness.maxms} ms; ${unmatched} not matched).`,
+    '',
+    "Method: for each post the k-th 202 (in arrival order) is matched with the first SSE event whose count is ≥ k. The path measured is api → Kafka (acks=all) → aggregator (LevelDB batch, CountChanged acks=all) → projector (Lua apply + PUBLISH) → api's shared subscriber → SSE. Reads without a token are one Redis HMGET; with a token the api also asks the aggregator owning partition(postId/userId) over HTTP (bounded at 250 ms).",
+    '',
+  ].join('\n');
+  const file = join(ROOT, 'BENCHMARKS.md');
+  const current = readFileSync(file, 'utf8');
+  const from = current.indexOf('## Reads and freshness');
+  let next: string;
+  if (from < 0) next = `${current.trimEnd()}\n\n${section}`;
+  else {
+    const end = current.indexOf('\n## ', from + 1);
+    next = `${current.slice(0, from)}${section}${end < 0 ? '' : `\n${current.slice(end + 1)}`}`;
+  }
+  writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
+
+  process.stdout.write(
+    `${JSON.stringify(result, null, 2)}\nwritten bench/results/${name} and BENCHMARKS.md\n`,
+  );
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench:reads: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
