@@ -5,8 +5,7 @@ import { BatchConsumer, createIdempotentProducer, createKafka, topicOffsets, typ
 import { createLogger, createMetricsRegistry, HealthRegistry, type Logger, type Registry } from '@doubletap/observability';
 import { createRedis, publishOwners, withdrawOwners, type Redis } from '@doubletap/redis';
 import type { FastifyInstance } from 'fastify';
-import { Aggregator, type OwnershipRegistry } from './aggregation/aggregator';
-import { createAggregatorMetrics } from './aggregation/metrics';
+import { Aggregator, createAggregatorMetrics, type OwnershipRegistry } from '@doubletap/aggregation';
 import { buildInternalServer } from './http/server';
 
 export interface AggregatorAppOptions {

@@ -1,5 +1,6 @@
 import { EventCodec, likeKey, uuidv7, type CountChanged, type LikeAction } from '@doubletap/events';
 import { createIdempotentProducer, readTopicToEnd, topicOffsets, type Kafka } from '@doubletap/kafka';
+import { rng } from '@doubletap/loadgen';
 
 export interface Action {
   postId: string;
@@ -7,17 +8,7 @@ export interface Action {
   action: LikeAction;
 }
 
-/** A small deterministic PRNG (mulberry32), so a failing sequence can be reproduced from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 /** Random likes and unlikes over a small id space: plenty of double taps and repeated unlikes. */
 export function randomActions(n: number, seed: number, posts = 20, users = 50): Action[] {

@@ -26,3 +26,7 @@ export { drainTopic, readTopicToEnd, topicOffsets } from './offsets';
 export type { PartitionOffsets } from './offsets';
 export { createOffsetsReader, OffsetsReader } from './group-offsets';
 export type { GroupOffsets, PartitionOffsets as GroupPartitionOffsets } from './group-offsets';
+export { offsetsForTime, readRanges } from './range-reader';
+export type { ReadRange, ReadRangesOptions } from './range-reader';
+export { describeTopics } from './describe';
+export type { TopicDescription } from './describe';

@@ -5,15 +5,23 @@ export type { Logger } from 'pino';
 
 const REDACT = ['req.headers.authorization', 'headers.authorization', 'authorization', 'token', '*.token'];
 
-/** Structured JSON logs (one object per line) with secrets redacted; `name` is the component. */
-export function createLogger(name: string, level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+/**
+ * Structured JSON logs (one object per line) with secrets redacted; `name` is the component.
+ * `to: 'stderr'` for tools whose stdout is their result (the CLI's --json document).
+ */
+export function createLogger(
+  name: string,
+  level: string = process.env.LOG_LEVEL ?? 'info',
+  to: 'stdout' | 'stderr' = 'stdout',
+): Logger {
+  const options = {
     name,
     level,
     base: { pid: process.pid, app: name },
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return to === 'stderr' ? pino(options, pino.destination(2)) : pino(options);
 }
 
 /** Routes NestJS's own log lines into the same structured logger. */

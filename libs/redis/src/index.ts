@@ -5,12 +5,21 @@ export { TokenBucket } from './rate-limit';
 export type { RateDecision } from './rate-limit';
 export { publishOwners, readOwners, withdrawOwners } from './owners';
 export type { OwnerRecord } from './owners';
-export { APPLY_COUNTS_LUA, LikesProjection } from './projection';
+export { APPLY_COUNTS_LUA, GenerationWriter, LikesProjection } from './projection';
 export type { ApplyResult, ChangedPost, CountChange } from './projection';
-export { LikesReader, MAX_POSTS_PER_READ, ReadRequestError, ReadUnavailableError } from './reader';
+export { LikesReader, MAX_POSTS_PER_READ, READ_COUNTS_LUA, ReadRequestError, ReadUnavailableError } from './reader';
 export type { CountSnapshot } from './reader';
 export { LiveCounts, LiveSubscription } from './live-counts';
 export type { CountUpdate, LiveCountsOptions } from './live-counts';
 export { readOwner } from './owner-lookup';
 export type { OwnerEndpoint } from './owner-lookup';
 export { deleteKeysWithPrefix } from './key-admin';
+export {
+  buildingPointerKey,
+  generationKey,
+  generationKeyStart,
+  generationPointerKey,
+  ReadSideGenerations,
+  rebuildCheckpointKey,
+} from './generations';
+export type { RebuildCheckpoint } from './generations';

@@ -1,5 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { countChannel, likesKey } from './keys';
+import { buildingPointerKey, generationPointerKey, likesKeyBase, LUA_GENERATION_KEY } from './generations';
+import { countChannel } from './keys';
 
 /** One CountChanged as the projection needs it (structurally the same as @doubletap/events CountChanged). */
 export interface CountChange {
@@ -29,57 +30,153 @@ export interface ApplyResult {
 }
 
 /**
- * Guarded apply for ONE post (KEYS[1] = its hash), atomic: for each (partition, count, offset)
- * triple, apply only when offset > stored `o:<p>` (missing = -1); total += count - old `c:<p>`.
- * When anything changed: `at` = max(now, previous at + 1) (strictly increasing per post, so a
- * reader can order values by it), and the new total is PUBLISHed on the post's channel inside the
- * same script, so "applied" and "announced" cannot diverge.
- * ARGV: now, channel, postId, then triples. Returns {applied, total, at} as strings.
+ * Guarded apply for ONE post, atomic. KEYS[1] = generation pointer, KEYS[2] = pointer of the
+ * generation being built (see generations.ts); the post's hash key is resolved INSIDE the script,
+ * so an apply can never straddle a generation switch. For each (partition, count, offset) triple,
+ * apply only when offset > stored `o:<p>` (missing = -1); total += count - old `c:<p>`. When
+ * anything changed: `at` = max(now, previous at + 1) (strictly increasing per post, so a reader can
+ * order values by it), and the new total is PUBLISHed on the post's channel inside the same script,
+ * so "applied" and "announced" cannot diverge.
+ *
+ * ARGV: now, channel, postId, key base (`<prefix>likes:`), target, then triples.
+ * target '' (the live projector): apply to the current generation and publish; while a rebuild is
+ * building another generation, apply to that one too (dual write, no publish), so the new
+ * generation never knows less than the served one. target '<g>' (a rebuild): apply to generation g
+ * only, never publish, and let a record with the SAME offset replace the stored one (later in the
+ * log wins: a state rebuild re-publishes a partition's counts at offsets already seen).
+ * Returns {applied, total, at} of the generation written (the current one for target '').
  */
-export const APPLY_COUNTS_LUA = `
-local key = KEYS[1]
-local applied = 0
-local total = tonumber(redis.call('HGET', key, 'total') or '0')
-for i = 4, #ARGV, 3 do
-  local p = ARGV[i]
-  local offset = tonumber(ARGV[i + 2])
-  local stored = redis.call('HMGET', key, 'o:' .. p, 'c:' .. p)
-  if offset > tonumber(stored[1] or '-1') then
-    total = total + tonumber(ARGV[i + 1]) - tonumber(stored[2] or '0')
-    redis.call('HSET', key, 'c:' .. p, ARGV[i + 1], 'o:' .. p, ARGV[i + 2])
-    applied = applied + 1
+export const APPLY_COUNTS_LUA = `${LUA_GENERATION_KEY}
+local function apply(key, orEqual)
+  local applied = 0
+  local total = tonumber(redis.call('HGET', key, 'total') or '0')
+  for i = 6, #ARGV, 3 do
+    local p = ARGV[i]
+    local offset = tonumber(ARGV[i + 2])
+    local stored = redis.call('HMGET', key, 'o:' .. p, 'c:' .. p)
+    local was = tonumber(stored[1] or '-1')
+    if offset > was or (orEqual and offset == was) then
+      total = total + tonumber(ARGV[i + 1]) - tonumber(stored[2] or '0')
+      redis.call('HSET', key, 'c:' .. p, ARGV[i + 1], 'o:' .. p, ARGV[i + 2])
+      applied = applied + 1
+    end
   end
+  return applied, total
 end
-local prev = redis.call('HGET', key, 'at') or '0'
+local function stamp(key, floorKey, total)
+  local prev = tonumber(redis.call('HGET', key, 'at') or '0')
+  if floorKey then
+    local floor = tonumber(redis.call('HGET', floorKey, 'at') or '0')
+    if floor > prev then prev = floor end
+  end
+  local at = tonumber(ARGV[1])
+  if at <= prev then at = prev + 1 end
+  local totalText = string.format('%d', total)
+  local atText = string.format('%d', at)
+  redis.call('HSET', key, 'total', totalText, 'at', atText)
+  return totalText, atText
+end
+local base, postId = ARGV[4], ARGV[3]
+local current = redis.call('GET', KEYS[1])
+local key = genKey(base, current, postId)
+if ARGV[5] ~= '' then
+  local target = genKey(base, ARGV[5], postId)
+  local applied, total = apply(target, true)
+  if applied == 0 then return {0, string.format('%d', total), redis.call('HGET', target, 'at') or '0'} end
+  local floorKey = nil
+  if target ~= key then floorKey = key end
+  local totalText, atText = stamp(target, floorKey, total)
+  return {applied, totalText, atText}
+end
+local applied, total = apply(key, false)
+local building = redis.call('GET', KEYS[2])
+local nextKey = nil
+if building and genKey(base, building, postId) ~= key then
+  nextKey = genKey(base, building, postId)
+end
 if applied == 0 then
-  return {0, string.format('%d', total), prev}
+  if nextKey then
+    local a2, t2 = apply(nextKey, false)
+    if a2 > 0 then stamp(nextKey, key, t2) end
+  end
+  return {0, string.format('%d', total), redis.call('HGET', key, 'at') or '0'}
 end
-local at = tonumber(ARGV[1])
-if at <= tonumber(prev) then at = tonumber(prev) + 1 end
-local totalText = string.format('%d', total)
-local atText = string.format('%d', at)
-redis.call('HSET', key, 'total', totalText, 'at', atText)
-redis.call('PUBLISH', ARGV[2], '{"postId":' .. cjson.encode(ARGV[3]) .. ',"count":' .. totalText .. ',"asOf":' .. atText .. '}')
+local totalText, atText = stamp(key, nil, total)
+redis.call('PUBLISH', ARGV[2], '{"postId":' .. cjson.encode(postId) .. ',"count":' .. totalText .. ',"asOf":' .. atText .. '}')
+if nextKey then
+  local a2, t2 = apply(nextKey, false)
+  if a2 > 0 then stamp(nextKey, key, t2) end
+end
 return {applied, totalText, atText}
 `;
 
 const COMMAND = 'dtApplyLikeCounts';
 type ApplyReply = [number, string, string];
 interface WithApply {
-  [COMMAND](key: string, ...args: string[]): Promise<ApplyReply>;
+  [COMMAND](pointer: string, building: string, ...args: string[]): Promise<ApplyReply>;
 }
 
 /** ioredis sends EVALSHA and falls back to EVAL per connection, so a restarted Redis needs nothing. */
 function defineApply(client: Redis): void {
   if (typeof (client as unknown as Partial<WithApply>)[COMMAND] !== 'function') {
-    client.defineCommand(COMMAND, { numberOfKeys: 1, lua: APPLY_COUNTS_LUA });
+    client.defineCommand(COMMAND, { numberOfKeys: 2, lua: APPLY_COUNTS_LUA });
   }
+}
+
+/** Newest record per (post, partition) only: the rest of a batch would be stale anyway. */
+function newestPerPartition(changes: readonly CountChange[]): Map<string, Map<number, CountChange>> {
+  const byPost = new Map<string, Map<number, CountChange>>();
+  for (const c of changes) {
+    let parts = byPost.get(c.postId);
+    if (!parts) byPost.set(c.postId, (parts = new Map<number, CountChange>()));
+    const seen = parts.get(c.partition);
+    if (!seen || c.sourceOffset > seen.sourceOffset) parts.set(c.partition, c);
+  }
+  return byPost;
+}
+
+/** One pipeline of per-post script calls; `target` '' = live (follow the pointers), else a generation. */
+async function applyCounts(
+  client: Redis,
+  prefix: string,
+  changes: readonly CountChange[],
+  now: number,
+  target: string,
+): Promise<ApplyResult> {
+  const byPost = newestPerPartition(changes);
+  if (byPost.size === 0) return { changed: [], applied: 0, stale: changes.length };
+  const pipeline = client.pipeline() as ChainableCommander & WithApply;
+  const posts = [...byPost.keys()];
+  const pointer = generationPointerKey(prefix);
+  const building = buildingPointerKey(prefix);
+  const base = likesKeyBase(prefix);
+  for (const postId of posts) {
+    const args: string[] = [String(now), countChannel(prefix, postId), postId, base, target];
+    for (const c of byPost.get(postId)!.values()) {
+      args.push(String(c.partition), String(c.count), String(c.sourceOffset));
+    }
+    void pipeline[COMMAND](pointer, building, ...args);
+  }
+  const replies = await pipeline.exec();
+  if (!replies) throw new Error('redis pipeline was discarded');
+
+  const changed: ChangedPost[] = [];
+  let applied = 0;
+  replies.forEach(([err, reply], i) => {
+    if (err) throw err;
+    const [n, total, at] = reply as ApplyReply;
+    if (Number(n) > 0) {
+      applied += Number(n);
+      changed.push({ postId: posts[i], count: Number(total), asOf: Number(at) });
+    }
+  });
+  return { changed, applied, stale: changes.length - applied };
 }
 
 /**
  * Applies batches of CountChanged records to the Redis read model: one guarded script call per
- * changed post, all of a batch in ONE pipeline (one round trip; cluster-safe because every script
- * touches only its post's hash). Idempotent: replaying any record, or any older record after a
+ * changed post, all of a batch in ONE pipeline (one round trip). Each script resolves the read-side
+ * generation itself (generations.ts), so it needs a non-cluster Redis. Idempotent: replaying any record, or any older record after a
  * newer one, changes nothing. Throws if Redis fails; the caller retries the whole batch (safe).
  */
 export class LikesProjection {
@@ -92,39 +189,28 @@ export class LikesProjection {
   }
 
   async applyBatch(changes: readonly CountChange[]): Promise<ApplyResult> {
-    // newest record per (post, partition) only: the rest of the batch would be stale anyway
-    const byPost = new Map<string, Map<number, CountChange>>();
-    for (const c of changes) {
-      let parts = byPost.get(c.postId);
-      if (!parts) byPost.set(c.postId, (parts = new Map<number, CountChange>()));
-      const seen = parts.get(c.partition);
-      if (!seen || c.sourceOffset > seen.sourceOffset) parts.set(c.partition, c);
-    }
-    if (byPost.size === 0) return { changed: [], applied: 0, stale: changes.length };
+    return applyCounts(this.client, this.prefix, changes, this.now(), '');
+  }
+}
 
-    const now = String(this.now());
-    const pipeline = this.client.pipeline() as ChainableCommander & WithApply;
-    const posts = [...byPost.keys()];
-    for (const postId of posts) {
-      const args: string[] = [now, countChannel(this.prefix, postId), postId];
-      for (const c of byPost.get(postId)!.values()) {
-        args.push(String(c.partition), String(c.count), String(c.sourceOffset));
-      }
-      void pipeline[COMMAND](likesKey(this.prefix, postId), ...args);
-    }
-    const replies = await pipeline.exec();
-    if (!replies) throw new Error('redis pipeline was discarded');
+/**
+ * Applies CountChanged records to ONE explicit generation (a read-side rebuild building it): no
+ * PUBLISH (viewers must not see a generation that is not served), and a record with the same source
+ * offset as the stored one replaces it (the later record in the log wins). `changed` lists the
+ * post totals of that generation.
+ */
+export class GenerationWriter {
+  constructor(
+    private readonly client: Redis,
+    private readonly prefix: string,
+    readonly generation: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (!Number.isSafeInteger(generation) || generation < 0) throw new Error(`generation ${generation} is not a generation number`);
+    defineApply(client);
+  }
 
-    const changed: ChangedPost[] = [];
-    let applied = 0;
-    replies.forEach(([err, reply], i) => {
-      if (err) throw err;
-      const [n, total, at] = reply as ApplyReply;
-      if (Number(n) > 0) {
-        applied += Number(n);
-        changed.push({ postId: posts[i], count: Number(total), asOf: Number(at) });
-      }
-    });
-    return { changed, applied, stale: changes.length - applied };
+  async applyBatch(changes: readonly CountChange[]): Promise<ApplyResult> {
+    return applyCounts(this.client, this.prefix, changes, this.now(), String(this.generation));
   }
 }

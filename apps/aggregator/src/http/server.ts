@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { isValidId } from '@doubletap/events';
 import type { HealthRegistry, Registry } from '@doubletap/observability';
-import type { Aggregator } from '../aggregation/aggregator';
+import type { Aggregator } from '@doubletap/aggregation';
 
 export interface InternalServerDeps {
   aggregator: Aggregator;

@@ -1,8 +1,25 @@
 import type { Command } from 'commander';
-import { loadSettings } from '@doubletap/config';
+import { loadSettings, type Settings } from '@doubletap/config';
 import { EventCodec, valueSubject } from '@doubletap/events';
-import { createKafka, ensureTopics, topicSpecs } from '@doubletap/kafka';
+import { createKafka, ensureTopics, topicSpecs, type EnsureResult } from '@doubletap/kafka';
 import { output, run } from '../output';
+
+export async function setupTopics(settings: Settings): Promise<EnsureResult[]> {
+  const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'doubletap-cli' });
+  return ensureTopics(kafka, topicSpecs(settings.topics), settings.topics.replicationFactor);
+}
+
+export async function setupSchemas(settings: Settings): Promise<Array<{ subject: string; id: number; compatibility: string }>> {
+  const codec = new EventCodec(settings.registry.url, settings.topics);
+  const ids = await codec.init();
+  return [
+    { subject: valueSubject(settings.topics.events), id: ids.likeEventId, compatibility: 'BACKWARD' },
+    { subject: valueSubject(settings.topics.counts), id: ids.countChangedId, compatibility: 'BACKWARD' },
+  ];
+}
+
+export const renderSchemaSetup = (schemas: Array<{ subject: string; id: number; compatibility: string }>): string[] =>
+  schemas.map((s) => `schema  ${s.subject.padEnd(24)} id ${s.id}  ${s.compatibility}`);
 
 /** `doubletap setup`: topics and schemas, idempotent (run by `npm run stack:up`). */
 export function registerSetup(program: Command): void {
@@ -16,25 +33,15 @@ export function registerSetup(program: Command): void {
       run(async () => {
         const out = output(Boolean(opts.json));
         const settings = loadSettings();
-        const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'doubletap-cli' });
-        const topics = await ensureTopics(kafka, topicSpecs(settings.topics), settings.topics.replicationFactor);
-        const codec = new EventCodec(settings.registry.url, settings.topics);
-        const ids = await codec.init();
-        const schemas = [
-          { subject: valueSubject(settings.topics.events), id: ids.likeEventId, compatibility: 'BACKWARD' },
-          {
-            subject: valueSubject(settings.topics.counts),
-            id: ids.countChangedId,
-            compatibility: 'BACKWARD',
-          },
-        ];
+        const topics = await setupTopics(settings);
+        const schemas = await setupSchemas(settings);
         out.result({ topics, schemas }, () =>
           [
             ...topics.map(
               (t) =>
                 `topic   ${t.topic.padEnd(24)} ${String(t.partitions).padStart(3)} partitions  ${t.created ? 'created' : 'exists'}`,
             ),
-            ...schemas.map((s) => `schema  ${s.subject.padEnd(24)} id ${s.id}  ${s.compatibility}`),
+            ...renderSchemaSetup(schemas),
           ].join('\n'),
         );
       }),

@@ -385,8 +385,10 @@ export class Aggregator implements BatchHandler {
     const records = r.target - r.from;
     state.restore = undefined;
     this.deps.metrics.restoreProgress.set({ partition: String(state.partition) }, 1);
-    // the outbox now holds the latest count of every post that changed during the restore: send them
-    const sent = await this.flushOutbox(state);
+    // the outbox now holds the latest count of every post that changed during the restore: send them,
+    // stamped with the store's offset (true: nothing changed them since), so they supersede anything
+    // an earlier store of this partition published, even a wrong count (a state rebuild's purpose)
+    const sent = await this.flushOutbox(state, state.store.lastOffset());
     this.deps.logger.info(
       {
         partition: state.partition,
@@ -402,26 +404,32 @@ export class Aggregator implements BatchHandler {
   // ---------------------------------------------------------------- outbox
 
   /** Sends every outbox entry of the partition (chunked) and clears what Kafka acknowledged. */
-  private async flushOutbox(state: PartitionState): Promise<number> {
+  private async flushOutbox(state: PartitionState, stampOffset?: number): Promise<number> {
     const chunk = this.deps.sendChunk ?? 5000;
     let sent = 0;
     for (;;) {
       const entries = await state.store.readOutbox(chunk);
       if (entries.length === 0) return sent;
-      await this.send(state, entries);
+      await this.send(state, entries, stampOffset);
       sent += entries.length;
       if (entries.length < chunk) return sent;
     }
   }
 
-  private async send(state: PartitionState, entries: readonly OutboxEntry[]): Promise<void> {
+  /** Sends outbox entries; `stampOffset` (>= each entry's own) replaces their sourceOffset on the wire. */
+  private async send(state: PartitionState, entries: readonly OutboxEntry[], stampOffset?: number): Promise<void> {
     if (entries.length === 0) return;
     const { codec, producer, topics, metrics } = this.deps;
     const chunk = this.deps.sendChunk ?? 5000;
     for (let i = 0; i < entries.length; i += chunk) {
       const part = entries.slice(i, i + chunk);
       const messages = await Promise.all(
-        part.map(async (e) => ({ key: countKey(e.postId, e.partition), value: await codec.encodeCount(e) })),
+        part.map(async (e) => ({
+          key: countKey(e.postId, e.partition),
+          value: await codec.encodeCount(
+            stampOffset !== undefined && stampOffset > e.sourceOffset ? { ...e, sourceOffset: stampOffset } : e,
+          ),
+        })),
       );
       try {
         await producer.send({ topic: topics.counts, acks: -1, messages });
