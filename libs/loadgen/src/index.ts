@@ -1,0 +1,16 @@
+export { arrivalTimes, expectedCount, profileSeconds, rampAndHold, rateAt } from './schedule';
+export type { RatePhase, RateProfile } from './schedule';
+export { rng, ZipfSampler } from './random';
+export { GroundTruth } from './ground-truth';
+export type { Expected, Outcome } from './ground-truth';
+export { Workload } from './workload';
+export type { PlannedRequest, Scenario, WorkloadOptions } from './workload';
+export { assertLoopback, HttpClient } from './http-client';
+export type { HttpAnswer } from './http-client';
+export { ApiCountSource, countsFromBody, pollingCountSource } from './read-side';
+export type { CountSource } from './read-side';
+export { checkCounts } from './check';
+export type { CheckResult, Mismatch } from './check';
+export { loadProfile, mintUserTokens, runLoad, userId } from './runner';
+export type { LatencySummary, LoadOptions, LoadReport, TimelinePoint } from './runner';
+export { renderReport } from './render';

@@ -1,0 +1,354 @@
+import { performance } from 'node:perf_hooks';
+import * as hdr from 'hdr-histogram-js';
+import { mintToken } from '@doubletap/auth';
+import { checkCounts, type CheckResult } from './check';
+import { GroundTruth, type Outcome } from './ground-truth';
+import { assertLoopback, HttpClient } from './http-client';
+import { ApiCountSource, type CountSource } from './read-side';
+import { arrivalTimes, expectedCount, profileSeconds, rampAndHold, rateAt, type RateProfile } from './schedule';
+import { Workload, type WorkloadOptions } from './workload';
+
+export interface LoadOptions extends WorkloadOptions {
+  /** base URL of the api (loopback only) */
+  url: string;
+  /** target requests/s */
+  rate: number;
+  /** seconds from 0 to `rate` (the viral ramp; 0 = start at `rate`) */
+  rampSeconds: number;
+  /** seconds at `rate` after the ramp */
+  holdSeconds: number;
+  /** at most this many requests (the run also ends with its profile) */
+  maxRequests: number;
+  /** keep-alive connections */
+  connections: number;
+  /** a request without an answer after this long counts as a timeout (outcome unknown) */
+  timeoutMs: number;
+  /** requests allowed to wait for an answer; beyond it a due request is dropped and counted */
+  maxInFlight: number;
+  /** sample freshness on every n-th accepted LIKE of the hot post */
+  sampleEvery: number;
+  /** how freshness observes the read side: the SSE stream (falls back to polling), polling, or not at all */
+  freshness: 'sse' | 'poll' | 'off';
+  pollMs: number;
+  /** run the final check */
+  check: boolean;
+  /** how long the final check waits for the pipeline to catch up */
+  checkWaitMs: number;
+  /** JWT signing for the synthetic users */
+  auth: { secret: string; issuer?: string; audience?: string };
+  /** where counts are read back (default: the api's read endpoints at `url`) */
+  countSource?: CountSource;
+  /** the tracker to record the ground truth into (default: a fresh one) */
+  truth?: GroundTruth;
+  /** progress lines */
+  log?: (line: string) => void;
+}
+
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export interface TimelinePoint {
+  /** second since the start */
+  t: number;
+  /** the profile's rate at this second (requests/s) */
+  offered: number;
+  /** requests due in this second */
+  scheduled: number;
+  /** 202 answers received in this second */
+  accepted: number;
+  /** other outcomes received (or dropped) in this second */
+  errors: number;
+  /** latency (ms, from the due time) of requests due in this second */
+  p50: number | null;
+  p99: number | null;
+  /** freshness (ms) of samples accepted in this second */
+  freshness: number | null;
+}
+
+export interface LoadReport {
+  scenario: string;
+  url: string;
+  runId: string;
+  settings: Record<string, unknown>;
+  startedAt: string;
+  seconds: number;
+  requests: {
+    scheduled: number;
+    sent: number;
+    accepted: number;
+    acceptedPerSecond: number;
+    /** count per outcome: HTTP status codes, "timeout", "network", "dropped" (never sent: over maxInFlight) */
+    byStatus: Record<string, number>;
+    errors: number;
+  };
+  /** milliseconds from the scheduled time to the answer, 202s and errors alike */
+  latencyMs: LatencySummary;
+  freshness: {
+    post: string;
+    method: string;
+    samples: number;
+    observed: number;
+    unresolved: number;
+    ms: Omit<LatencySummary, 'p90' | 'p999'> | null;
+  };
+  timeline: TimelinePoint[];
+  check: CheckResult | null;
+}
+
+const histogram = (digits: 2 | 3 = 3) =>
+  hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: digits });
+
+function summarize(h: hdr.Histogram): LatencySummary {
+  const ms = (us: number) => Math.round(us) / 1000;
+  return {
+    count: h.totalCount,
+    p50: ms(h.getValueAtPercentile(50)),
+    p90: ms(h.getValueAtPercentile(90)),
+    p99: ms(h.getValueAtPercentile(99)),
+    p999: ms(h.getValueAtPercentile(99.9)),
+    max: ms(h.maxValue),
+  };
+}
+
+/** The scheduled rate profile of the options: ramp then hold. */
+export function loadProfile(o: Pick<LoadOptions, 'rate' | 'rampSeconds' | 'holdSeconds'>): RateProfile {
+  return rampAndHold(o.rate, o.rampSeconds, o.holdSeconds);
+}
+
+/** Mints one token per synthetic user (`lt_u<i>`). */
+export async function mintUserTokens(auth: LoadOptions['auth'], users: number): Promise<string[]> {
+  const out: string[] = [];
+  const CHUNK = 2000;
+  for (let i = 0; i < users; i += CHUNK)
+    out.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(CHUNK, users - i) }, (_, j) =>
+          mintToken(auth.secret, userId(i + j), { ttlSeconds: 3 * 3600, issuer: auth.issuer, audience: auth.audience }),
+        ),
+      )),
+    );
+  return out;
+}
+
+export const userId = (i: number): string => `lt_u${i}`;
+
+function outcomeOf(status: number): Outcome {
+  if (status === 202) return 'accepted';
+  if (status >= 400 && status < 500) return 'rejected';
+  return 'unknown';
+}
+
+/**
+ * One open-loop load run: requests are sent at their scheduled times (arrivalTimes) whatever the
+ * answers, over keep-alive connections; then (optionally) waits for the pipeline and checks every
+ * post's count against the ground truth tracked from the answers.
+ */
+export async function runLoad(o: LoadOptions): Promise<LoadReport> {
+  const base = assertLoopback(o.url);
+  const log = o.log ?? (() => undefined);
+  for (const [name, v] of Object.entries({ rate: o.rate, connections: o.connections, timeoutMs: o.timeoutMs, maxInFlight: o.maxInFlight, sampleEvery: o.sampleEvery, users: o.users, maxRequests: o.maxRequests }))
+    if (!(Number.isFinite(v) && v > 0)) throw new Error(`${name} must be a positive number (got ${v})`);
+  const profile = loadProfile(o);
+  const total = Math.min(expectedCount(profile), o.maxRequests);
+  log(`minting ${o.users} user tokens`);
+  const tokens = await mintUserTokens(o.auth, o.users);
+  const client = new HttpClient(base, o.connections, o.timeoutMs);
+  // reads get their own small pool so a saturated write pool cannot delay what freshness observes
+  const readClient = new HttpClient(base, 4, Math.max(o.timeoutMs, 10_000));
+  const source = o.countSource ?? new ApiCountSource(readClient, base, { authorization: `Bearer ${tokens[0]}` }, { stream: o.freshness !== 'poll', pollMs: o.pollMs });
+  const workload = new Workload(o);
+  const truth = o.truth ?? new GroundTruth();
+  const hot = workload.hotPost;
+
+  const all = histogram();
+  const seconds = Math.ceil(profileSeconds(profile));
+  const points = Array.from({ length: seconds }, (_, t) => ({
+    t,
+    offered: Math.round(rateAt(profile, t + 0.5)),
+    scheduled: 0,
+    accepted: 0,
+    errors: 0,
+    latency: histogram(2),
+    fresh: [] as number[],
+  }));
+  const at = (ms: number) => {
+    const t = Math.max(0, Math.floor(ms / 1000));
+    // answers after the schedule's end (the drain) get seconds of their own
+    while (points.length <= t) points.push({ t: points.length, offered: 0, scheduled: 0, accepted: 0, errors: 0, latency: histogram(2), fresh: [] });
+    return points[t];
+  };
+  const byStatus: Record<string, number> = {};
+  const count = (k: string) => (byStatus[k] = (byStatus[k] ?? 0) + 1);
+  let sent = 0;
+  let accepted = 0;
+  let inFlight = 0;
+  let hotLikes = 0;
+
+  // freshness: a sample is visible once the read side shows at least the floor the ground truth
+  // guaranteed when its 202 arrived
+  const pending: Array<{ at: number; floor: number }> = [];
+  const freshness = histogram();
+  let samples = 0;
+  let start = 0;
+  const onCount = (c: number) => {
+    const now = performance.now() - start;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const s = pending[i];
+      if (c >= s.floor) {
+        const ms = now - s.at;
+        freshness.recordValue(Math.max(1, Math.round(ms * 1000)));
+        at(s.at).fresh.push(ms);
+        pending.splice(i, 1);
+      }
+    }
+  };
+  const stopWatch = o.freshness === 'off' ? () => undefined : await source.watch(hot, onCount);
+  const method = o.freshness === 'off' ? 'off' : source instanceof ApiCountSource ? `api ${source.mode}` : `${source.name} poll`;
+
+  const startedAt = new Date().toISOString();
+  const answers = new Set<Promise<void>>();
+  const fire = (due: number) => {
+    const plan = workload.next();
+    const point = at(due);
+    point.scheduled++;
+    if (inFlight >= o.maxInFlight) {
+      count('dropped');
+      point.errors++;
+      return;
+    }
+    const user = userId(plan.user);
+    const settle = truth.begin(plan.postId, user, plan.action);
+    inFlight++;
+    sent++;
+    const answer = client
+      .send(
+        plan.action === 'LIKE' ? 'POST' : 'DELETE',
+        `/v1/posts/${plan.postId}/likes`,
+        { authorization: `Bearer ${tokens[plan.user]}` },
+        settle.dispatched,
+      )
+      .then((a) => {
+        inFlight--;
+        const done = performance.now() - start;
+        const us = Math.max(1, Math.round((done - due) * 1000));
+        all.recordValue(us);
+        point.latency.recordValue(us);
+        count(a.error ?? String(a.status));
+        const outcome = outcomeOf(a.status);
+        settle(outcome);
+        if (outcome !== 'accepted') {
+          at(done).errors++;
+          return;
+        }
+        accepted++;
+        at(done).accepted++;
+        if (plan.postId === hot && plan.action === 'LIKE' && ++hotLikes % o.sampleEvery === 0 && o.freshness !== 'off') {
+          samples++;
+          pending.push({ at: done, floor: truth.visibleFloor(hot) });
+        }
+      })
+      .finally(() => answers.delete(answer));
+    answers.add(answer);
+  };
+
+  log(`${o.scenario}: ${total} requests over ${profileSeconds(profile)} s (ramp ${o.rampSeconds} s to ${o.rate}/s, hold ${o.holdSeconds} s), ${o.connections} connections`);
+  start = performance.now();
+  const due = arrivalTimes(profile, o.maxRequests);
+  let next = due.next();
+  let lastLog = 0;
+  while (!next.done) {
+    const now = performance.now() - start;
+    while (!next.done && next.value <= now) {
+      fire(next.value);
+      next = due.next();
+    }
+    if (now - lastLog >= 5000) {
+      lastLog = now;
+      log(`  t=${(now / 1000).toFixed(0)}s sent ${sent} accepted ${accepted} in flight ${inFlight}`);
+    }
+    if (next.done) break;
+    const wait = next.value - (performance.now() - start);
+    await new Promise((r) => (wait >= 1 ? setTimeout(r, Math.min(wait, 100)) : setImmediate(r)));
+  }
+  const scheduleEnd = performance.now() - start;
+  while (answers.size > 0) await Promise.all([...answers]);
+  const runMs = performance.now() - start;
+  client.close();
+
+  let check: CheckResult | null = null;
+  try {
+    if (o.check) {
+      log(`final check: waiting up to ${o.checkWaitMs} ms for ${truth.postIds().length} posts to match the ground truth`);
+      check = await checkCounts(source, truth, { waitMs: o.checkWaitMs });
+    } else if (pending.length > 0) {
+      // give the last samples a moment to become visible
+      const until = Date.now() + Math.min(o.checkWaitMs, 10_000);
+      while (pending.length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    stopWatch();
+    readClient.close();
+  }
+
+  const errors = sent - accepted + (byStatus.dropped ?? 0);
+  return {
+    scenario: o.scenario,
+    url: base.origin,
+    runId: o.runId,
+    settings: {
+      rate: o.rate,
+      rampSeconds: o.rampSeconds,
+      holdSeconds: o.holdSeconds,
+      maxRequests: o.maxRequests,
+      users: o.users,
+      posts: o.scenario === 'mixed' ? o.posts : 1,
+      zipf: o.scenario === 'mixed' ? o.zipf : null,
+      doubleTap: o.doubleTap,
+      unlike: o.unlike,
+      connections: o.connections,
+      timeoutMs: o.timeoutMs,
+      maxInFlight: o.maxInFlight,
+      sampleEvery: o.sampleEvery,
+      seed: o.seed,
+    },
+    startedAt,
+    seconds: Math.round(runMs) / 1000,
+    requests: {
+      scheduled: points.reduce((s, p) => s + p.scheduled, 0),
+      sent,
+      accepted,
+      acceptedPerSecond: Math.round(accepted / Math.max(scheduleEnd / 1000, 0.001)),
+      byStatus,
+      errors,
+    },
+    latencyMs: summarize(all),
+    freshness: {
+      post: hot,
+      method,
+      samples,
+      observed: freshness.totalCount,
+      unresolved: pending.length,
+      ms: freshness.totalCount === 0 ? null : (({ count: c, p50, p99, max }) => ({ count: c, p50, p99, max }))(summarize(freshness)),
+    },
+    timeline: points.map((p) => {
+      const fresh = p.fresh.sort((a, b) => a - b);
+      return {
+        t: p.t,
+        offered: p.offered,
+        scheduled: p.scheduled,
+        accepted: p.accepted,
+        errors: p.errors,
+        p50: p.latency.totalCount ? p.latency.getValueAtPercentile(50) / 1000 : null,
+        p99: p.latency.totalCount ? p.latency.getValueAtPercentile(99) / 1000 : null,
+        freshness: fresh.length ? Math.round(fresh[Math.floor(fresh.length / 2)]) : null,
+      };
+    }),
+    check,
+  };
+}

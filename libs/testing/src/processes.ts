@@ -1,0 +1,83 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+
+/** The repository root, from the sources (jest) or from their compiled copy under dist/. */
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+const ROOT = repoRoot();
+
+/** A TCP port nobody listens on right now (127.0.0.1). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address();
+      server.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+/**
+ * Starts a compiled entry point (`dist/<script>`, e.g. `apps/api/src/main.js`) as its own Node
+ * process with the lib aliases resolved; stdout is dropped, stderr is passed through.
+ */
+export function spawnBuilt(script: string, env: Record<string, string>, onEarlyExit?: (why: string) => void): ChildProcess {
+  const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts', 'paths.js'), join(ROOT, 'dist', script)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGKILL')
+      onEarlyExit?.(`${script} exited early (code ${code}, signal ${signal})`);
+  });
+  return child;
+}
+
+/** Polls `url` until `ok(status)`; fails after timeoutMs, or at once when `child` has exited. */
+export async function untilStatus(
+  url: string,
+  ok: (status: number) => boolean,
+  what: string,
+  options: { method?: string; timeoutMs?: number; child?: ChildProcess } = {},
+): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  for (;;) {
+    if (options.child && (options.child.exitCode !== null || options.child.signalCode !== null))
+      throw new Error(`${what} exited before it was ready`);
+    try {
+      if (ok((await fetch(url, { method: options.method ?? 'GET' })).status)) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not come up within ${options.timeoutMs ?? 30_000} ms (${url})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** SIGTERM, then SIGKILL after graceMs; resolves once the process has exited. */
+export async function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await done;
+  clearTimeout(timer);
+}
+
+/** Peak resident set size (VmHWM, bytes) of a live process, or null where /proc is not available. */
+export function peakRssBytes(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
