@@ -241,11 +241,19 @@ function summary(doc: Json, file: string): string {
     lines.push(row('reads (library, LikesReader): 1 post / 100 posts', `${n(get(proj, 'reads.getCount.opsPerSecond'))} reads/s / ${n(get(proj, 'reads.getMany100.opsPerSecond'))} calls/s`, cmd('project')));
   } else lines.push(row('projection', why('project'), cmd('project')));
   const reads = subRes('reads');
-  if (reads) lines.push(row('reads over HTTP (bench:reads): see its section', `\`${sub.reads?.file ?? ''}\``, cmd('reads')));
-  else lines.push(row('reads over HTTP: single and 100-post', why('reads'), cmd('reads')));
+  if (reads) {
+    for (const r of (reads.rows as Json[] | undefined) ?? []) {
+      lines.push(row(`reads over HTTP: ${String(r.target)}`, `**${n(r.reqPerSec)} req/s** (${n(r.postsPerSec)} posts/s), p50 ${String(r.p50ms)} ms, p99 ${String(r.p99ms)} ms`, cmd('reads')));
+    }
+  }
+  if (!reads) lines.push(row('reads over HTTP: single and 100-post', why('reads'), cmd('reads')));
   const rebuild = subRes('rebuild');
-  if (rebuild) lines.push(row('rebuild (bench:rebuild): see its section', `\`${sub.rebuild?.file ?? ''}\``, cmd('rebuild')));
-  else lines.push(row('rebuild rates (read side, state)', `${why('rebuild')}; the state-restore rate above is the aggregator's rebuild from the log`, cmd('rebuild')));
+  if (rebuild) {
+    lines.push(row('rebuild --target state (stores from likes.events)', `**${n(get(rebuild, 'state.recordsPerSecond'))} records/s**`, cmd('rebuild')));
+    lines.push(row('rebuild --target read-side (new generation from likes.counts, then switch)', `**${n(get(rebuild, 'readSide.recordsPerSecond'))} records/s**`, cmd('rebuild')));
+    lines.push(row('verify (independent recount of likes.events)', `${n(get(rebuild, 'verify.eventsPerSecond'))} events/s`, cmd('rebuild')));
+  }
+  if (!rebuild) lines.push(row('rebuild rates (read side, state)', `${why('rebuild')}; the state-restore rate above is the aggregator's rebuild from the log`, cmd('rebuild')));
   const vir = doc.viral as Json | undefined;
   const runs = (vir?.runs as Json[] | undefined) ?? [];
   for (const r of runs) {

@@ -184,8 +184,8 @@ describe('bad input: problem+json, the right status and detail, nothing produced
     expect(nf.problem.detail).toBe('no route for GET /v2/nothing');
     const na = await call('PUT', '/v1/posts/p1/likes', { token: good });
     expect(na.status).toBe(405);
-    expect(na.headers.get('allow')).toBe('DELETE, POST');
-    expect(na.problem.detail).toBe('PUT is not allowed on /v1/posts/p1/likes (allowed: DELETE, POST)');
+    expect(na.headers.get('allow')).toBe('DELETE, GET, HEAD, POST');
+    expect(na.problem.detail).toBe('PUT is not allowed on /v1/posts/p1/likes (allowed: DELETE, GET, HEAD, POST)');
   });
 
   it('429 with Retry-After once a user used up the burst; other users are unaffected', async () => {

@@ -116,7 +116,7 @@ describe('POST/DELETE /v1/posts/:postId/likes (real Kafka, registry, Redis)', ()
     const doc = (await (await fetch(`${api.url}/docs/openapi.json`)).json()) as {
       paths: Record<string, object>;
     };
-    expect(Object.keys(doc.paths['/v1/posts/{postId}/likes']).sort()).toEqual(['delete', 'post']);
+    expect(Object.keys(doc.paths['/v1/posts/{postId}/likes']).sort()).toEqual(['delete', 'get', 'post']);
     expect((await fetch(`${api.url}/docs`)).status).toBe(200);
   });
 });
