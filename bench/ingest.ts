@@ -5,15 +5,13 @@
  * loopback. Writes bench/results/ingest-<ts>.json and prints a table.
  * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_USERS (1000).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { mintToken } from '@doubletap/auth';
 import { loadSettings } from '@doubletap/config';
 import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
-import { uniqueName } from '@doubletap/testing';
+import { freePort, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 
 // autocannon ships no types; the few fields used here
 interface CannonResult {
@@ -53,49 +51,6 @@ const WARMUP = int('BENCH_WARMUP_SECONDS', 2);
 const USERS = int('BENCH_USERS', 1000);
 const log = (msg: string) => process.stderr.write(`bench:ingest ${msg}\n`);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      server.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-function start(script: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['-r', './scripts/paths.js', join(ROOT, 'dist', script)], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  child.once('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGTERM') log(`${script} exited early (code ${code}, signal ${signal})`);
-  });
-  return child;
-}
-
-async function until(url: string, ok: (status: number) => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    try {
-      if (ok((await fetch(url, { method: url.endsWith('/hello') ? 'POST' : 'GET' })).status)) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${what} did not come up`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const done = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await done;
-}
-
 interface Row {
   target: string;
   connections: number;
@@ -131,22 +86,22 @@ async function main(): Promise<void> {
   const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'bench-ingest' });
   await ensureTopics(kafka, topicSpecs(topics));
   const [apiPort, helloPort] = [await freePort(), await freePort()];
-  const api = start('apps/api/src/main.js', {
+  const api = spawnBuilt('apps/api/src/main.js', {
     API_PORT: String(apiPort),
     TOPIC_EVENTS: topics.events,
     TOPIC_COUNTS: topics.counts,
     TOPIC_DEAD_LETTER: topics.deadLetter,
     RATE_LIMIT_PER_SEC: '0',
     LOG_LEVEL: 'warn',
-  });
-  const hello = start('bench/hello-app.js', { BENCH_HELLO_PORT: String(helloPort) });
+  }, log);
+  const hello = spawnBuilt('bench/hello-app.js', { BENCH_HELLO_PORT: String(helloPort) }, log);
   const rows: Row[] = [];
   let produced = 0;
   try {
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const helloUrl = `http://127.0.0.1:${helloPort}`;
-    await until(`${apiUrl}/ready`, (s) => s === 200, 'api');
-    await until(`${helloUrl}/hello`, (s) => s === 202, 'hello');
+    await untilStatus(`${apiUrl}/ready`, (s) => s === 200, 'api', { child: api });
+    await untilStatus(`${helloUrl}/hello`, (s) => s === 202, 'hello', { child: hello, method: 'POST' });
     log(`minting ${USERS} tokens`);
     const tokens = await Promise.all(
       Array.from({ length: USERS }, (_, i) => mintToken(settings.auth.hs256Secret, `bench_user_${i}`)),
@@ -187,7 +142,7 @@ async function main(): Promise<void> {
     produced = (await admin.fetchTopicOffsets(topics.events)).reduce((s, p) => s + Number(p.high), 0);
     await admin.disconnect();
   } finally {
-    await Promise.all([stop(api), stop(hello)]);
+    await Promise.all([stopChild(api), stopChild(hello)]);
     await deleteTopics(kafka, [topics.events, topics.counts, topics.deadLetter]).catch(() => undefined);
   }
 

@@ -72,15 +72,22 @@ export async function createApp(
   const requestLog = logger.child({ component: 'http' });
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    const seconds = reply.elapsedTime / 1000;
-    latency.observe({ method: request.method, route, status: String(reply.statusCode) }, seconds);
-    if (route !== '/metrics' && route !== '/health' && route !== '/ready') {
+    const method = request.method;
+    const status = reply.statusCode;
+    latency.observe({ method, route, status: String(status) }, reply.elapsedTime / 1000);
+    // the request log line (built only when the level lets it through)
+    if (
+      route !== '/metrics' &&
+      route !== '/health' &&
+      route !== '/ready' &&
+      requestLog.isLevelEnabled('info')
+    ) {
       requestLog.info(
         {
-          method: request.method,
+          method,
           path: request.url.split('?')[0],
           route,
-          status: reply.statusCode,
+          status,
           ms: Math.round(reply.elapsedTime * 100) / 100,
           user: request.viewer?.userId,
         },

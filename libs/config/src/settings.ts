@@ -82,7 +82,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       host: r.string('API_HOST', '127.0.0.1'),
       port: r.int('API_PORT', 8080, { min: 0, max: 65535 }),
       bodyLimitBytes: r.int('API_BODY_LIMIT_BYTES', 1024, { min: 64, max: 1048576 }),
-      lingerMs: r.int('PRODUCER_LINGER_MS', 2, { min: 0, max: 100 }),
+      lingerMs: r.int('PRODUCER_LINGER_MS', 1, { min: 0, max: 100 }),
       batchMaxSize: r.int('PRODUCER_BATCH_MAX', 500, { min: 1, max: 10000 }),
       queueMax: r.int('PRODUCER_QUEUE_MAX', 20000, { min: 1, max: 1000000 }),
       produceTimeoutMs: r.int('PRODUCER_TIMEOUT_MS', 3000, { min: 100, max: 60000 }),

@@ -19,15 +19,33 @@ export interface CodecTopics {
 /** TopicNameStrategy: the value subject of a topic. */
 export const valueSubject = (topic: string): string => `${topic}-value`;
 
+/** The part of an avsc Type the fast encoder uses (the registry library's cached schema instance). */
+interface AvroWriter {
+  /** writes `value` at `pos`; returns the end position, or a negative number when `buf` is too short */
+  encode(value: unknown, buf: Buffer, pos: number): number;
+}
+
+/** A value's Avro body is written here after the 5-byte header, then copied out in one allocation. */
+const SCRATCH_BYTES = 64 * 1024;
+let scratch: Buffer | undefined;
+
 /**
  * Avro in the Confluent wire format (magic 0, 4-byte schema id, body) through a Confluent-compatible
  * registry. `init()` registers (or finds) both schemas with BACKWARD compatibility and caches the ids;
  * after that encoding is local, and decoding asks the registry once per unseen schema id.
+ *
+ * Encoding is synchronous once `init()` resolved: the avsc Type the registry library built for the
+ * registered schema writes the body straight after the header (one allocation, no promise). The
+ * bytes are the library's (`registry.encode` is `toBuffer` + the same header; both use the Type's
+ * checking writer); a value the writer rejects is handed to the library so the error is its
+ * ConfluentSchemaRegistryValidationError with the invalid paths.
  */
 export class EventCodec {
   private readonly registry: SchemaRegistry;
   private likeId?: number;
   private countId?: number;
+  private likeWriter?: AvroWriter;
+  private countWriter?: AvroWriter;
 
   constructor(
     readonly registryUrl: string,
@@ -39,11 +57,13 @@ export class EventCodec {
   async init(): Promise<{ likeEventId: number; countChangedId: number }> {
     this.likeId = await this.register(this.topics.events, readSchema('like-event.avsc'));
     this.countId = await this.register(this.topics.counts, readSchema('count-changed.avsc'));
+    this.likeWriter = (await this.registry.getSchema(this.likeId)) as unknown as AvroWriter;
+    this.countWriter = (await this.registry.getSchema(this.countId)) as unknown as AvroWriter;
     return { likeEventId: this.likeId, countChangedId: this.countId };
   }
 
   get ready(): boolean {
-    return this.likeId !== undefined && this.countId !== undefined;
+    return this.likeWriter !== undefined && this.countWriter !== undefined;
   }
 
   get schemaIds(): { likeEvent?: number; countChanged?: number } {
@@ -59,15 +79,28 @@ export class EventCodec {
   }
 
   async encodeLike(event: LikeEvent): Promise<Buffer> {
-    if (this.likeId === undefined)
-      throw new Error('EventCodec.init() has not resolved the LikeEvent schema id');
-    return this.registry.encode(this.likeId, event);
+    return this.encodeLikeNow(event) ?? this.slowEncode(this.likeId!, event);
   }
 
   async encodeCount(change: CountChanged): Promise<Buffer> {
-    if (this.countId === undefined)
+    if (this.countId === undefined || this.countWriter === undefined)
       throw new Error('EventCodec.init() has not resolved the CountChanged schema id');
-    return this.registry.encode(this.countId, change);
+    return wireEncode(this.countId, this.countWriter, change) ?? this.slowEncode(this.countId, change);
+  }
+
+  /**
+   * The wire-format bytes of a LikeEvent, synchronously (the api's hot path); undefined when the
+   * Avro writer rejects the value: {@link encodeLike} then throws the registry library's error.
+   */
+  encodeLikeNow(event: LikeEvent): Buffer | undefined {
+    if (this.likeId === undefined || this.likeWriter === undefined)
+      throw new Error('EventCodec.init() has not resolved the LikeEvent schema id');
+    return wireEncode(this.likeId, this.likeWriter, event);
+  }
+
+  /** The registry library's own encoder (used to produce its validation error, and by tests). */
+  slowEncode(schemaId: number, value: unknown): Promise<Buffer> {
+    return this.registry.encode(schemaId, value);
   }
 
   /** Decodes and validates a likes.events value; throws InvalidEventError with the reason. */
@@ -95,6 +128,23 @@ export class EventCodec {
       throw new InvalidEventError(`undecodable Avro: ${why}`);
     }
   }
+}
+
+/** Magic byte 0, the schema id (big-endian int32), the Avro body; undefined if the writer rejects `value`. */
+function wireEncode(schemaId: number, writer: AvroWriter, value: unknown): Buffer | undefined {
+  scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+  let end: number;
+  try {
+    end = writer.encode(value, scratch, 5);
+  } catch {
+    return undefined;
+  }
+  if (end < 0) return undefined; // larger than the scratch buffer: let the library allocate
+  const out = Buffer.allocUnsafe(end);
+  out[0] = 0;
+  out.writeInt32BE(schemaId, 1);
+  scratch.copy(out, 5, 5, end);
+  return out;
 }
 
 export function assertLikeEvent(raw: Record<string, unknown>): LikeEvent {

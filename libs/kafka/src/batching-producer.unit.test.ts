@@ -1,3 +1,4 @@
+import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import {
   BatchingProducer,
   type BatchingOptions,
@@ -5,6 +6,7 @@ import {
   ProducerOverloadedError,
   ProducerUnavailableError,
 } from '@doubletap/kafka';
+import { keyHashPartitioner } from './batching-producer';
 
 /** A fake Kafka: records every batch and lets the test acknowledge or fail it. */
 class FakeSink {
@@ -137,6 +139,36 @@ describe('BatchingProducer', () => {
     expect((result as ProducerUnavailableError).inDoubt).toBe(true);
   });
 
+  it('with lingerMs 0 sends what arrived in the same turn of the event loop together, without a timer', async () => {
+    jest.useRealTimers();
+    const producer = make({ lingerMs: 0 });
+    const first = ['a', 'b', 'c'].map((k) => settle(producer.send(msg(k))));
+    expect(sink.batches).toHaveLength(0); // not synchronously: the rest of this turn may add more
+    await new Promise((r) => setImmediate(r));
+    expect(sink.sizes).toEqual([3]);
+    const second = ['d', 'e'].map((k) => settle(producer.send(msg(k))));
+    await new Promise((r) => setImmediate(r));
+    expect(sink.sizes).toEqual([3]); // one batch in flight: the next waits for the ack
+    sink.batches[0].ack();
+    expect(await Promise.all(first)).toEqual(['acked', 'acked', 'acked']);
+    await new Promise((r) => setImmediate(r));
+    expect(sink.batches.map((b) => b.messages)).toEqual([
+      ['a', 'b', 'c'],
+      ['d', 'e'],
+    ]);
+    sink.batches[1].ack();
+    expect(await Promise.all(second)).toEqual(['acked', 'acked']);
+    // close() while an immediate is pending sends at once and the immediate finds nothing to do
+    const last = settle(producer.send(msg('f')));
+    const closing = producer.close();
+    expect(sink.sizes).toEqual([3, 2, 1]);
+    sink.batches[2].ack();
+    await closing;
+    expect(await last).toBe('acked');
+    await new Promise((r) => setImmediate(r));
+    expect(sink.sizes).toEqual([3, 2, 1]);
+  });
+
   it('close() sends what is queued without waiting for the linger, answers it, and refuses new sends', async () => {
     const producer = make({ lingerMs: 50 });
     const answers = ['a', 'b'].map((k) => settle(producer.send(msg(k))));
@@ -150,5 +182,45 @@ describe('BatchingProducer', () => {
     await closing;
     expect(await Promise.all(answers)).toEqual(['acked', 'acked']);
     expect(sink.batches).toHaveLength(1);
+  });
+});
+
+describe('keyHashPartitioner', () => {
+  const metadata = (n: number): PartitionMetadata[] =>
+    Array.from({ length: n }, (_, i) => ({
+      partitionId: i,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+      partitionErrorCode: 0,
+    }));
+
+  it('puts every key where kafkajs DefaultPartitioner (Java-compatible murmur2) puts it', () => {
+    const ours = keyHashPartitioner();
+    const kafkajs = Partitioners.DefaultPartitioner();
+    const got: number[] = [];
+    const want: number[] = [];
+    for (const n of [1, 3, 12, 64]) {
+      const partitionMetadata = metadata(n);
+      for (let i = 0; i < 1500; i++) {
+        const text = `post_${i % 997}/bench_user_${i}${'é✓'.repeat(i % 3)}${'x'.repeat(i % 5)}`;
+        for (const key of [text, Buffer.from(text)]) {
+          const args = { topic: 't', partitionMetadata, message: { key, value: null } };
+          got.push(ours(args));
+          want.push(kafkajs(args));
+        }
+      }
+    }
+    expect(got).toEqual(want);
+  });
+
+  it('honours an explicit partition and spreads keyless messages over the partitions', () => {
+    const ours = keyHashPartitioner();
+    const partitionMetadata = metadata(12);
+    expect(ours({ topic: 't', partitionMetadata, message: { key: 'k', value: null, partition: 7 } })).toBe(7);
+    const seen = new Set(
+      Array.from({ length: 48 }, () => ours({ topic: 't', partitionMetadata, message: { value: null } })),
+    );
+    expect(seen.size).toBe(12);
   });
 });

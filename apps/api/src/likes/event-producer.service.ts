@@ -100,9 +100,18 @@ export class EventProducer implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Resolves when Kafka acknowledged the event; rejects with ProducerOverloadedError/ProducerUnavailableError. */
-  async produce(event: LikeEvent): Promise<void> {
-    const value = await this.codec.encodeLike(event);
-    await this.batcher.send({ key: likeKey(event.postId, event.userId), value });
+  produce(event: LikeEvent): Promise<void> {
+    let value: Buffer | undefined;
+    try {
+      value = this.codec.encodeLikeNow(event);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    const key = likeKey(event.postId, event.userId);
+    // undefined: the Avro writer rejected the event; the library's encoder gives the reason
+    if (value === undefined)
+      return this.codec.encodeLike(event).then((v) => this.batcher.send({ key, value: v }));
+    return this.batcher.send({ key, value });
   }
 
   private async resolveSchema(): Promise<void> {
