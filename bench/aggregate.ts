@@ -10,9 +10,9 @@
  * Knobs: BENCH_EVENTS (1000000), BENCH_MORE (BENCH_EVENTS/2), BENCH_PARTITIONS (4), BENCH_POSTS (10000),
  * BENCH_USERS (200000), BENCH_CONCURRENCY (= partitions).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings, type Settings } from '@doubletap/config';
 import { EventCodec, likeKey, uuidv7, type LikeEvent } from '@doubletap/events';
@@ -30,19 +30,15 @@ import { createLogger } from '@doubletap/observability';
 import { createRedis } from '@doubletap/redis';
 import { uniqueName } from '@doubletap/testing';
 import { AggregatorApp } from '../apps/aggregator/src/aggregator.app';
+import { describeMachine, writeSection } from './lib/benchmarks-md';
+import { intKnob, lcg, machine, type Machine, writeResult } from './lib/common';
 
-const ROOT = join(__dirname, '..', '..');
-const int = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-};
-const EVENTS = int('BENCH_EVENTS', 1_000_000);
-const MORE = int('BENCH_MORE', Math.max(1, Math.floor(EVENTS / 2)));
-const PARTITIONS = int('BENCH_PARTITIONS', 4);
-const POSTS = int('BENCH_POSTS', 10_000);
-const USERS = int('BENCH_USERS', 200_000);
-const CONCURRENCY = int('BENCH_CONCURRENCY', PARTITIONS);
+const EVENTS = intKnob('BENCH_EVENTS', 1_000_000);
+const MORE = intKnob('BENCH_MORE', Math.max(1, Math.floor(EVENTS / 2)));
+const PARTITIONS = intKnob('BENCH_PARTITIONS', 4);
+const POSTS = intKnob('BENCH_POSTS', 10_000);
+const USERS = intKnob('BENCH_USERS', 200_000);
+const CONCURRENCY = intKnob('BENCH_CONCURRENCY', PARTITIONS);
 
 const log = (msg: string) => process.stderr.write(`bench:aggregate ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -52,11 +48,7 @@ const rate = (n: number, ms: number) => Math.round(n / Math.max(ms / 1000, 0.001
 async function fill(kafka: Kafka, codec: EventCodec, topic: string, n: number, seed: number): Promise<number> {
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
-  let x = seed >>> 0;
-  const next = () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 4294967296;
-  };
+  const next = lcg(seed);
   const started = Date.now();
   const CHUNK = 20_000;
   try {
@@ -159,7 +151,7 @@ async function main(): Promise<void> {
     const at = new Date().toISOString();
     const result = {
       at,
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+      machine: machine(),
       setup: { events: EVENTS, more: MORE, partitions: PARTITIONS, posts: POSTS, users: USERS, concurrency: CONCURRENCY },
       fill: { events: EVENTS, ms: fillMs, eventsPerSecond: rate(EVENTS, fillMs) },
       discardBaseline: {
@@ -178,10 +170,8 @@ async function main(): Promise<void> {
       },
       note: 'restore and apply times include the consumer-group join and store opening (measured from AggregatorApp.start)',
     };
-    mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-    const file = join('bench', 'results', `aggregate-${at.replace(/[:.]/g, '-')}.json`);
-    writeFileSync(join(ROOT, file), `${JSON.stringify(result, null, 2)}\n`);
-    writeSection(result, file);
+    const file = writeResult('aggregate', at, result);
+    writeAggregationSection(result, file);
     log(`wrote ${file} and BENCHMARKS.md`);
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
@@ -202,10 +192,10 @@ function dirBytes(dir: string): number {
   return total;
 }
 
-function writeSection(
+function writeAggregationSection(
   r: {
     at: string;
-    machine: { cpus: number; cpu?: string; node: string };
+    machine: Machine;
     setup: { events: number; more: number; partitions: number; posts: number; users: number; concurrency: number };
     discardBaseline: { recordsPerSecond: number; wholeTopic: { recordsPerSecond: number; records: number } };
     restore: { eventsPerSecond: number; ms: number; storeBytes: number };
@@ -214,14 +204,11 @@ function writeSection(
   },
   resultFile: string,
 ): void {
-  const path = join(ROOT, 'BENCHMARKS.md');
   const n = (v: number) => v.toLocaleString('en-US');
   const s = r.setup;
-  const section = [
-    '## Aggregation',
-    '',
+  writeSection('Aggregation', [
     'Command: `npm run bench:aggregate` (knobs: `BENCH_EVENTS`, `BENCH_MORE`, `BENCH_PARTITIONS`, `BENCH_POSTS`, `BENCH_USERS`, `BENCH_CONCURRENCY`).',
-    `Last run ${r.at} on ${r.machine.cpus}× ${r.machine.cpu ?? 'unknown CPU'}, Node ${r.machine.node}, the local single-node stack (Kafka, registry and Redis share the same cores); raw numbers in \`${resultFile}\`.`,
+    `Last run ${r.at} on ${describeMachine(r.machine)}, the local single-node stack (Kafka, registry and Redis share the same cores); raw numbers in \`${resultFile}\`.`,
     `Input: ${n(s.events)} + ${n(s.more)} random LIKE/UNLIKE events (80/20) over ${n(s.posts)} posts (skewed) and ${n(s.users)} users, ${s.partitions} partitions, ${s.concurrency} applied in parallel; pre-filled at ${n(r.fill.eventsPerSecond)} events/s.`,
     '',
     '| what | result |',
@@ -231,19 +218,7 @@ function writeSection(
     `| apply: backlog of ${n(r.apply.events)} events with stores present, CountChanged per batch (acks=all) | **${n(r.apply.eventsPerSecond)} events/s** (${(r.apply.ms / 1000).toFixed(1)} s, ${n(r.apply.countChanged)} CountChanged, mean batch ${n(r.apply.meanBatchSize)}) |`,
     '',
     'Each applied batch: Avro decode + validation, one LevelDB multi-get, the pure decider, one atomic LevelDB batch (membership + counts + outbox + offset), then CountChanged acknowledged by Kafka before the consumer offset is committed. Restore defers CountChanged to the end of the restore (the outbox keeps only the latest per post). Times include the consumer-group join.',
-    '',
-  ].join('\n');
-  let text = existsSync(path)
-    ? readFileSync(path, 'utf8')
-    : '# Benchmarks\n\nEach section is written by its benchmark command; numbers are from the machine named in it.\n\n';
-  const start = text.indexOf('## Aggregation');
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = `${text.replace(/\n*$/, '\n\n')}${section}`;
-  }
-  writeFileSync(path, text);
+  ]);
 }
 
 main().catch((e: unknown) => {

@@ -5,50 +5,18 @@
  * loopback. Writes bench/results/ingest-<ts>.json and prints a table.
  * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_USERS (1000).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { mintToken } from '@doubletap/auth';
 import { loadSettings } from '@doubletap/config';
 import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
 import { freePort, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
+import { autocannon, type CannonRequest, type CannonResult } from './lib/autocannon';
+import { intKnob, machine, ROOT, writeResult } from './lib/common';
 
-// autocannon ships no types; the few fields used here
-interface CannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number; average: number; max: number };
-  '2xx': number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  statusCodeStats: Record<string, { count: number }>;
-}
-interface CannonRequest {
-  method: string;
-  path: string;
-  headers?: Record<string, string>;
-  setupRequest?: (req: CannonRequest) => CannonRequest;
-}
-type Autocannon = (opts: {
-  url: string;
-  connections: number;
-  duration: number;
-  requests?: CannonRequest[];
-  method?: string;
-}) => Promise<CannonResult>;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const autocannon = require('autocannon') as Autocannon;
-
-const ROOT = join(__dirname, '..', '..');
-const int = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-};
-const CONNECTIONS = int('BENCH_CONNECTIONS', 64);
-const SECONDS = int('BENCH_SECONDS', 10);
-const WARMUP = int('BENCH_WARMUP_SECONDS', 2);
-const USERS = int('BENCH_USERS', 1000);
+const CONNECTIONS = intKnob('BENCH_CONNECTIONS', 64);
+const SECONDS = intKnob('BENCH_SECONDS', 10);
+const WARMUP = intKnob('BENCH_WARMUP_SECONDS', 2);
+const USERS = intKnob('BENCH_USERS', 1000);
 const log = (msg: string) => process.stderr.write(`bench:ingest ${msg}\n`);
 
 interface Row {
@@ -150,7 +118,7 @@ async function main(): Promise<void> {
   const ratio = like.reqPerSec / base.reqPerSec;
   const result = {
     at: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    machine: machine(),
     settings: {
       connections: CONNECTIONS,
       seconds: SECONDS,
@@ -164,10 +132,7 @@ async function main(): Promise<void> {
     likesVsHello: Math.round(ratio * 100) / 100,
     eventsInTopic: produced,
   };
-  const dir = join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `ingest-${result.at.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  const file = join(ROOT, writeResult('ingest', result.at, result));
 
   const pad = (s: string | number, w: number) => String(s).padStart(w);
   process.stdout.write(

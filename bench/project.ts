@@ -6,9 +6,6 @@
  * Writes bench/results/project-<ts>.json and the "## Projection and reads" section of BENCHMARKS.md.
  * Knobs: BENCH_RECORDS (200000), BENCH_POSTS (20000), BENCH_READ_SECONDS (5), BENCH_CONCURRENCY (4).
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { join } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { loadSettings } from '@doubletap/config';
 import { countKey, EventCodec } from '@doubletap/events';
@@ -17,17 +14,13 @@ import { createLogger } from '@doubletap/observability';
 import { createRedis, deleteKeysWithPrefix, LikesReader, redisReady } from '@doubletap/redis';
 import { uniqueName } from '@doubletap/testing';
 import { ProjectorApp } from '../apps/projector/src/projector.app';
+import { describeMachine, writeSection } from './lib/benchmarks-md';
+import { intKnob, machine, type Machine, writeResult } from './lib/common';
 
-const ROOT = join(__dirname, '..', '..');
-const int = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-};
-const RECORDS = int('BENCH_RECORDS', 200_000);
-const POSTS = int('BENCH_POSTS', 20_000);
-const READ_SECONDS = int('BENCH_READ_SECONDS', 5);
-const CONCURRENCY = int('BENCH_CONCURRENCY', 4);
+const RECORDS = intKnob('BENCH_RECORDS', 200_000);
+const POSTS = intKnob('BENCH_POSTS', 20_000);
+const READ_SECONDS = intKnob('BENCH_READ_SECONDS', 5);
+const CONCURRENCY = intKnob('BENCH_CONCURRENCY', 4);
 const SOURCE_PARTITIONS = 12;
 
 const log = (msg: string) => process.stderr.write(`bench:project ${msg}\n`);
@@ -126,18 +119,15 @@ async function main(): Promise<void> {
     const result = {
       benchmark: 'project',
       at: new Date().toISOString(),
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, redis: /redis_version:(\S+)/.exec(info)?.[1] },
+      machine: { ...machine(), redis: /redis_version:(\S+)/.exec(info)?.[1] },
       projection,
       reads: {
         getCount: single,
         getMany100: { ...many, postsPerSecond: Math.round(many.opsPerSecond * 100) },
       },
     };
-    const stamp = result.at.replace(/[:.]/g, '-');
-    mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-    const file = join(ROOT, 'bench', 'results', `project-${stamp}.json`);
-    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-    writeSection(result, `bench/results/project-${stamp}.json`);
+    const file = writeResult('project', result.at, result);
+    writeProjectionSection(result, file);
     log(`wrote ${file} and BENCHMARKS.md`);
   } finally {
     await app.stop();
@@ -173,22 +163,19 @@ async function main(): Promise<void> {
   }
 }
 
-function writeSection(
+function writeProjectionSection(
   r: {
     at: string;
-    machine: { cpus: number; cpu?: string; node: string; redis?: string };
+    machine: Machine & { redis?: string };
     projection: { records: number; posts: number; concurrency: number; recordsPerSecondSteady: number; recordsPerSecondIncludingGroupJoin: number; meanBatchSize: number };
     reads: { getCount: { opsPerSecond: number; p50Ms: number; p99Ms: number; concurrency: number }; getMany100: { opsPerSecond: number; postsPerSecond: number; p50Ms: number; p99Ms: number; concurrency: number } };
   },
   resultFile: string,
 ): void {
-  const path = join(ROOT, 'BENCHMARKS.md');
   const { projection: p, reads } = r;
-  const section = [
-    '## Projection and reads',
-    '',
+  writeSection('Projection and reads', [
     'Command: `npm run bench:project` (knobs: `BENCH_RECORDS`, `BENCH_POSTS`, `BENCH_READ_SECONDS`, `BENCH_CONCURRENCY`).',
-    `Last run ${r.at} on ${r.machine.cpus}× ${r.machine.cpu ?? 'unknown CPU'}, Node ${r.machine.node}, Redis ${r.machine.redis ?? '?'}, the local single-node stack; raw numbers in \`${resultFile}\`.`,
+    `Last run ${r.at} on ${describeMachine(r.machine)}, Redis ${r.machine.redis ?? '?'}, the local single-node stack; raw numbers in \`${resultFile}\`.`,
     '',
     '| what | result |',
     '| --- | --- |',
@@ -197,17 +184,7 @@ function writeSection(
     `| \`LikesReader.getMany\` (100 posts, one round trip, ${reads.getMany100.concurrency} in flight) | **${reads.getMany100.opsPerSecond.toLocaleString('en-US')} calls/s** (${reads.getMany100.postsPerSecond.toLocaleString('en-US')} posts/s), p50 ${reads.getMany100.p50Ms} ms, p99 ${reads.getMany100.p99Ms} ms |`,
     '',
     'These are library calls in one Node process against one Redis; the HTTP read endpoints and freshness (202 → visible) are measured separately once the api serves reads.',
-    '',
-  ].join('\n');
-  let text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\nEach section is written by its benchmark command; numbers are from the machine named in it.\n\n';
-  const start = text.indexOf('## Projection and reads');
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = `${text.replace(/\n*$/, '\n\n')}${section}`;
-  }
-  writeFileSync(path, text);
+  ]);
 }
 
 main().catch((e: unknown) => {

@@ -14,8 +14,8 @@
  * BENCH_FRESH_POSTS (50).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -24,41 +24,15 @@ import { loadSettings } from '@doubletap/config';
 import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
 import { uniqueName } from '@doubletap/testing';
+import { autocannon, type CannonRequest } from './lib/autocannon';
+import { describeMachine, writeSection } from './lib/benchmarks-md';
+import { intKnob, machine, ROOT, writeResult } from './lib/common';
 
-interface CannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number };
-  '2xx': number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-interface CannonRequest {
-  method: string;
-  path: string;
-  headers?: Record<string, string>;
-  setupRequest?: (req: CannonRequest) => CannonRequest;
-}
-type Autocannon = (opts: {
-  url: string;
-  connections: number;
-  duration: number;
-  requests?: CannonRequest[];
-}) => Promise<CannonResult>;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const autocannon = require('autocannon') as Autocannon;
-
-const ROOT = join(__dirname, '..', '..');
-const int = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-};
-const CONNECTIONS = int('BENCH_CONNECTIONS', 64);
-const SECONDS = int('BENCH_SECONDS', 10);
-const RATE = int('BENCH_RATE', 1000);
-const FRESH_SECONDS = int('BENCH_FRESH_SECONDS', 10);
-const FRESH_POSTS = int('BENCH_FRESH_POSTS', 50);
+const CONNECTIONS = intKnob('BENCH_CONNECTIONS', 64);
+const SECONDS = intKnob('BENCH_SECONDS', 10);
+const RATE = intKnob('BENCH_RATE', 1000);
+const FRESH_SECONDS = intKnob('BENCH_FRESH_SECONDS', 10);
+const FRESH_POSTS = intKnob('BENCH_FRESH_POSTS', 50);
 const log = (msg: string) => process.stderr.write(`bench:reads ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -340,22 +314,17 @@ async function main(): Promise<void> {
   };
   const result = {
     at: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    machine: machine(),
     settings: { connections: CONNECTIONS, seconds: SECONDS, partitions: settings.topics.partitions },
     rows,
     freshness,
   };
-  const dir = join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const name = `reads-${result.at.replace(/[:.]/g, '-')}.json`;
-  writeFileSync(join(dir, name), `${JSON.stringify(result, null, 2)}\n`);
+  const file = writeResult('reads', result.at, result);
 
   const fmt = (v: number) => v.toLocaleString('en-US');
-  const section = [
-    '## Reads and freshness',
-    '',
+  writeSection('Reads and freshness', [
     'Command: `npm run bench:reads` (knobs: `BENCH_CONNECTIONS` (64), `BENCH_SECONDS` (10), `BENCH_RATE` (1000), `BENCH_FRESH_SECONDS` (10), `BENCH_FRESH_POSTS` (50)).',
-    `Last run ${result.at} on ${result.machine.cpus}× ${result.machine.cpu}, Node ${process.version}; api, aggregator and projector as their own processes (fresh ${settings.topics.partitions}-partition topics), Kafka, the registry, Redis and the load generator on the same cores; raw numbers in \`bench/results/${name}\`.`,
+    `Last run ${result.at} on ${describeMachine(result.machine)}; api, aggregator and projector as their own processes (fresh ${settings.topics.partitions}-partition topics), Kafka, the registry, Redis and the load generator on the same cores; raw numbers in \`${file}\`.`,
     '',
     `| HTTP reads (${CONNECTIONS} connections, ${SECONDS} s, loopback) | req/s | posts/s | p50 | p99 | non-2xx |`,
     '| --- | --- | --- | --- | --- | --- |',
@@ -368,21 +337,10 @@ async function main(): Promise<void> {
       `**p50 ${freshness.p50ms} ms, p99 ${freshness.p99ms} ms** (p90 ${freshness.p90ms} ms, max ${freshness.maxms} ms; ${unmatched} not matched).`,
     '',
     "Method: for each post the k-th 202 (in arrival order) is matched with the first SSE event whose count is ≥ k. The path measured is api → Kafka (acks=all) → aggregator (LevelDB batch, CountChanged acks=all) → projector (Lua apply + PUBLISH) → api's shared subscriber → SSE. Reads without a token are one Redis HMGET; with a token the api also asks the aggregator owning partition(postId/userId) over HTTP (bounded at 250 ms).",
-    '',
-  ].join('\n');
-  const file = join(ROOT, 'BENCHMARKS.md');
-  const current = readFileSync(file, 'utf8');
-  const from = current.indexOf('## Reads and freshness');
-  let next: string;
-  if (from < 0) next = `${current.trimEnd()}\n\n${section}`;
-  else {
-    const end = current.indexOf('\n## ', from + 1);
-    next = `${current.slice(0, from)}${section}${end < 0 ? '' : `\n${current.slice(end + 1)}`}`;
-  }
-  writeFileSync(file, next.endsWith('\n') ? next : `${next}\n`);
+  ]);
 
   process.stdout.write(
-    `${JSON.stringify(result, null, 2)}\nwritten bench/results/${name} and BENCHMARKS.md\n`,
+    `${JSON.stringify(result, null, 2)}\nwritten ${file} and BENCHMARKS.md\n`,
   );
 }
 

@@ -13,9 +13,8 @@
  * Writes bench/results/rebuild-<ts>.json and the "## Rebuild" section of BENCHMARKS.md.
  * Knobs: BENCH_EVENTS (500000), BENCH_COUNTS (500000), BENCH_PARTITIONS (4), BENCH_POSTS (10000), BENCH_USERS (200000).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadSettings } from '@doubletap/config';
@@ -27,30 +26,18 @@ import { uniqueName } from '@doubletap/testing';
 import { rebuildReadSide } from '../apps/cli/src/ops/read-side-rebuild';
 import { rebuildState } from '../apps/cli/src/ops/state-rebuild';
 import { verify } from '../apps/cli/src/ops/verify';
+import { describeMachine, writeSection } from './lib/benchmarks-md';
+import { intKnob, lcg, machine, type Machine, writeResult } from './lib/common';
 
-const ROOT = join(__dirname, '..', '..');
-const int = (name: string, fallback: number) => {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
-  return v;
-};
-const EVENTS = int('BENCH_EVENTS', 500_000);
-const COUNTS = int('BENCH_COUNTS', 500_000);
-const PARTITIONS = int('BENCH_PARTITIONS', 4);
-const POSTS = int('BENCH_POSTS', 10_000);
-const USERS = int('BENCH_USERS', 200_000);
+const EVENTS = intKnob('BENCH_EVENTS', 500_000);
+const COUNTS = intKnob('BENCH_COUNTS', 500_000);
+const PARTITIONS = intKnob('BENCH_PARTITIONS', 4);
+const POSTS = intKnob('BENCH_POSTS', 10_000);
+const USERS = intKnob('BENCH_USERS', 200_000);
 
 const log = (msg: string) => process.stderr.write(`bench:rebuild ${msg}\n`);
 /** progress lines would flood the bench log: keep them out */
 const quiet = new Writable({ write: (_c, _e, cb) => cb() }) as NodeJS.WritableStream & { isTTY?: boolean };
-
-function lcg(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 4294967296;
-  };
-}
 
 async function produceChunks(kafka: Kafka, topic: string, n: number, make: (i: number) => Promise<{ key: string; value: Buffer }>): Promise<number> {
   const producer = createIdempotentProducer(kafka);
@@ -155,7 +142,7 @@ async function main(): Promise<void> {
     const at = new Date().toISOString();
     const result = {
       at,
-      machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+      machine: machine(),
       setup: { events: EVENTS, counts: COUNTS, partitions: PARTITIONS, posts: POSTS, users: USERS, updatesPerCountKey: perKey },
       fill: { eventsPerSecond: Math.round(EVENTS / (fillMs / 1000)), countsPerSecond: Math.round(COUNTS / (countsFillMs / 1000)) },
       state: {
@@ -172,10 +159,8 @@ async function main(): Promise<void> {
       },
       verify: { events: checked.events, posts: checked.posts, seconds: Number(checked.seconds.toFixed(2)), eventsPerSecond: Math.round(checked.events / checked.seconds) },
     };
-    mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-    const file = `bench/results/rebuild-${at.replace(/[:.]/g, '-')}.json`;
-    writeFileSync(join(ROOT, file), `${JSON.stringify(result, null, 2)}\n`);
-    writeSection(result, file);
+    const file = writeResult('rebuild', at, result);
+    writeRebuildSection(result, file);
     log(`wrote ${file} and BENCHMARKS.md`);
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
@@ -186,10 +171,10 @@ async function main(): Promise<void> {
   }
 }
 
-function writeSection(
+function writeRebuildSection(
   r: {
     at: string;
-    machine: { cpus: number; cpu?: string; node: string };
+    machine: Machine;
     setup: { events: number; counts: number; partitions: number; posts: number; users: number; updatesPerCountKey: number };
     state: { records: number; seconds: number; recordsPerSecond: number; posts: number };
     readSide: { records: number; seconds: number; recordsPerSecond: number; posts: number };
@@ -197,14 +182,11 @@ function writeSection(
   },
   resultFile: string,
 ): void {
-  const path = join(ROOT, 'BENCHMARKS.md');
   const n = (v: number) => v.toLocaleString('en-US');
   const s = r.setup;
-  const section = [
-    '## Rebuild',
-    '',
+  writeSection('Rebuild', [
     'Command: `npm run bench:rebuild` (knobs: `BENCH_EVENTS`, `BENCH_COUNTS`, `BENCH_PARTITIONS`, `BENCH_POSTS`, `BENCH_USERS`).',
-    `Last run ${r.at} on ${r.machine.cpus}× ${r.machine.cpu ?? 'unknown CPU'}, Node ${r.machine.node}, the local single-node stack (Kafka, registry and Redis share the same cores); raw numbers in \`${resultFile}\`.`,
+    `Last run ${r.at} on ${describeMachine(r.machine)}, the local single-node stack (Kafka, registry and Redis share the same cores); raw numbers in \`${resultFile}\`.`,
     `Input: ${n(s.events)} random LIKE/UNLIKE events (80/20) over ${n(s.posts)} posts (skewed) and ${n(s.users)} users in ${s.partitions} partitions; likes.counts: the CountChanged the state rebuild published plus ${n(s.counts)} synthetic ones (${n(s.posts)} more posts × ${s.partitions} partitions, ~${s.updatesPerCountKey} updates per key).`,
     'The code is the CLI\'s (`apps/cli/src/ops`), called in-process; rates are records read ÷ time from the first fetch to the last record applied (group joins included).',
     '',
@@ -213,19 +195,7 @@ function writeSection(
     `| \`rebuild --target state\`: empty stores, every partition replayed from the earliest offset with the aggregation core, CountChanged of every post published | **${n(r.state.recordsPerSecond)} records/s** (${n(r.state.records)} events in ${r.state.seconds} s, ${n(r.state.posts)} non-zero (post, partition) counts) |`,
     `| \`rebuild --target read-side\`: generation 0 → 1 from likes.counts (no PUBLISH), atomic switch, catch-up, old generation deleted | **${n(r.readSide.recordsPerSecond)} records/s** (${n(r.readSide.records)} records in ${r.readSide.seconds} s end to end, ${n(r.readSide.posts)} posts) |`,
     `| \`verify\`: independent recount of likes.events, compared with Redis (all posts) | **${n(r.verify.eventsPerSecond)} events/s** (${n(r.verify.events)} events in ${r.verify.seconds} s, 0 mismatches) |`,
-    '',
-  ].join('\n');
-  let text = existsSync(path)
-    ? readFileSync(path, 'utf8')
-    : '# Benchmarks\n\nEach section is written by its benchmark command; numbers are from the machine named in it.\n\n';
-  const start = text.indexOf('## Rebuild');
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = `${text.replace(/\n*$/, '\n\n')}${section}`;
-  }
-  writeFileSync(path, text);
+  ]);
 }
 
 main().catch((e: unknown) => {

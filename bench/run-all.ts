@@ -17,7 +17,7 @@
  * ingest,aggregate,project,reads,rebuild,pg), plus the sub-benchmarks' own knobs.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -25,10 +25,12 @@ import { loadSettings } from '@doubletap/config';
 import { runLoad, type LoadOptions, type LoadReport } from '@doubletap/loadgen';
 import { createRedis, redisReady } from '@doubletap/redis';
 import { freePort, peakRssBytes, spawnBuilt, startPipeline, stopChild, untilStatus } from '@doubletap/testing';
+import { writeSection } from './lib/benchmarks-md';
 import { viralChartSvg, writeChart } from './lib/chart';
+import { ROOT, writeResult } from './lib/common';
 
-const ROOT = join(__dirname, '..', '..');
 const RESULTS = join(ROOT, 'bench', 'results');
+const SUMMARY = 'Summary (npm run bench)';
 const JSON_OUT = process.argv.includes('--json');
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 const num = (name: string, fallback: number) => {
@@ -207,6 +209,7 @@ const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : '
 const get = (o: unknown, path: string): unknown => path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);
 const mib = (b: unknown) => (typeof b === 'number' ? `${Math.round(b / 1048576)} MiB` : '—');
 
+/** The summary section's body (without its heading). */
 function summary(doc: Json, file: string): string {
   const m = doc.machine as Json;
   const v = doc.versions as Json;
@@ -216,8 +219,6 @@ function summary(doc: Json, file: string): string {
   const why = (name: string) => sub[name]?.skipped ?? 'not available';
   const cmd = (name: string) => sub[name]?.command ?? `npm run bench:${name}`;
   const lines: string[] = [
-    '## Summary (npm run bench)',
-    '',
     `Last run ${String(doc.at)}: \`${String(doc.command)}\` took ${String(doc.wallSeconds)} s on ${String(m.cores)}× ${String(m.cpu)}, ${mib(m.memoryBytes)} RAM, Linux ${String(m.kernel)}; Node ${String(v.node)}, Kafka ${String(v.kafka)} (single local broker), Redis ${String(v.redis)}, kafkajs ${String(v.kafkajs)}, NestJS ${String(v.nestjs)}, Fastify ${String(v.fastify)}; git ${String(v.git)}${doc.dirty ? ' + uncommitted changes' : ''}. Everything (Kafka, registry, Redis, PostgreSQL, the apps and the load generator) shares these cores, and other work ran on the machine; raw numbers in \`${file}\`, each sub-benchmark's own file and section below.`,
     '',
     '| figure | result | command |',
@@ -289,20 +290,6 @@ function summary(doc: Json, file: string): string {
   return lines.join('\n');
 }
 
-function writeSummary(section: string): void {
-  const path = join(ROOT, 'BENCHMARKS.md');
-  let text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\nEach section is written by its benchmark command; numbers are from the machine named in it.\n\n';
-  const start = text.indexOf('## Summary (npm run bench)');
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    const first = text.indexOf('\n## ');
-    text = first >= 0 ? `${text.slice(0, first + 1)}${section}\n${text.slice(first + 1)}` : `${text.replace(/\n*$/, '\n\n')}${section}`;
-  }
-  writeFileSync(path, text);
-}
-
 async function main(): Promise<void> {
   const started = Date.now();
   mkdirSync(RESULTS, { recursive: true });
@@ -351,12 +338,11 @@ async function main(): Promise<void> {
     doc.viralTimeline = chartRun.timeline;
   }
   doc.wallSeconds = since(started);
-  const file = `bench/results/${stamp}.json`;
-  writeFileSync(join(ROOT, file), `${JSON.stringify(doc, null, 2)}\n`);
-  writeSummary(summary(doc, file));
+  const file = writeResult(undefined, at, doc);
+  writeSection(SUMMARY, summary(doc, file), { at: 'first' });
   log(`wrote ${file} and the summary in BENCHMARKS.md (${doc.wallSeconds as number} s)`);
   if (JSON_OUT) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  else process.stdout.write(`${summary(doc, file)}\n`);
+  else process.stdout.write(`## ${SUMMARY}\n\n${summary(doc, file)}\n`);
   const failed = ((vir.runs as Json[]) ?? []).some((r) => !(r.report as LoadReport).check?.ok);
   process.exitCode = failed ? 2 : 0;
 }

@@ -1,25 +1,13 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { mintToken } from '@doubletap/auth';
 import { loadSettings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
 import { createKafka, deleteTopics, ensureTopics, readTopic, topicSpecs } from '@doubletap/kafka';
-import { REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { freePort, REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
 
 const MAIN = join(REPO_ROOT, 'dist', 'apps', 'api', 'src', 'main.js');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 describe('api process: SIGTERM under load', () => {
   const topics = {

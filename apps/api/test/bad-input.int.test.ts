@@ -1,17 +1,7 @@
 import { createSecretKey } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { mintToken } from '@doubletap/auth';
-import {
-  dropTopics,
-  freshTopics,
-  type RunningApi,
-  startApi,
-  testKafka,
-  topicEnv,
-  topicSize,
-  type Topics,
-  untilReady,
-} from './helpers';
+import { type RunningApi, startApiOnFreshTopics, stopApiAndTopics, testKafka, topicSize, type Topics } from './helpers';
 
 interface Problem {
   type: string;
@@ -31,20 +21,15 @@ describe('bad input: problem+json, the right status and detail, nothing produced
   let good: string;
 
   beforeAll(async () => {
-    topics = await freshTopics(kafka, 2);
-    api = await startApi({
-      ...topicEnv(topics),
-      RATE_LIMIT_PER_SEC: '1',
-      RATE_LIMIT_BURST: '2',
-      API_BODY_LIMIT_BYTES: '256',
-    });
-    await untilReady(api);
+    ({ topics, api } = await startApiOnFreshTopics(
+      kafka,
+      2,
+      { RATE_LIMIT_PER_SEC: '1', RATE_LIMIT_BURST: '2', API_BODY_LIMIT_BYTES: '256' },
+      { ready: true },
+    ));
     good = await api.token('alice');
   });
-  afterAll(async () => {
-    await api?.close();
-    await dropTopics(kafka, topics);
-  });
+  afterAll(() => stopApiAndTopics(kafka, api, topics));
 
   async function call(
     method: string,

@@ -87,3 +87,22 @@ export async function untilReady(api: RunningApi, timeoutMs = 15000): Promise<vo
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Fresh topics plus an in-process api on them (`env` on top of the topics'); `ready` waits for /ready. */
+export async function startApiOnFreshTopics(
+  kafka: Kafka,
+  partitions: number,
+  env: Record<string, string> = {},
+  options: { ready?: boolean } = {},
+): Promise<{ topics: Topics; api: RunningApi }> {
+  const topics = await freshTopics(kafka, partitions);
+  const api = await startApi({ ...topicEnv(topics), ...env });
+  if (options.ready) await untilReady(api);
+  return { topics, api };
+}
+
+/** Closes the api (when it started) and drops its topics. */
+export async function stopApiAndTopics(kafka: Kafka, api: RunningApi | undefined, topics: Topics): Promise<void> {
+  await api?.close();
+  await dropTopics(kafka, topics);
+}

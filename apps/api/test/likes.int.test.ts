@@ -1,16 +1,6 @@
 import { EventCodec, type LikeEvent, likeKey } from '@doubletap/events';
 import { partitionForKey, readTopic } from '@doubletap/kafka';
-import {
-  dropTopics,
-  freshTopics,
-  type RunningApi,
-  startApi,
-  testKafka,
-  topicEnv,
-  topicSize,
-  type Topics,
-  untilReady,
-} from './helpers';
+import { type RunningApi, startApiOnFreshTopics, stopApiAndTopics, testKafka, topicSize, type Topics } from './helpers';
 
 interface Accepted {
   eventId: string;
@@ -26,14 +16,14 @@ describe('POST/DELETE /v1/posts/:postId/likes (real Kafka, registry, Redis)', ()
   let api: RunningApi;
 
   beforeAll(async () => {
-    topics = await freshTopics(kafka, 6);
-    api = await startApi({ ...topicEnv(topics), RATE_LIMIT_PER_SEC: '1000', RATE_LIMIT_BURST: '1000' });
-    await untilReady(api);
+    ({ topics, api } = await startApiOnFreshTopics(
+      kafka,
+      6,
+      { RATE_LIMIT_PER_SEC: '1000', RATE_LIMIT_BURST: '1000' },
+      { ready: true },
+    ));
   }, 30000);
-  afterAll(async () => {
-    await api?.close();
-    await dropTopics(kafka, topics);
-  });
+  afterAll(() => stopApiAndTopics(kafka, api, topics));
 
   it('answers 1,000 concurrent likes/unlikes with 202 and writes exactly those 1,000 events, decodable, keyed, partitioned', async () => {
     const users = Array.from({ length: 200 }, (_, i) => `user_${i}`);

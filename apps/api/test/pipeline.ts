@@ -1,7 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -9,7 +8,7 @@ import { mintToken } from '@doubletap/auth';
 import { loadSettings, type Settings } from '@doubletap/config';
 import { createKafka, deleteTopics, ensureTopics, type Kafka, topicSpecs } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
-import { REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { REPO_ROOT, stackEnv, stopChild, uniqueName, waitFor } from '@doubletap/testing';
 import { caughtUp, type PartitionStatus } from './truth';
 
 /** One built app running as its own process (node -r ./scripts/paths.js dist/apps/<app>/src/main.js). */
@@ -72,12 +71,8 @@ export function spawnApp(name: 'api' | 'aggregator' | 'projector', env: Record<s
   return { name, child, logs, started, exited };
 }
 
-export async function stopApp(p: AppProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill(signal);
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), 10000);
-  await p.exited;
-  clearTimeout(timer);
+export async function stopApp(p: AppProcess): Promise<void> {
+  await stopChild(p.child, 10000);
 }
 
 export interface Pipeline {
@@ -158,15 +153,4 @@ export async function startPipeline(
     await close();
     throw e;
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      server.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }

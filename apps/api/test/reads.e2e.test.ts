@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventCodec } from '@doubletap/events';
 import { createRedis } from '@doubletap/redis';
-import { waitFor } from '@doubletap/testing';
+import { freePort, waitFor } from '@doubletap/testing';
 import { type Action, countsFromTopic, groundTruth, randomActions } from './truth';
-import { buildOnce, freePort, type Pipeline, startPipeline } from './pipeline';
+import { buildOnce, type Pipeline, startPipeline } from './pipeline';
 import { openSse } from './sse-client';
 
 interface PostLikes {

@@ -13,9 +13,9 @@ import { uniqueName, waitFor } from '@doubletap/testing';
 import { ReadSide } from '../src/reads/read-side.service';
 import {
   dropTopics,
-  freshTopics,
   type RunningApi,
   startApi,
+  startApiOnFreshTopics,
   testKafka,
   topicEnv,
   type Topics,
@@ -42,9 +42,8 @@ describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process ap
     projection.applyBatch([{ postId, partition: 0, count, sourceOffset: offset++ }]);
 
   beforeAll(async () => {
-    topics = await freshTopics(kafka, PARTITIONS);
     prefix = `${uniqueName('reads-int')}:`;
-    api = await startApi({ ...topicEnv(topics), REDIS_KEY_PREFIX: prefix, RATE_LIMIT_PER_SEC: '0' });
+    ({ topics, api } = await startApiOnFreshTopics(kafka, PARTITIONS, { REDIS_KEY_PREFIX: prefix, RATE_LIMIT_PER_SEC: '0' }));
     redis = createRedis({ url: api.settings.redis.url, offlineQueue: true });
     projection = new LikesProjection(redis, prefix);
   }, 30000);

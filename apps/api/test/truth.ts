@@ -1,22 +1,11 @@
 import type { CountChanged, EventCodec, LikeAction } from '@doubletap/events';
 import { type Kafka, readTopicToEnd, topicOffsets } from '@doubletap/kafka';
+import { rng } from '@doubletap/loadgen';
 
 export interface Action {
   postId: string;
   userId: string;
   action: LikeAction;
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing sequence can be reproduced from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Random likes and unlikes over a small id space (`<postPrefix><n>`): plenty of double taps and repeated unlikes. */

@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
-import { headersToStrings, type ReadRecord } from './read';
+import { consumeFromBeginning, type ReadRecord, toReadRecord } from './read';
 
 export interface PartitionOffsets {
   partition: number;
@@ -40,48 +40,28 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 30
     heartbeatInterval: 1000,
     maxWaitTimeInMs: 100,
   });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`reading ${topic} to its end took longer than ${timeoutMs}ms`)),
-        timeoutMs,
-      );
-      consumer
-        .run({
-          autoCommit: false,
-          eachBatchAutoResolve: true,
-          eachBatch: async ({ batch }) => {
-            const last = pending.get(batch.partition);
-            if (last === undefined) return;
-            for (const m of batch.messages) {
-              if (Number(m.offset) > last) break;
-              records.push({
-                topic,
-                partition: batch.partition,
-                offset: m.offset,
-                key: m.key ? m.key.toString('utf8') : null,
-                value: m.value,
-                timestamp: Number(m.timestamp),
-                headers: headersToStrings(m.headers),
-              });
-              if (Number(m.offset) >= last) {
-                pending.delete(batch.partition);
-                break;
-              }
-            }
-            if (pending.size === 0) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
+  await consumeFromBeginning(
+    consumer,
+    topic,
+    timeoutMs,
+    () => new Error(`reading ${topic} to its end took longer than ${timeoutMs}ms`),
+    (done) => ({
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch }) => {
+        const last = pending.get(batch.partition);
+        if (last === undefined) return;
+        for (const m of batch.messages) {
+          if (Number(m.offset) > last) break;
+          records.push(toReadRecord(topic, batch.partition, m));
+          if (Number(m.offset) >= last) {
+            pending.delete(batch.partition);
+            break;
+          }
+        }
+        if (pending.size === 0) done();
+      },
+    }),
+  );
   return records;
 }
 
@@ -104,29 +84,20 @@ export async function drainTopic(
     maxBytesPerPartition: options.maxBytesPerPartition ?? 1048576,
     maxWaitTimeInMs: 100,
   });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`draining ${topic} timed out`)), options.timeoutMs ?? 600000);
-      consumer
-        .run({
-          autoCommit: false,
-          partitionsConsumedConcurrently: options.concurrency ?? 4,
-          eachBatch: async ({ batch }) => {
-            records += batch.messages.length;
-            const last = pending.get(batch.partition);
-            if (last !== undefined && Number(batch.lastOffset()) >= last) pending.delete(batch.partition);
-            if (pending.size === 0) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
+  await consumeFromBeginning(
+    consumer,
+    topic,
+    options.timeoutMs ?? 600000,
+    () => new Error(`draining ${topic} timed out`),
+    (done) => ({
+      partitionsConsumedConcurrently: options.concurrency ?? 4,
+      eachBatch: async ({ batch }) => {
+        records += batch.messages.length;
+        const last = pending.get(batch.partition);
+        if (last !== undefined && Number(batch.lastOffset()) >= last) pending.delete(batch.partition);
+        if (pending.size === 0) done();
+      },
+    }),
+  );
   return { records, ms: Date.now() - started };
 }

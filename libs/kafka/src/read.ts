@@ -1,4 +1,4 @@
-import type { IHeaders, Kafka } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { randomBytes } from 'node:crypto';
 
 export interface ReadRecord {
@@ -27,6 +27,47 @@ export function headersToStrings(headers: IHeaders | undefined): Record<string, 
   return out;
 }
 
+/** A consumed kafkajs message as a ReadRecord (key as UTF-8, headers as strings). */
+export function toReadRecord(topic: string, partition: number, message: KafkaMessage): ReadRecord {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key ? message.key.toString('utf8') : null,
+    value: message.value,
+    timestamp: Number(message.timestamp),
+    headers: headersToStrings(message.headers),
+  };
+}
+
+/**
+ * Connects `consumer`, subscribes it to `topic` from the beginning and runs it (autoCommit off) with
+ * the config `run` builds, until that config calls `done()`; disconnects in any case. When `timeoutMs`
+ * passes first: rejects with `onTimeout`'s error, or resolves when `onTimeout` is 'resolve'.
+ */
+export async function consumeFromBeginning(
+  consumer: Consumer,
+  topic: string,
+  timeoutMs: number,
+  onTimeout: 'resolve' | (() => Error),
+  run: (done: () => void) => Omit<ConsumerRunConfig, 'autoCommit'>,
+): Promise<void> {
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => (onTimeout === 'resolve' ? resolve() : reject(onTimeout())), timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      consumer.run({ autoCommit: false, ...run(done) }).catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
 /**
  * Reads a topic from the beginning with a throw-away consumer group (nothing committed), until
  * `count` records arrived or `timeoutMs` passed. For tools and tests, not for the hot path.
@@ -43,34 +84,11 @@ export async function readTopic(
     heartbeatInterval: 1000,
   });
   const records: ReadRecord[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      consumer
-        .run({
-          autoCommit: false,
-          eachMessage: async ({ topic: t, partition, message }) => {
-            records.push({
-              topic: t,
-              partition,
-              offset: message.offset,
-              key: message.key ? message.key.toString('utf8') : null,
-              value: message.value,
-              timestamp: Number(message.timestamp),
-              headers: headersToStrings(message.headers),
-            });
-            if (records.length >= count) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
+  await consumeFromBeginning(consumer, topic, timeoutMs, 'resolve', (done) => ({
+    eachMessage: async ({ topic: t, partition, message }) => {
+      records.push(toReadRecord(t, partition, message));
+      if (records.length >= count) done();
+    },
+  }));
   return records;
 }

@@ -22,20 +22,24 @@ export class BearerGuard implements CanActivate {
       request.viewer = known;
       return true;
     }
-    return this.verify(request);
+    return verifyBearer(this.verifier, request);
   }
+}
 
-  private async verify(request: FastifyRequest): Promise<boolean> {
-    try {
-      request.viewer = await this.verifier.verifyHeader(request.headers.authorization);
-      return true;
-    } catch (e) {
-      if (e instanceof TokenRejected)
-        throw new ProblemException(401, 'unauthorized', e.message, {
-          'www-authenticate': `Bearer error="invalid_token", error_description="${e.message.replace(/"/g, "'")}"`,
-        });
-      throw e;
-    }
+/**
+ * Verifies the request's bearer JWT and puts the viewer (token `sub`) on the request; a rejected
+ * token is a 401 problem with a WWW-Authenticate challenge. Shared by BearerGuard and OptionalBearerGuard.
+ */
+export async function verifyBearer(verifier: JwtVerifier, request: FastifyRequest): Promise<boolean> {
+  try {
+    request.viewer = await verifier.verifyHeader(request.headers.authorization);
+    return true;
+  } catch (e) {
+    if (e instanceof TokenRejected)
+      throw new ProblemException(401, 'unauthorized', e.message, {
+        'www-authenticate': `Bearer error="invalid_token", error_description="${e.message.replace(/"/g, "'")}"`,
+      });
+    throw e;
   }
 }
 

@@ -1,7 +1,7 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { JwtVerifier, TokenRejected } from '@doubletap/auth';
-import { ProblemException } from '../http/problem';
+import { JwtVerifier } from '@doubletap/auth';
+import { verifyBearer } from './bearer.guard';
 
 /**
  * Optional authentication for reads: no Authorization header → anonymous (request.viewer stays
@@ -14,17 +14,7 @@ export class OptionalBearerGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const header = request.headers.authorization;
-    if (header === undefined) return true;
-    try {
-      request.viewer = await this.verifier.verifyHeader(header);
-      return true;
-    } catch (e) {
-      if (e instanceof TokenRejected)
-        throw new ProblemException(401, 'unauthorized', e.message, {
-          'www-authenticate': `Bearer error="invalid_token", error_description="${e.message.replace(/"/g, "'")}"`,
-        });
-      throw e;
-    }
+    if (request.headers.authorization === undefined) return true;
+    return verifyBearer(this.verifier, request);
   }
 }

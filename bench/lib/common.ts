@@ -1,0 +1,45 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+
+/** The repository root (this file runs as dist/bench/lib/common.js). */
+export const ROOT = join(__dirname, '..', '..', '..');
+
+/** A positive integer knob from the environment, or `fallback`. */
+export function intKnob(name: string, fallback: number): number {
+  const v = Number(process.env[name] ?? fallback);
+  if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
+  return v;
+}
+
+/** A fast deterministic PRNG (LCG) for synthetic benchmark input: [0, 1). */
+export function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x / 4294967296;
+  };
+}
+
+export interface Machine {
+  cpus: number;
+  cpu?: string;
+  node: string;
+}
+
+/** The machine a benchmark ran on, as its result document records it. */
+export function machine(): Machine {
+  return { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version };
+}
+
+/**
+ * Writes `doc` to bench/results/<kind>-<at, file-safe>.json (bench/results/<at>.json without a kind)
+ * and returns that path relative to the repository root.
+ */
+export function writeResult(kind: string | undefined, at: string, doc: unknown): string {
+  const stamp = at.replace(/[:.]/g, '-');
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  const file = `bench/results/${kind ? `${kind}-` : ''}${stamp}.json`;
+  writeFileSync(join(ROOT, file), `${JSON.stringify(doc, null, 2)}\n`);
+  return file;
+}
