@@ -73,7 +73,8 @@ find_java() { # find_java MIN -> path of a java binary with major >= MIN
 
 registry_choice() { # prints "<java> <apicurio-version>"
   local j
-  if j="$(find_java 21)"; then echo "$j $REGISTRY_VERSION_MODERN"; return 0; fi
+  # DOUBLETAP_REGISTRY_JAVA17=1 forces the Java 17 fallback (to test it on a machine with a newer JDK)
+  if [[ "${DOUBLETAP_REGISTRY_JAVA17:-0}" != 1 ]] && j="$(find_java 21)"; then echo "$j $REGISTRY_VERSION_MODERN"; return 0; fi
   if j="$(find_java 17)"; then echo "$j $REGISTRY_VERSION_JAVA17"; return 0; fi
   return 1
 }
@@ -88,9 +89,19 @@ fetch() {
     return 0
   fi
   say "fetching Apache Kafka $KAFKA_VERSION and Apicurio Registry $apicurio from Maven Central (first run only)"
+  local skip=false
+  [[ "$apicurio" == "$REGISTRY_VERSION_JAVA17" ]] && skip=true
   mvn -q -B -f "$ROOT/deploy/local/pom.xml" -Dstack.dir="$STACK_DIR" -Dkafka.version="$KAFKA_VERSION" \
-    -Dapicurio.version="$apicurio" package >"$LOGS/fetch.log" 2>&1 ||
+    -Dapicurio.version="$apicurio" -Dregistry.skip="$skip" package >"$LOGS/fetch.log" 2>&1 ||
     { tail -20 "$LOGS/fetch.log" >&2; die "Maven could not fetch the stack (log: $LOGS/fetch.log)"; }
+  if [[ "$skip" == true ]]; then
+    # 3.0.9's parent pom is not on Central, so the copy goal cannot read its descriptor: fetch the
+    # tar.gz alone and take it from the local repository
+    mvn -q -B dependency:get -Dartifact="io.apicurio:apicurio-registry-app:$apicurio:tar.gz:all" -Dtransitive=false \
+      >>"$LOGS/fetch.log" 2>&1 || { tail -20 "$LOGS/fetch.log" >&2; die "Maven could not fetch Apicurio $apicurio (log: $LOGS/fetch.log)"; }
+    cp "${MAVEN_REPO:-$HOME/.m2/repository}/io/apicurio/apicurio-registry-app/$apicurio/apicurio-registry-app-$apicurio-all.tar.gz" "$DIST/" ||
+      die "Apicurio $apicurio was fetched but is not in ${MAVEN_REPO:-$HOME/.m2/repository} (set MAVEN_REPO to your local repository)"
+  fi
   rm -rf "$DIST/apicurio-$apicurio" && mkdir -p "$DIST/apicurio-$apicurio"
   tar xzf "$DIST/apicurio-registry-app-$apicurio-all.tar.gz" -C "$DIST/apicurio-$apicurio"
   rm -f "$DIST/apicurio-registry-app-$apicurio-all.tar.gz"
@@ -288,7 +299,8 @@ usage: stack.sh <up|status|down|env> [--json]
   status   health of each part; exit 0 only when all are healthy (--json: one JSON document)
   down     stop the processes this stack started (by pid file under $RUN)
   env      print the environment variables the apps use to reach the stack
-Environment: DOUBLETAP_STACK_DIR, DOUBLETAP_KAFKA_PORT, DOUBLETAP_REGISTRY_PORT, DOUBLETAP_REDIS_PORT, REDIS_URL
+Environment: DOUBLETAP_STACK_DIR, DOUBLETAP_KAFKA_PORT, DOUBLETAP_KAFKA_CONTROLLER_PORT, DOUBLETAP_REGISTRY_PORT,
+  DOUBLETAP_REGISTRY_MGMT_PORT, DOUBLETAP_REDIS_PORT, REDIS_URL, DOUBLETAP_REGISTRY_JAVA17=1 (force the Java 17 registry)
 EOF
 }
 
