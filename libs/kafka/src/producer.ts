@@ -1,4 +1,4 @@
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 
 export type { Producer, RecordMetadata } from 'kafkajs';
 
@@ -14,6 +14,8 @@ export function createIdempotentProducer(
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
+    // kafkajs 2's default (Java-compatible murmur2), named so kafkajs does not warn about the v2 change
+    createPartitioner: Partitioners.DefaultPartitioner,
     transactionTimeout: options.transactionTimeout,
     retry: { retries: 5, initialRetryTime: 50, maxRetryTime: 1000 },
   });
