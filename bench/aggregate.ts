@@ -28,7 +28,7 @@ import {
 } from '@doubletap/kafka';
 import { createLogger } from '@doubletap/observability';
 import { createRedis } from '@doubletap/redis';
-import { uniqueName } from '@doubletap/testing';
+import { freshNamesEnv, uniqueName } from '@doubletap/testing';
 import { AggregatorApp } from '../apps/aggregator/src/aggregator.app';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
 import { intKnob, lcg, machine, type Machine, writeResult } from './lib/common';
@@ -99,14 +99,10 @@ async function main(): Promise<void> {
   const settings: Settings = loadSettings({
     ...process.env,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    TOPIC_EVENTS: `${base}.events`,
-    TOPIC_COUNTS: `${base}.counts`,
-    TOPIC_DEAD_LETTER: `${base}.dlq`,
+    ...freshNamesEnv(base),
     TOPIC_PARTITIONS: String(PARTITIONS),
-    AGGREGATOR_GROUP: `${base}-g`,
     AGGREGATOR_DATA_DIR: dataDir,
     AGGREGATOR_PORT: '0',
-    REDIS_KEY_PREFIX: `${base}:`,
   });
   const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'bench-aggregate' });
   const topics = settings.topics;

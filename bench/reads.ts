@@ -23,7 +23,7 @@ import { mintToken } from '@doubletap/auth';
 import { loadSettings } from '@doubletap/config';
 import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
-import { uniqueName } from '@doubletap/testing';
+import { freshNamesEnv, uniqueName } from '@doubletap/testing';
 import { autocannon, type CannonRequest } from './lib/autocannon';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
 import { intKnob, machine, ROOT, writeResult } from './lib/common';
@@ -119,16 +119,11 @@ async function main(): Promise<void> {
   const base = uniqueName('bench-reads');
   const dataDir = mkdtempSync(join(tmpdir(), 'dt-bench-reads-'));
   const env: Record<string, string> = {
-    TOPIC_EVENTS: `${base}.events`,
-    TOPIC_COUNTS: `${base}.counts`,
-    TOPIC_DEAD_LETTER: `${base}.dlq`,
-    AGGREGATOR_GROUP: `${base}-agg`,
-    PROJECTOR_GROUP: `${base}-proj`,
+    ...freshNamesEnv(base),
     AGGREGATOR_DATA_DIR: dataDir,
     AGGREGATOR_PORT: '0',
     PROJECTOR_PORT: '0',
     API_PORT: '0',
-    REDIS_KEY_PREFIX: `${base}:`,
     RATE_LIMIT_PER_SEC: '0',
   };
   const settings = loadSettings({ ...process.env, ...env });

@@ -22,7 +22,7 @@ import { countKey, EventCodec, likeKey, uuidv7, type LikeEvent } from '@doubleta
 import { createIdempotentProducer, createKafka, deleteTopics, ensureTopics, topicSpecs, type Kafka } from '@doubletap/kafka';
 import { createLogger } from '@doubletap/observability';
 import { createRedis, deleteKeysWithPrefix, redisReady } from '@doubletap/redis';
-import { uniqueName } from '@doubletap/testing';
+import { freshNamesEnv, uniqueName } from '@doubletap/testing';
 import { rebuildReadSide } from '../apps/cli/src/ops/read-side-rebuild';
 import { rebuildState } from '../apps/cli/src/ops/state-rebuild';
 import { verify } from '../apps/cli/src/ops/verify';
@@ -65,12 +65,8 @@ async function main(): Promise<void> {
   const settings = loadSettings({
     ...process.env,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    TOPIC_EVENTS: `${base}.events`,
-    TOPIC_COUNTS: `${base}.counts`,
-    TOPIC_DEAD_LETTER: `${base}.dlq`,
+    ...freshNamesEnv(base),
     TOPIC_PARTITIONS: String(PARTITIONS),
-    REDIS_KEY_PREFIX: `${base}:`,
-    AGGREGATOR_GROUP: `${base}-agg`,
   });
   const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'bench-rebuild' });
   const redis = createRedis({ url: settings.redis.url, name: 'bench-rebuild', offlineQueue: true, commandTimeoutMs: 30000 });

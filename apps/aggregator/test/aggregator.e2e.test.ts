@@ -9,7 +9,7 @@ import { EventCodec } from '@doubletap/events';
 import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
 import { createRedis, readOwners, type Redis } from '@doubletap/redis';
 import { PartitionStore } from '@doubletap/store';
-import { REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { freshNamesEnv, REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
 import {
   caughtUp,
   countsFromTopic,
@@ -91,13 +91,9 @@ describe('aggregator processes (built, against the local stack)', () => {
   async function fixture(): Promise<{ settings: Settings; env: Record<string, string>; codec: EventCodec; newDir: () => Promise<string> }> {
     const base = uniqueName('agge2e');
     const env = stackEnv({
-      TOPIC_EVENTS: `${base}.events`,
-      TOPIC_COUNTS: `${base}.counts`,
-      TOPIC_DEAD_LETTER: `${base}.dlq`,
+      ...freshNamesEnv(base),
       TOPIC_PARTITIONS: String(PARTITIONS),
-      AGGREGATOR_GROUP: `${base}-g`,
       AGGREGATOR_PORT: '0',
-      REDIS_KEY_PREFIX: `${base}:`,
     });
     const settings = loadSettings(env);
     await ensureTopics(kafka, topicSpecs(settings.topics));

@@ -7,7 +7,7 @@ import { createKafka, deleteTopics, ensureTopics, partitionForKey, readTopicToEn
 import { createLogger } from '@doubletap/observability';
 import { createRedis, readOwners, type Redis } from '@doubletap/redis';
 import { PartitionStore } from '@doubletap/store';
-import { stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { freshNamesEnv, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
 import { AggregatorApp } from '../src/aggregator.app';
 import { caughtUp, countsFromTopic, groundTruth, nonZero, produceActions, produceRaw, randomActions, type PartitionStatus } from './fixtures';
 
@@ -36,14 +36,10 @@ describe('aggregator (in process, against the local stack)', () => {
     const base = uniqueName('agg');
     settings = loadSettings(
       stackEnv({
-        TOPIC_EVENTS: `${base}.events`,
-        TOPIC_COUNTS: `${base}.counts`,
-        TOPIC_DEAD_LETTER: `${base}.dlq`,
+        ...freshNamesEnv(base),
         TOPIC_PARTITIONS: String(PARTITIONS),
-        AGGREGATOR_GROUP: `${base}-g`,
         AGGREGATOR_DATA_DIR: dataDir,
         AGGREGATOR_PORT: '0',
-        REDIS_KEY_PREFIX: `${base}:`,
       }),
     );
     await ensureTopics(kafka, topicSpecs(settings.topics));

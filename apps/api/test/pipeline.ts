@@ -8,7 +8,7 @@ import { mintToken } from '@doubletap/auth';
 import { loadSettings, type Settings } from '@doubletap/config';
 import { createKafka, deleteTopics, ensureTopics, type Kafka, topicSpecs } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
-import { REPO_ROOT, stackEnv, stopChild, uniqueName, waitFor } from '@doubletap/testing';
+import { freshNamesEnv, REPO_ROOT, stackEnv, stopChild, uniqueName, waitFor } from '@doubletap/testing';
 import { caughtUp, type PartitionStatus } from './truth';
 
 /** One built app running as its own process (node -r ./scripts/paths.js dist/apps/<app>/src/main.js). */
@@ -98,17 +98,12 @@ export async function startPipeline(
   const base = uniqueName('reade2e');
   const dataDir = await mkdtemp(join(tmpdir(), 'dt-reads-e2e-'));
   const env = stackEnv({
-    TOPIC_EVENTS: `${base}.events`,
-    TOPIC_COUNTS: `${base}.counts`,
-    TOPIC_DEAD_LETTER: `${base}.dlq`,
+    ...freshNamesEnv(base),
     TOPIC_PARTITIONS: String(options.partitions ?? 4),
-    AGGREGATOR_GROUP: `${base}-agg`,
-    PROJECTOR_GROUP: `${base}-proj`,
     AGGREGATOR_DATA_DIR: dataDir,
     AGGREGATOR_PORT: '0',
     PROJECTOR_PORT: '0',
     API_PORT: '0',
-    REDIS_KEY_PREFIX: `${base}:`,
     RATE_LIMIT_PER_SEC: '0',
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
   });

@@ -18,7 +18,7 @@ import {
   type Redis,
 } from '@doubletap/redis';
 import { PartitionStore } from '@doubletap/store';
-import { REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { freshNamesEnv, REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
 import { groundTruth, produceActions, randomActions, runCli, startApp, type AppProc, type CliRun } from './cli-fixtures';
 
 const PARTITIONS = 4;
@@ -48,15 +48,10 @@ describe('doubletap rebuild / verify / topics / schemas (built CLI, aggregator a
     spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: 'ignore' });
     dataDir = await mkdtemp(join(tmpdir(), 'dt-cli-'));
     env = stackEnv({
-      TOPIC_EVENTS: `${name}.events`,
-      TOPIC_COUNTS: `${name}.counts`,
-      TOPIC_DEAD_LETTER: `${name}.dlq`,
+      ...freshNamesEnv(name),
       TOPIC_PARTITIONS: String(PARTITIONS),
-      REDIS_KEY_PREFIX: `${name}:`,
-      AGGREGATOR_GROUP: `${name}-agg`,
       AGGREGATOR_DATA_DIR: join(dataDir, 'aggregator'),
       AGGREGATOR_PORT: '0',
-      PROJECTOR_GROUP: `${name}-proj`,
       PROJECTOR_PORT: '0',
     });
     settings = loadSettings(env);

@@ -1,4 +1,4 @@
-export { uniqueName } from './names';
+export { freshNamesEnv, uniqueName } from './names';
 export { waitFor } from './wait';
 export { REPO_ROOT, stackEnv } from './stack';
 export { freePort, peakRssBytes, spawnBuilt, stopChild, untilStatus } from './processes';

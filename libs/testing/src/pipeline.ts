@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { loadSettings, type Settings } from '@doubletap/config';
 import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
-import { uniqueName } from './names';
+import { freshNamesEnv, uniqueName } from './names';
 import { freePort, peakRssBytes, spawnBuilt, stopChild, untilStatus } from './processes';
 
 export type PipelineApp = 'api' | 'aggregator' | 'projector';
@@ -40,16 +40,11 @@ export async function startPipeline(options: {
   const [apiPort, aggPort, projPort] = [await freePort(), await freePort(), await freePort()];
   const env: Record<string, string> = {
     LOG_LEVEL: 'warn',
-    TOPIC_EVENTS: `${base}.events`,
-    TOPIC_COUNTS: `${base}.counts`,
-    TOPIC_DEAD_LETTER: `${base}.dlq`,
+    ...freshNamesEnv(base),
     TOPIC_PARTITIONS: String(options.partitions ?? 12),
-    AGGREGATOR_GROUP: `${base}-agg`,
     AGGREGATOR_DATA_DIR: dataDir,
     AGGREGATOR_PORT: String(aggPort),
-    PROJECTOR_GROUP: `${base}-proj`,
     PROJECTOR_PORT: String(projPort),
-    REDIS_KEY_PREFIX: `${base}:`,
     API_PORT: String(apiPort),
     RATE_LIMIT_PER_SEC: '0',
     ...options.env,
