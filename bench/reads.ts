@@ -13,20 +13,12 @@
  * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_RATE (1000), BENCH_FRESH_SECONDS (10),
  * BENCH_FRESH_POSTS (50).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { mintToken } from '@doubletap/auth';
-import { loadSettings } from '@doubletap/config';
-import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
-import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
-import { freshNamesEnv, uniqueName } from '@doubletap/testing';
+import { startPipeline } from '@doubletap/testing';
 import { autocannon, type CannonRequest } from './lib/autocannon';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
-import { intKnob, machine, ROOT, writeResult } from './lib/common';
+import { intKnob, machine, writeResult } from './lib/common';
 
 const CONNECTIONS = intKnob('BENCH_CONNECTIONS', 64);
 const SECONDS = intKnob('BENCH_SECONDS', 10);
@@ -35,44 +27,6 @@ const FRESH_SECONDS = intKnob('BENCH_FRESH_SECONDS', 10);
 const FRESH_POSTS = intKnob('BENCH_FRESH_POSTS', 50);
 const log = (msg: string) => process.stderr.write(`bench:reads ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Proc {
-  child: ChildProcess;
-  started: Promise<Record<string, unknown>>;
-}
-
-function start(app: string, startedMsg: string, env: Record<string, string>): Proc {
-  const child = spawn(
-    process.execPath,
-    ['-r', './scripts/paths.js', join(ROOT, 'dist', `apps/${app}/src/main.js`)],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...env, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const started = new Promise<Record<string, unknown>>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        if (entry.msg === startedMsg) resolve(entry);
-        if (entry.level === 'error' || entry.level === 50) log(`${app}: ${line.slice(0, 300)}`);
-      } catch {
-        // not JSON
-      }
-    });
-    child.once('exit', (code, signal) => reject(new Error(`${app} exited (code ${code}, signal ${signal})`)));
-  });
-  started.catch(() => undefined);
-  return { child, started };
-}
-
-async function stop(p: Proc): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  const done = new Promise((r) => p.child.once('exit', r));
-  p.child.kill('SIGTERM');
-  await done;
-}
 
 const pct = (sorted: number[], q: number) =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
@@ -116,24 +70,8 @@ function watch(url: string, onCount: (count: number, at: number) => void): Abort
 }
 
 async function main(): Promise<void> {
-  const base = uniqueName('bench-reads');
-  const dataDir = mkdtempSync(join(tmpdir(), 'dt-bench-reads-'));
-  const env: Record<string, string> = {
-    ...freshNamesEnv(base),
-    AGGREGATOR_DATA_DIR: dataDir,
-    AGGREGATOR_PORT: '0',
-    PROJECTOR_PORT: '0',
-    API_PORT: '0',
-    RATE_LIMIT_PER_SEC: '0',
-  };
-  const settings = loadSettings({ ...process.env, ...env });
-  const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'bench-reads' });
-  await ensureTopics(kafka, topicSpecs(settings.topics));
-  const procs = [
-    start('aggregator', 'aggregator started', env),
-    start('projector', 'projector started', env),
-    start('api', 'listening', env),
-  ];
+  const pipeline = await startPipeline({ name: 'bench-reads' });
+  const { settings, url } = pipeline;
   const rows: Row[] = [];
   const fresh: number[] = [];
   let sent = 0;
@@ -141,14 +79,6 @@ async function main(): Promise<void> {
   let late = 0;
   let unmatched = 0;
   try {
-    const [, , api] = await Promise.all(procs.map((p) => p.started));
-    const url = `http://127.0.0.1:${String(api.port)}`;
-    for (let i = 0; ; i++) {
-      if ((await fetch(`${url}/ready`).catch(() => undefined))?.status === 200) break;
-      if (i > 300) throw new Error('api not ready');
-      await sleep(100);
-    }
-
     // some counts to read: 2,000 likes over 1,000 posts
     log('seeding 2,000 likes over 1,000 posts');
     const seedTokens = await Promise.all(
@@ -280,16 +210,7 @@ async function main(): Promise<void> {
         });
     }
   } finally {
-    await Promise.all(procs.map(stop));
-    await deleteTopics(kafka, [
-      settings.topics.events,
-      settings.topics.counts,
-      settings.topics.deadLetter,
-    ]).catch(() => undefined);
-    const redis = createRedis({ url: settings.redis.url, offlineQueue: true });
-    await deleteKeysWithPrefix(redis, settings.redis.keyPrefix).catch(() => undefined);
-    await redis.quit();
-    rmSync(dataDir, { recursive: true, force: true });
+    await pipeline.stop();
   }
 
   fresh.sort((a, b) => a - b);
