@@ -47,3 +47,19 @@ describe('schema registry compatibility', () => {
     expect(((await res.json()) as { id: number }).id).toEqual(expect.any(Number));
   });
 });
+
+describe('schema registration by several processes at once', () => {
+  it('all of them get the same ids for a new subject (no compatibility race)', async () => {
+    const settings = loadSettings(stackEnv());
+    const topics = { events: uniqueName('race-events'), counts: uniqueName('race-counts') };
+    try {
+      const results = await Promise.all(Array.from({ length: 6 }, () => new EventCodec(settings.registry.url, topics).init()));
+      expect(new Set(results.map((r) => `${r.likeEventId}/${r.countChangedId}`)).size).toBe(1);
+    } finally {
+      for (const s of [valueSubject(topics.events), valueSubject(topics.counts)]) {
+        await fetch(`${settings.registry.url}/subjects/${s}`, { method: 'DELETE' });
+        await fetch(`${settings.registry.url}/subjects/${s}?permanent=true`, { method: 'DELETE' });
+      }
+    }
+  });
+});

@@ -1,4 +1,6 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { ConfluentSchemaRegistryCompatibilityError } from '@kafkajs/confluent-schema-registry/dist/errors';
+import { TimeoutMiddleware } from 'mappersmith/middleware/timeout';
 import { isValidId } from './ids';
 import { readSchema } from './schemas';
 import type { CountChanged, LikeEvent } from './types';
@@ -50,8 +52,14 @@ export class EventCodec {
   constructor(
     readonly registryUrl: string,
     private readonly topics: CodecTopics,
+    /** per registry request; the library retries a few times, so a hung registry fails in bounded time */
+    requestTimeoutMs = 3000,
   ) {
-    this.registry = new SchemaRegistry({ host: registryUrl, clientId: 'doubletap' });
+    this.registry = new SchemaRegistry({
+      host: registryUrl,
+      clientId: 'doubletap',
+      middlewares: [TimeoutMiddleware(requestTimeoutMs)],
+    });
   }
 
   async init(): Promise<{ likeEventId: number; countChangedId: number }> {
@@ -70,12 +78,26 @@ export class EventCodec {
     return { likeEvent: this.likeId, countChanged: this.countId };
   }
 
+  /**
+   * Registers (or finds) the schema with BACKWARD compatibility. The library sets the level only
+   * after a first registration, so when several processes register a new subject at once, one can
+   * read the subject's level in between (the registry's default) and refuse, or two can both try
+   * to set it (Apicurio: "A rule named 'COMPATIBILITY' already exists"). The level settles within
+   * milliseconds, so either is retried a few times before it is final.
+   */
   private async register(topic: string, schema: string): Promise<number> {
-    const { id } = await this.registry.register(
-      { type: SchemaType.AVRO, schema },
-      { subject: valueSubject(topic), compatibility: COMPATIBILITY.BACKWARD },
-    );
-    return id;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { id } = await this.registry.register(
+          { type: SchemaType.AVRO, schema },
+          { subject: valueSubject(topic), compatibility: COMPATIBILITY.BACKWARD },
+        );
+        return id;
+      } catch (e) {
+        if (!registrationRace(e) || attempt >= 5) throw e;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
   }
 
   async encodeLike(event: LikeEvent): Promise<Buffer> {
@@ -122,10 +144,9 @@ export class EventCodec {
     try {
       return (await this.registry.decode(value)) as Record<string, unknown>;
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
       // a registry that cannot be reached is not a property of the record: let the caller retry
-      if (/ECONNREFUSED|ETIMEDOUT|ENOTFOUND|socket hang up|fetch failed/i.test(why)) throw e;
-      throw new InvalidEventError(`undecodable Avro: ${why}`);
+      if (registryUnavailable(e)) throw e;
+      throw new InvalidEventError(`undecodable Avro: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 }
@@ -176,4 +197,22 @@ export function assertCountChanged(raw: Record<string, unknown>): CountChanged {
     count: count as number,
     sourceOffset: sourceOffset as number,
   };
+}
+
+/**
+ * True when a registry call failed because of the registry, not the record: no connection, a
+ * timeout (the library reports both as status 400 with the cause in the message) or a 5xx.
+ * A 404 for the schema id stays a property of the record.
+ */
+function registryUnavailable(e: unknown): boolean {
+  const status = (e as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && status >= 500) return true;
+  const why = e instanceof Error ? e.message : String(e);
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|socket hang up|fetch failed|Timeout \(\d+ms\)/i.test(why);
+}
+
+/** The two ways concurrent first registrations of one subject collide (see EventCodec.register). */
+function registrationRace(e: unknown): boolean {
+  if (e instanceof ConfluentSchemaRegistryCompatibilityError) return true;
+  return e instanceof Error && /A rule named 'COMPATIBILITY' already exists/.test(e.message);
 }
