@@ -1,8 +1,6 @@
 export { countKey, ID_PATTERN, isValidId, likeKey } from './ids';
 export { uuidv7, UUID_V7_PATTERN } from './uuidv7';
 export type { CountChanged, LikeAction, LikeEvent } from './types';
-export { applyBatch, evolve, initialMembership } from './likes.decider';
-export type { BatchOutcome, Decision, Membership } from './likes.decider';
 export { assertCountChanged, assertLikeEvent, EventCodec, InvalidEventError, valueSubject } from './codec';
 export type { CodecTopics } from './codec';
 export { readSchema, schemasDir } from './schemas';

@@ -1,5 +1,5 @@
 import { Partitioners } from 'kafkajs';
-import { partitionForKey } from '@doubletap/kafka';
+import { partitionForKey } from '@doubletap/likes';
 
 describe('partitionForKey', () => {
   it('agrees with kafkajs DefaultPartitioner (Java-compatible murmur2) for many keys', () => {

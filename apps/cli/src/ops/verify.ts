@@ -2,7 +2,7 @@ import { InvalidEventError, likeKey, type EventCodec } from '@doubletap/events';
 import { partitionForKey, readRanges, topicOffsets, type Kafka } from '@doubletap/kafka';
 import { LikesReader, MAX_POSTS_PER_READ, type Redis } from '@doubletap/redis';
 import { Progress } from '../progress';
-import { diffCounts, Recount, type Mismatch } from './recount';
+import { diffCounts, LastActionOracle, type Mismatch } from '@doubletap/likes';
 
 export interface VerifyDeps {
   kafka: Kafka;
@@ -68,7 +68,7 @@ export async function verify(deps: VerifyDeps): Promise<VerifyResult> {
   const started = Date.now();
   const ends = await topicOffsets(deps.kafka, deps.topic);
   if (ends.length === 0) throw new Error(`topic ${deps.topic} does not exist`);
-  const recount = new Recount(deps.posts ? new Set(deps.posts) : undefined);
+  const recount = new LastActionOracle(deps.posts ? new Set(deps.posts) : undefined);
   let skipped = 0;
   const total = ends.reduce((n, e) => n + e.high - e.low, 0);
   const progress = new Progress({ label: `recount ${deps.topic}`, total, stream: deps.progressStream });

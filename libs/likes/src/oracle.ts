@@ -1,27 +1,40 @@
 /**
- * The independent recount behind `doubletap verify`: a user counts for a post when their LAST valid
- * action on it (in offset order within the partition, where every action of a (post, user) lives)
- * is LIKE. Pure and incremental: feed records partition by partition in offset order.
+ * THE test oracle, and the independent recount behind `doubletap verify`: a user counts for a post
+ * when their LAST valid action on it is LIKE (in offset order within the partition, where every
+ * action of a (post, user) lives). It does not use the decider or the fold — a second, simpler
+ * statement of the same rule, so the two can check each other. Feed events partition by partition
+ * in offset order (or a whole history in log order).
  */
-export interface RecountEvent {
+export interface OracleEvent {
   postId: string;
   userId: string;
   action: 'LIKE' | 'UNLIKE';
 }
 
-export class Recount {
+export class LastActionOracle {
   /** `<postId>/<userId>` → liked; `/` cannot occur in ids */
   private readonly liked = new Map<string, boolean>();
   private readonly seenPosts = new Set<string>();
   events = 0;
 
+  /** `only`: count just these posts (others are ignored) */
   constructor(private readonly only?: ReadonlySet<string>) {}
 
-  add(event: RecountEvent): void {
+  add(event: OracleEvent): void {
     if (this.only && !this.only.has(event.postId)) return;
     this.events++;
     this.seenPosts.add(event.postId);
     this.liked.set(`${event.postId}/${event.userId}`, event.action === 'LIKE');
+  }
+
+  addAll(events: Iterable<OracleEvent>): this {
+    for (const e of events) this.add(e);
+    return this;
+  }
+
+  /** Whether `userId` likes `postId` now. */
+  likes(postId: string, userId: string): boolean {
+    return this.liked.get(`${postId}/${userId}`) === true;
   }
 
   /** Count per post: every post seen (or asked for), zero included. */
@@ -35,6 +48,15 @@ export class Recount {
     }
     return out;
   }
+
+  count(postId: string): number {
+    return this.counts().get(postId) ?? 0;
+  }
+}
+
+/** Expected counts of a whole history in log order. */
+export function expectedCounts(events: Iterable<OracleEvent>): Map<string, number> {
+  return new LastActionOracle().addAll(events).counts();
 }
 
 export interface Mismatch {
@@ -43,6 +65,7 @@ export interface Mismatch {
   actual: number;
 }
 
+/** Every post of `expected` whose count in `actual` (missing = 0) differs, sorted by post. */
 export function diffCounts(expected: ReadonlyMap<string, number>, actual: ReadonlyMap<string, number>): Mismatch[] {
   const out: Mismatch[] = [];
   for (const [postId, want] of expected) {

@@ -1,6 +1,6 @@
-import { diffCounts, Recount } from './recount';
+import { diffCounts, LastActionOracle as Recount } from '@doubletap/likes';
 
-describe('Recount', () => {
+describe('LastActionOracle (the recount behind verify)', () => {
   it('counts a user once per post, by their last action; repeated likes and stray unlikes change nothing', () => {
     const r = new Recount();
     const ev = (postId: string, userId: string, action: 'LIKE' | 'UNLIKE') => r.add({ postId, userId, action });

@@ -1,0 +1,11 @@
+export { ID_PATTERN, isValidId } from './ids';
+export { countKey, likeKey, parseLikeKey } from './keys';
+export { homePartition, murmur2, partitionForKey } from './routing';
+export { decide, delta, evolve, initialMembership } from './decider';
+export type { LikeAction, LikeCommand, LikeFact, Membership } from './decider';
+export { foldBatch } from './fold';
+export type { BatchFold, CountChange, KnownState } from './fold';
+export { newestPerPartition, supersedes, totalOf } from './merge';
+export type { KeyedPartial, PartialCount } from './merge';
+export { diffCounts, expectedCounts, LastActionOracle } from './oracle';
+export type { Mismatch, OracleEvent } from './oracle';
