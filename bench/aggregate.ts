@@ -78,14 +78,14 @@ async function fill(kafka: Kafka, codec: EventCodec, topic: string, n: number, s
   return Date.now() - started;
 }
 
-/** Time until every partition's store holds the log end (and, unless restoring, an empty outbox). */
+/** Time until every partition's store holds the log end and the partition is live (its catch-up output published). */
 async function untilCaughtUp(app: AggregatorApp, kafka: Kafka, topic: string, timeoutMs = 1_800_000): Promise<void> {
   const ends = await topicOffsets(kafka, topic);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const statuses = await Promise.all(app.aggregator.ownedPartitions.map((p) => app.aggregator.partitionStatus(p)));
     const done = ends.every(
-      (e) => e.high === e.low || statuses.some((s) => s && s.partition === e.partition && s.storedOffset === e.high - 1 && s.outbox === 0),
+      (e) => e.high === e.low || statuses.some((s) => s && s.partition === e.partition && s.storedOffset === e.high - 1 && s.phase === 'live' && s.dirty === 0),
     );
     if (done) return;
     if (Date.now() > deadline) throw new Error('aggregator did not catch up in time');

@@ -92,6 +92,8 @@ async function main(): Promise<void> {
     log('state rebuild');
     const state = await rebuildState({
       kafka,
+      brokers: settings.kafka.brokers,
+      pinnedPartitions: settings.topics.partitions,
       codec,
       topics: settings.topics,
       groupId: settings.aggregator.groupId,

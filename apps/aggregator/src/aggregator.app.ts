@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import type { Settings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
-import { BatchConsumer, createIdempotentProducer, createKafka, topicOffsets, type Producer } from '@doubletap/kafka';
+import { BatchConsumer, createKafka, TopicIdentityReader, topicOffsets } from '@doubletap/kafka';
 import { createLogger, createMetricsRegistry, HealthRegistry, type Logger, type Registry } from '@doubletap/observability';
 import { createRedis, publishOwners, withdrawOwners, type Redis } from '@doubletap/redis';
 import type { FastifyInstance } from 'fastify';
-import { Aggregator, createAggregatorMetrics, type OwnershipRegistry } from '@doubletap/aggregation';
+import { Aggregator, createAggregatorMetrics, type AggregatorFaults, type OwnershipRegistry } from '@doubletap/aggregation';
 import { buildInternalServer } from './http/server';
 
 export interface AggregatorAppOptions {
@@ -17,7 +17,9 @@ export interface AggregatorAppOptions {
   /** called once when the process cannot continue (a store that cannot be opened) */
   onFatal?: (error: Error) => void;
   /** fault injection for crash tests (see Aggregator deps) */
-  afterCommit?: (partition: number, commits: number) => void;
+  faults?: AggregatorFaults;
+  /** first and largest pause between retries while a dependency is down, ms */
+  backoffMs?: { initial: number; max: number };
 }
 
 /**
@@ -35,7 +37,7 @@ export class AggregatorApp {
     readonly metrics: Registry,
     readonly url: string,
     private readonly consumer: BatchConsumer,
-    private readonly producer: Producer,
+    private readonly identity: TopicIdentityReader,
     private readonly redis: Redis,
     private readonly http: FastifyInstance,
   ) {}
@@ -48,12 +50,18 @@ export class AggregatorApp {
     const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: `${settings.kafka.clientId}-aggregator`, logger });
     const topics = settings.topics;
 
-    const partitions = (await topicOffsets(kafka, topics.events)).length;
-    if (partitions === 0) throw new Error(`input topic ${topics.events} does not exist (run \`doubletap setup\`)`);
+    const identity = new TopicIdentityReader(settings.kafka.brokers, `${settings.kafka.clientId}-aggregator`);
+    const found = await identity.describe(topics.events);
+    if (!found) throw new Error(`input topic ${topics.events} does not exist (run \`doubletap setup\`)`);
+    // the pinned partition count: keys are routed over it; a topic with another count is refused per partition
+    const partitions = settings.topics.partitions;
+    if (found.partitions !== partitions)
+      logger.error(
+        { topic: topics.events, partitions: found.partitions, pinned: partitions },
+        'the input topic has another partition count than TOPIC_PARTITIONS: its partitions will refuse to apply',
+      );
     const codec = new EventCodec(settings.registry.url, topics);
     await codec.init();
-    const producer = createIdempotentProducer(kafka);
-    await producer.connect();
     const redis = createRedis({ url: settings.redis.url, name: 'doubletap-aggregator', offlineQueue: true });
 
     let fatal: Error | undefined;
@@ -69,19 +77,30 @@ export class AggregatorApp {
       partitions,
       dataDir: settings.aggregator.dataDir,
       codec,
-      producer,
-      offsets: () => topicOffsets(kafka, topics.events),
+      kafka,
+      transactionalIdPrefix: settings.aggregator.groupId,
+      input: { offsets: () => topicOffsets(kafka, topics.events), identity: () => identity.describe(topics.events) },
       logger,
       metrics,
       ownership,
-      afterCommit: options.afterCommit,
+      backoffMs: options.backoffMs,
+      faults: options.faults,
       onFatal: (e) => {
         fatal = e;
         options.onFatal?.(e);
       },
     });
 
-    const http = buildInternalServer({ aggregator, partitions, metrics: registry, health, alive: () => fatal === undefined });
+    let consumerRef: BatchConsumer | undefined;
+    // liveness: a fatal error, or a consumer that crashed and is not running again, is never green
+    const alive = (): string | undefined => {
+      if (fatal) return `fatal: ${fatal.message}`;
+      const status = consumerRef?.status();
+      if (status?.state === 'restarting') return `the consumer crashed and is restarting (${status.lastError ?? 'unknown error'})`;
+      if (status?.state === 'stopped') return 'the consumer stopped';
+      return undefined;
+    };
+    const http = buildInternalServer({ aggregator, partitions, metrics: registry, health, alive });
     const address = await http.listen({ host: settings.aggregator.host, port: settings.aggregator.port });
     const port = Number(new URL(address).port);
     const host = ['0.0.0.0', '::', ''].includes(settings.aggregator.host) ? hostname() : settings.aggregator.host;
@@ -97,21 +116,28 @@ export class AggregatorApp {
       partitionsConsumedConcurrently: options.concurrency ?? Math.min(4, partitions),
     });
     aggregator.attach(consumer);
+    consumerRef = consumer;
 
     health.register('consumer', async () => {
-      if (fatal) throw fatal;
-      if (consumer.lastCrash) throw new Error(`consumer crashed: ${consumer.lastCrash.message}`);
+      const dead = alive();
+      if (dead) throw new Error(dead);
+      if (consumer.status().state !== 'running') throw new Error(`the consumer is ${consumer.status().state}`);
       if (!aggregator.hasAssignment) throw new Error('no partition assignment yet');
     });
-    health.register('restore', async () => {
+    health.register('partitions', async () => {
+      const problems: string[] = [];
+      for (const s of aggregator.stoppedPartitions) problems.push(`partition ${s.partition} stopped (${s.code}): ${s.reason}`);
       const restoring = aggregator.restoringPartitions;
-      if (restoring.length > 0) throw new Error(`restoring partitions ${restoring.join(',')}`);
+      if (restoring.length > 0) problems.push(`catching up partitions ${restoring.join(',')}`);
+      for (const b of aggregator.blockedPartitions)
+        problems.push(`partition ${b.partition} waiting for ${b.what} since ${new Date(b.since).toISOString()}${b.error ? ` (${b.error})` : ''}`);
+      if (problems.length > 0) throw new Error(problems.join('; '));
     });
     health.register('redis', async () => {
       await redis.ping();
     });
 
-    const app = new AggregatorApp(settings, logger, aggregator, registry, url, consumer, producer, redis, http);
+    const app = new AggregatorApp(settings, logger, aggregator, registry, url, consumer, identity, redis, http);
     await consumer.start();
     const every = options.ownersRefreshMs ?? 30000;
     app.refreshTimer = setInterval(() => {
@@ -124,7 +150,7 @@ export class AggregatorApp {
     return app;
   }
 
-  /** Graceful: stop consuming (the batch in flight finishes) → flush outboxes → close stores → withdraw ownership. */
+  /** Graceful: stop consuming (the batch in flight finishes) → release partitions (close producers and stores) → withdraw ownership. */
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();
     return this.stopping;
@@ -141,7 +167,7 @@ export class AggregatorApp {
     };
     await step('stop consumer', () => this.consumer.stop());
     await step('close stores', () => this.aggregator.close());
-    await step('disconnect producer', () => this.producer.disconnect());
+    await step('close identity reader', () => this.identity.close());
     await step('close http', () => this.http.close());
     await step('quit redis', () => this.redis.quit());
     this.logger.info('aggregator stopped');

@@ -2,6 +2,17 @@ import { loadSettings } from '@doubletap/config';
 import { createLogger } from '@doubletap/observability';
 import { AggregatorApp } from './aggregator.app';
 
+/** Crash tests only: SIGKILL this process at the Nth time it passes a point (env var = N). */
+function killAt(variable: string, where: string): ((partition: number, count: number) => void) | undefined {
+  const n = Number(process.env[variable] ?? 0);
+  if (!(n > 0)) return undefined;
+  return (partition, count) => {
+    if (count < n) return;
+    process.stderr.write(`${JSON.stringify({ level: 'warn', partition, count, msg: `fault injection: SIGKILL ${where}` })}\n`);
+    process.kill(process.pid, 'SIGKILL');
+  };
+}
+
 async function main(): Promise<void> {
   const settings = loadSettings();
   const logger = createLogger('aggregator', settings.logLevel);
@@ -12,19 +23,13 @@ async function main(): Promise<void> {
     guard.unref();
     void (running.app ? running.app.stop() : Promise.resolve()).finally(() => process.exit(code));
   };
-  // crash tests only: SIGKILL this process right after its Nth atomic store write, before CountChanged is sent
-  const killAfter = Number(process.env.DOUBLETAP_FAULT_KILL_AFTER_COMMITS ?? 0);
   running.app = await AggregatorApp.start(settings, {
     logger,
     onFatal: (e) => exit(1, e.message),
-    afterCommit:
-      killAfter > 0
-        ? (partition, commits) => {
-            if (commits < killAfter) return;
-            logger.warn({ partition, commits }, 'fault injection: SIGKILL after store commit');
-            process.kill(process.pid, 'SIGKILL');
-          }
-        : undefined,
+    faults: {
+      afterOutput: killAt('DOUBLETAP_FAULT_KILL_AFTER_OUTPUTS', 'after an output transaction, before its store write'),
+      afterCommit: killAt('DOUBLETAP_FAULT_KILL_AFTER_COMMITS', 'after a store write'),
+    },
   });
   process.once('SIGTERM', () => exit(0, 'SIGTERM'));
   process.once('SIGINT', () => exit(0, 'SIGINT'));

@@ -1,5 +1,7 @@
 import { EventCodec, likeKey, uuidv7, type CountChanged, type LikeAction } from '@doubletap/events';
+import type { PartitionStatus } from '@doubletap/aggregation';
 import { createIdempotentProducer, readTopicToEnd, topicOffsets, type Kafka } from '@doubletap/kafka';
+import { expectedCounts, newestPerPartition, totalOf } from '@doubletap/likes';
 import { rng } from '@doubletap/loadgen';
 
 export interface Action {
@@ -24,15 +26,8 @@ export function randomActions(n: number, seed: number, posts = 20, users = 50): 
   return out;
 }
 
-/** The truth, computed without the decider: a user counts for a post when their LAST action on it is LIKE. */
-export function groundTruth(actions: readonly Action[]): Map<string, number> {
-  const last = new Map<string, Action>();
-  for (const a of actions) last.set(`${a.postId}/${a.userId}`, a);
-  const counts = new Map<string, number>();
-  for (const a of actions) if (!counts.has(a.postId)) counts.set(a.postId, 0);
-  for (const a of last.values()) if (a.action === 'LIKE') counts.set(a.postId, (counts.get(a.postId) ?? 0) + 1);
-  return counts;
-}
+/** The truth from the one oracle (libs/likes): a user counts for a post when their LAST action on it is LIKE. */
+export const groundTruth = (actions: readonly Action[]): Map<string, number> => expectedCounts(actions);
 
 /** Produces the actions in order (idempotent producer, acks=all), `chunk` records per request. */
 export async function produceActions(
@@ -73,17 +68,16 @@ export async function produceRaw(
   }
 }
 
-/** Latest CountChanged per (post, partition) on the counts topic, summed per post. */
+/** The counts topic read back with the merge rule (highest source offset per (post, partition), later wins on ties), summed per post. */
 export async function countsFromTopic(kafka: Kafka, codec: EventCodec, topic: string): Promise<Map<string, number>> {
-  const latest = new Map<string, CountChanged>();
+  const changes: CountChanged[] = [];
   for (const r of await readTopicToEnd(kafka, topic)) {
     const c = await codec.decodeCount(r.value);
     expectKey(r.key, c);
-    const prev = latest.get(r.key!);
-    if (!prev || c.sourceOffset >= prev.sourceOffset) latest.set(r.key!, c);
+    changes.push(c);
   }
   const sums = new Map<string, number>();
-  for (const c of latest.values()) sums.set(c.postId, (sums.get(c.postId) ?? 0) + c.count);
+  for (const [postId, parts] of newestPerPartition(changes, true)) sums.set(postId, totalOf(parts.values()));
   return sums;
 }
 
@@ -96,18 +90,13 @@ export function nonZero(m: ReadonlyMap<string, number>): Record<string, number> 
   return Object.fromEntries([...m].filter(([, v]) => v !== 0).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-export interface PartitionStatus {
-  partition: number;
-  storedOffset: number | null;
-  restoring: boolean;
-  outbox: number;
-}
+export type { PartitionStatus };
 
-/** True when, for every partition with records, some status shows it fully applied with an empty outbox. */
+/** True when, for every partition with records, some status shows it fully applied, live, nothing left to publish. */
 export async function caughtUp(kafka: Kafka, topic: string, statuses: readonly PartitionStatus[]): Promise<boolean> {
   const ends = await topicOffsets(kafka, topic);
   return ends.every((e) => {
     if (e.high === e.low) return true;
-    return statuses.some((s) => s.partition === e.partition && s.storedOffset === e.high - 1 && s.outbox === 0);
+    return statuses.some((s) => s.partition === e.partition && s.storedOffset === e.high - 1 && s.phase === 'live' && s.dirty === 0);
   });
 }

@@ -19,6 +19,8 @@ const ctx = (overrides: Partial<BatchContext> = {}): BatchContext => ({
   isRunning: () => true,
   isStale: () => false,
   highWatermark: 10,
+  lastOffset: 9,
+  holdOffsets: () => undefined,
   ...overrides,
 });
 

@@ -1,11 +1,16 @@
-export { Aggregator, DEAD_LETTER_HEADERS } from './aggregator';
-export type {
-  AggregatorDeps,
-  AggregatorTopics,
-  DeadLetterReason,
-  LikeQuery,
-  OwnershipRegistry,
-  PartitionSeeker,
-} from './aggregator';
+export { Aggregator } from './aggregator';
+export type { AggregatorDeps, AggregatorFaults } from './aggregator';
 export { createAggregatorMetrics } from './metrics';
 export type { AggregatorMetrics } from './metrics';
+export type { PartitionStatus } from './queries';
+export { DEAD_LETTER_HEADERS } from './types';
+export type {
+  AggregatorCodec,
+  AggregatorTopics,
+  DeadLetterReason,
+  InputTopicView,
+  LikeQuery,
+  OwnershipRegistry,
+  PartitionControl,
+  Refusal,
+} from './types';

@@ -13,6 +13,12 @@ export interface AggregatorMetrics {
   countChanged: Counter;
   continuitySeeks: Counter;
   ownedPartitions: Gauge;
+  /** 1 while a partition refuses to apply (recreated or truncated log, changed partition count), by reason */
+  stopped: Gauge;
+  /** 1 while a partition waits for a dependency (schema registry, Kafka), by what it waits for */
+  blocked: Gauge;
+  /** output transactions that failed (the producer was replaced) or were fenced */
+  transactions: Counter;
 }
 
 export function createAggregatorMetrics(registry: Registry): AggregatorMetrics {
@@ -39,12 +45,12 @@ export function createAggregatorMetrics(registry: Registry): AggregatorMetrics {
     applyLatency: histogram(
       registry,
       'doubletap_aggregator_apply_seconds',
-      'time to apply one batch: decode, multi-get, decide, atomic write, CountChanged acknowledged',
+      'time to apply one batch: decode, multi-get, fold, output transaction committed, atomic store write',
     ),
     restoreProgress: gauge(
       registry,
       'doubletap_aggregator_restore_progress_ratio',
-      'progress of a partition restoring its store from the log (0..1; 1 = done)',
+      'progress of a partition catching its store up to the log end it saw when it took the partition (0..1; 1 = done)',
       ['partition'],
     ),
     storeSize: gauge(registry, 'doubletap_aggregator_store_bytes', 'approximate store size on disk', ['partition']),
@@ -63,7 +69,7 @@ export function createAggregatorMetrics(registry: Registry): AggregatorMetrics {
     countChanged: counter(
       registry,
       'doubletap_aggregator_count_changed_total',
-      'CountChanged records acknowledged by Kafka',
+      'CountChanged records committed to Kafka',
     ),
     continuitySeeks: counter(
       registry,
@@ -72,5 +78,23 @@ export function createAggregatorMetrics(registry: Registry): AggregatorMetrics {
       ['partition'],
     ),
     ownedPartitions: gauge(registry, 'doubletap_aggregator_owned_partitions', 'input partitions owned by this process'),
+    stopped: gauge(
+      registry,
+      'doubletap_aggregator_partition_stopped',
+      '1 while a partition refuses to apply its log (recreated, truncated, re-partitioned), by reason',
+      ['partition', 'reason'],
+    ),
+    blocked: gauge(
+      registry,
+      'doubletap_aggregator_partition_blocked',
+      '1 while a partition waits for a dependency (schema registry, Kafka) and retries with backoff',
+      ['partition', 'waiting_for'],
+    ),
+    transactions: counter(
+      registry,
+      'doubletap_aggregator_transactions_total',
+      'output transactions (CountChanged, dead letters) by outcome: committed, failed (producer replaced), fenced',
+      ['outcome'],
+    ),
   };
 }

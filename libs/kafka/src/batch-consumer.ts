@@ -22,6 +22,13 @@ export interface BatchContext {
   isStale(): boolean;
   /** the partition's log-end offset at fetch time (for lag and restore progress) */
   highWatermark: number;
+  /**
+   * The last offset this batch covers, control records included: on a transactional topic the last
+   * record is often followed by a commit marker, so this can be past the last record's offset.
+   */
+  lastOffset: number;
+  /** do not resolve or commit this batch's offsets (it was not applied: a refusal, a re-positioning) */
+  holdOffsets(): void;
 }
 
 export interface Assignment {
@@ -41,6 +48,12 @@ export interface BatchHandler {
   onAssignment?(assignment: Assignment): Promise<void>;
   /** Handle records of one partition in offset order. Resolving = durable; the offsets may be committed. */
   handleBatch(partition: number, records: ConsumedRecord[], ctx: BatchContext): Promise<void>;
+  /**
+   * The consumer moved past offsets that hold no records for the handler (only transaction markers
+   * or aborted records): `lastOffset` is the last one it passed. kafkajs never calls handleBatch for
+   * such fetches, so a reader waiting to reach an end offset learns it here.
+   */
+  onPosition?(partition: number, lastOffset: number): void;
 }
 
 export interface BatchConsumerOptions {
@@ -53,71 +66,141 @@ export interface BatchConsumerOptions {
   fromBeginning?: boolean;
   sessionTimeoutMs?: number;
   maxBytesPerPartition?: number;
+  /** upper bound of one fetch response over all partitions */
+  maxBytes?: number;
   maxWaitTimeMs?: number;
   /** partitions handled in parallel (each partition is still strictly in order) */
   partitionsConsumedConcurrently?: number;
+  /** first and largest pause before a crashed consumer is started again, ms */
+  restartBackoffMs?: { initial: number; max: number };
+}
+
+/** Where the consumer is in its life: only `running` is healthy. */
+export interface ConsumerStatus {
+  state: 'new' | 'starting' | 'running' | 'restarting' | 'stopped';
+  /** the error of the last crash (kept until the consumer has joined its group again) */
+  lastError?: string;
+  /** consumers created after a crash that kafkajs would not restart itself */
+  restarts: number;
+  /** epoch ms of the last state change */
+  since: number;
 }
 
 /**
  * A consumer-group member that hands whole batches per partition to a handler, tells it about
  * assignment changes (kafkajs has no revoke callback: the new assignment is diffed against the old
  * one at each GROUP_JOIN), and commits an offset to Kafka only after the handler resolved.
+ *
+ * It does not die quietly. kafkajs restarts itself after a retriable crash; after a crash it will
+ * not restart from (a non-retriable error: a handler bug, a refused request), this class builds a
+ * new kafkajs consumer and starts it again with backoff, telling the handler first that every
+ * partition was revoked (the new member is assigned afresh). `status()` says which it is, so
+ * liveness can fail while the consumer is not running.
  */
 export class BatchConsumer {
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
   private owned = new Set<number>();
   private generation = 0;
   private assignmentTask: Promise<void> = Promise.resolve();
-  private running = false;
-  private crashed?: Error;
+  private wanted = false;
+  private current: ConsumerStatus = { state: 'new', restarts: 0, since: Date.now() };
+  private restartTimer?: NodeJS.Timeout;
+  private restartDelay: number;
 
   constructor(private readonly options: BatchConsumerOptions) {
-    this.consumer = options.kafka.consumer({
+    this.restartDelay = options.restartBackoffMs?.initial ?? 500;
+    this.consumer = this.create();
+  }
+
+  private create(): Consumer {
+    const { options } = this;
+    const consumer = options.kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 10000,
       heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 10000) / 5)),
       rebalanceTimeout: 30000,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1048576,
+      maxBytes: options.maxBytes ?? 10485760,
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
       allowAutoTopicCreation: false,
-      retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 3000 },
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 3000 },
     });
-    const { GROUP_JOIN, CRASH } = this.consumer.events;
-    this.consumer.on(GROUP_JOIN, (event) => {
+    const { GROUP_JOIN, CRASH, END_BATCH_PROCESS } = consumer.events;
+    consumer.on(END_BATCH_PROCESS, (event) => {
+      if (consumer !== this.consumer || event.payload.batchSize !== 0) return;
+      options.handler.onPosition?.(event.payload.partition, Number(event.payload.lastOffset));
+    });
+    consumer.on(GROUP_JOIN, (event) => {
+      if (consumer !== this.consumer) return;
       const mine = event.payload.memberAssignment[options.topic] ?? [];
-      const next = new Set(mine);
-      const assignment: Assignment = {
-        partitions: [...next].sort((a, b) => a - b),
-        added: mine.filter((p) => !this.owned.has(p)).sort((a, b) => a - b),
-        revoked: [...this.owned].filter((p) => !next.has(p)).sort((a, b) => a - b),
-        memberId: event.payload.memberId,
-        generation: ++this.generation,
-      };
-      this.owned = next;
-      options.logger?.info({ assignment }, 'partitions assigned');
-      const { handler } = options;
-      if (handler.onAssignment) this.assignmentTask = this.assignmentTask.then(() => handler.onAssignment?.(assignment));
+      this.assigned(mine, event.payload.memberId);
+      this.setState('running');
+      this.restartDelay = options.restartBackoffMs?.initial ?? 500;
     });
-    this.consumer.on(CRASH, (event) => {
-      this.crashed = event.payload.error;
-      options.logger?.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
+    consumer.on(CRASH, (event) => {
+      if (consumer !== this.consumer) return;
+      const { error, restart } = event.payload;
+      this.current.lastError = error.message;
+      options.logger?.error({ err: error, restart, group: options.groupId }, 'consumer crashed');
+      this.setState('restarting');
+      // kafkajs restarts by itself after a retriable crash; otherwise the consumer is dead: replace it
+      if (!restart) this.scheduleRestart();
     });
+    return consumer;
+  }
+
+  private assigned(mine: number[], memberId: string): void {
+    const next = new Set(mine);
+    const assignment: Assignment = {
+      partitions: [...next].sort((a, b) => a - b),
+      added: mine.filter((p) => !this.owned.has(p)).sort((a, b) => a - b),
+      revoked: [...this.owned].filter((p) => !next.has(p)).sort((a, b) => a - b),
+      memberId,
+      generation: ++this.generation,
+    };
+    this.owned = next;
+    this.options.logger?.info({ assignment }, 'partitions assigned');
+    this.notify(assignment);
+  }
+
+  private notify(assignment: Assignment): void {
+    const { handler, logger } = this.options;
+    if (!handler.onAssignment) return;
+    this.assignmentTask = this.assignmentTask
+      .then(() => handler.onAssignment?.(assignment))
+      .catch((e: unknown) => logger?.error({ err: e, assignment }, 'the handler failed to apply an assignment'));
+  }
+
+  private setState(state: ConsumerStatus['state']): void {
+    if (this.current.state === state) return;
+    this.current = { ...this.current, state, since: Date.now() };
+    if (state === 'running') delete this.current.lastError;
   }
 
   get ownedPartitions(): number[] {
     return [...this.owned].sort((a, b) => a - b);
   }
 
+  /** The error of the crash the consumer has not recovered from yet, if any. */
   get lastCrash(): Error | undefined {
-    return this.crashed;
+    return this.current.state === 'restarting' && this.current.lastError ? new Error(this.current.lastError) : undefined;
+  }
+
+  status(): ConsumerStatus {
+    return { ...this.current };
   }
 
   async start(): Promise<void> {
+    this.wanted = true;
+    this.setState('starting');
+    await this.run(this.consumer);
+  }
+
+  private async run(consumer: Consumer): Promise<void> {
     const { topic, fromBeginning = true, handler } = this.options;
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [topic], fromBeginning });
-    this.running = true;
-    await this.consumer.run({
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning });
+    await consumer.run({
       autoCommit: true,
       autoCommitInterval: 1000,
       eachBatchAutoResolve: false,
@@ -134,16 +217,55 @@ export class BatchConsumer {
           timestamp: Number(m.timestamp),
           headers: headersToStrings(m.headers),
         }));
+        let held = false;
         await handler.handleBatch(batch.partition, records, {
           heartbeat: () => payload.heartbeat(),
           isRunning: () => payload.isRunning(),
           isStale: () => payload.isStale(),
           highWatermark: Number(batch.highWatermark),
+          lastOffset: Number(batch.lastOffset()),
+          holdOffsets: () => {
+            held = true;
+          },
         });
+        if (held) return;
         payload.resolveOffset(batch.lastOffset());
         await payload.commitOffsetsIfNecessary();
       },
     });
+  }
+
+  /** A new kafkajs consumer after a crash it does not recover from; backoff doubles up to the max. */
+  private scheduleRestart(): void {
+    if (!this.wanted || this.restartTimer) return;
+    const delay = this.restartDelay;
+    this.restartDelay = Math.min(this.options.restartBackoffMs?.max ?? 30000, delay * 2);
+    this.options.logger?.warn({ group: this.options.groupId, inMs: delay }, 'restarting the consumer');
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.restart();
+    }, delay);
+  }
+
+  private async restart(): Promise<void> {
+    const dead = this.consumer;
+    await dead.disconnect().catch(() => undefined);
+    if (!this.wanted) return;
+    // the new member is assigned afresh: everything this member owned is revoked first
+    if (this.owned.size > 0) {
+      const revoked = this.ownedPartitions;
+      this.owned = new Set();
+      this.notify({ partitions: [], added: [], revoked, memberId: '', generation: ++this.generation });
+    }
+    this.current.restarts += 1;
+    this.consumer = this.create();
+    try {
+      await this.run(this.consumer);
+    } catch (e) {
+      this.current.lastError = e instanceof Error ? e.message : String(e);
+      this.options.logger?.error({ err: e }, 'consumer restart failed');
+      this.scheduleRestart();
+    }
   }
 
   /** Continue from `offset` (the next offset to read) on the next fetch of that partition. */
@@ -161,13 +283,13 @@ export class BatchConsumer {
 
   /** Finish the batch in flight, commit what was resolved, leave the group. */
   async stop(): Promise<void> {
-    if (!this.running) {
-      await this.consumer.disconnect();
-      return;
-    }
-    this.running = false;
-    await this.consumer.stop();
+    const wasRunning = this.wanted;
+    this.wanted = false;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    if (wasRunning) await this.consumer.stop().catch(() => undefined);
     await this.consumer.disconnect();
     await this.assignmentTask;
+    this.setState('stopped');
   }
 }

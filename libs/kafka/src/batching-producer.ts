@@ -45,6 +45,11 @@ export interface BatchingOptions {
   /** returns why messages cannot be produced right now, or undefined when they can */
   unavailable?: () => string | undefined;
   observer?: BatchObserver;
+  /**
+   * Called when a batch's outcome became unknown (the sink never answered within 2 × timeoutMs):
+   * the sink must retire its producer before anything else is sent on it.
+   */
+  onInDoubt?: (why: string) => void;
 }
 
 /** The queue is full: answer 503 with Retry-After. */
@@ -176,16 +181,13 @@ export class BatchingProducer {
       if (this.queue.length > 0) this.dispatch();
       else this.checkDrained();
     };
-    const watchdog = setTimeout(
-      () =>
-        finish(
-          new ProducerUnavailableError(
-            `Kafka did not answer a produce request within ${2 * this.options.timeoutMs}ms; outcome unknown`,
-            true,
-          ),
-        ),
-      2 * this.options.timeoutMs,
-    );
+    const watchdog = setTimeout(() => {
+      const why = `Kafka did not answer a produce request within ${2 * this.options.timeoutMs}ms; outcome unknown`;
+      // the producer may still be working on that batch: nothing else may go out on it (a later batch
+      // could be taken for a duplicate of this one and acknowledged without being written)
+      this.options.onInDoubt?.(why);
+      finish(new ProducerUnavailableError(why, true));
+    }, 2 * this.options.timeoutMs);
     let sending: Promise<void>;
     try {
       sending = this.sendBatch(batch.map((p) => p.message));
@@ -254,18 +256,46 @@ export class BatchingProducer {
  * the CPU (kafkajs hashes with a Long object per step, ~2 µs and a dozen allocations per record).
  * Messages with an explicit partition or without a key are left to kafkajs's own partitioner.
  */
-export const keyHashPartitioner: ICustomPartitioner = () => {
-  const kafkajs = Partitioners.DefaultPartitioner();
-  return (args) => {
-    const { message, partitionMetadata } = args;
-    if (message.partition !== undefined && message.partition !== null) return kafkajs(args);
-    if (message.key === undefined || message.key === null) return kafkajs(args);
-    return partitionForKey(message.key, partitionMetadata.length);
+export const keyHashPartitioner: ICustomPartitioner = () => pinnedKeyHashPartitioner()();
+
+/** The topic has another partition count than the one pinned: keys would move, counts would double. */
+export class PartitionCountMismatchError extends Error {
+  readonly retriable = false;
+  constructor(
+    readonly topic: string,
+    readonly actual: number,
+    readonly pinned: number,
+  ) {
+    super(
+      `${topic} has ${actual} partitions but ${pinned} are pinned (TOPIC_PARTITIONS): changing the partition count moves (post, user) pairs between partitions and would count them twice; refusing to produce (see docs/operations.md)`,
+    );
+    this.name = 'PartitionCountMismatchError';
+  }
+}
+
+/**
+ * {@link keyHashPartitioner} that refuses to place a keyed record when the topic's partition count
+ * (as the producer's metadata knows it) differs from `pinned`: the record fails, the caller answers
+ * 503, and nothing lands on a partition its (post, user) never lived on.
+ */
+export function pinnedKeyHashPartitioner(pinned?: number): ICustomPartitioner {
+  return () => {
+    const kafkajs = Partitioners.DefaultPartitioner();
+    return (args) => {
+      const { message, partitionMetadata, topic } = args;
+      if (message.partition !== undefined && message.partition !== null) return kafkajs(args);
+      if (message.key === undefined || message.key === null) return kafkajs(args);
+      if (pinned !== undefined && partitionMetadata.length !== pinned)
+        throw new PartitionCountMismatchError(topic, partitionMetadata.length, pinned);
+      return partitionForKey(message.key, partitionMetadata.length);
+    };
   };
-};
+}
 
 export interface KafkaBatchSinkOptions {
   topic: string;
+  /** the partition count the keys are routed over; a topic with another count is refused */
+  pinnedPartitions?: number;
   /** bounds one produce call: request timeout and the broker's ack wait (ms) */
   timeoutMs: number;
   logger?: Logger;
@@ -301,6 +331,20 @@ export class KafkaBatchSink {
   start(): Promise<void> {
     this.connecting ??= this.connectLoop().finally(() => (this.connecting = undefined));
     return this.connecting;
+  }
+
+  /**
+   * Retires the current producer without waiting for it (a batch's outcome is unknown): sends fail
+   * fast as "not connected" until a new producer, with a new producer id, is connected.
+   */
+  discard(why: string): void {
+    const producer = this.producer;
+    if (!producer) return;
+    this.producer = undefined;
+    this.connected = false;
+    this.options.logger?.warn({ why }, 'retiring the Kafka producer; connecting a new one');
+    void producer.disconnect().catch(() => undefined);
+    void this.start();
   }
 
   send: SendBatch = async (messages) => {
@@ -343,7 +387,7 @@ export class KafkaBatchSink {
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
-        createPartitioner: keyHashPartitioner,
+        createPartitioner: pinnedKeyHashPartitioner(this.options.pinnedPartitions),
         // a bounded number of retries, so every send() settles within a few request timeouts
         retry: { retries: 2, initialRetryTime: 50, maxRetryTime: 250 },
       });

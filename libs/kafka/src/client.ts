@@ -18,7 +18,22 @@ const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-/** A kafkajs client whose logs go to our structured logger (kafkajs INFO is demoted to debug). */
+/**
+ * kafkajs INFO is demoted to debug. So are two kinds of noise: every error RESPONSE a connection sees
+ * (kafkajs logs them at error level although its retrier handles the retriable ones; what is not
+ * retried surfaces as a thrown error that the caller logs), and the warning about a bounded retry
+ * count on idempotent producers (bounded on purpose: a failed send settles, and the producer is then
+ * replaced — see docs/adr/0006).
+ */
+function levelOf(entry: LogEntry, message: string): 'error' | 'warn' | 'info' | 'debug' {
+  const level = LEVEL[entry.level] ?? 'debug';
+  if (level === 'info') return 'debug';
+  if (entry.namespace === 'Connection' && message.startsWith('Response ')) return 'debug';
+  if (message.startsWith('Limiting retries for the idempotent producer')) return 'debug';
+  return level;
+}
+
+/** A kafkajs client whose logs go to our structured logger (see levelOf for what is demoted). */
 export function createKafka(options: KafkaClientOptions): Kafka {
   const { logger } = options;
   const config: KafkaConfig = {
@@ -31,8 +46,7 @@ export function createKafka(options: KafkaClientOptions): Kafka {
     logCreator: () => (entry: LogEntry) => {
       if (!logger) return;
       const { message, ...rest } = entry.log;
-      const level = LEVEL[entry.level] === 'info' ? 'debug' : (LEVEL[entry.level] ?? 'debug');
-      logger[level]({ kafka: { namespace: entry.namespace, ...rest } }, message);
+      logger[levelOf(entry, message)]({ kafka: { namespace: entry.namespace, ...rest } }, message);
     },
   };
   return new Kafka(config);

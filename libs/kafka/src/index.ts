@@ -8,13 +8,31 @@ export type { ReadOptions, ReadRecord } from './read';
 export { createIdempotentProducer } from './producer';
 export type { Producer, RecordMetadata } from './producer';
 export { BatchConsumer } from './batch-consumer';
-export type { Assignment, BatchConsumerOptions, BatchContext, BatchHandler, ConsumedRecord } from './batch-consumer';
+export type {
+  Assignment,
+  BatchConsumerOptions,
+  BatchContext,
+  BatchHandler,
+  ConsumedRecord,
+  ConsumerStatus,
+} from './batch-consumer';
 export {
   BatchingProducer,
   KafkaBatchSink,
+  PartitionCountMismatchError,
+  pinnedKeyHashPartitioner,
   ProducerOverloadedError,
   ProducerUnavailableError,
 } from './batching-producer';
+export { chunkBySize, DEFAULT_CHUNK_BYTES, fitRecord, recordSize } from './chunks';
+export type { SizedRecord } from './chunks';
+export { describeError, isFencingError, isRecordTooLarge } from './errors';
+export { TopicIdentityReader } from './identity';
+export type { TopicIdentity } from './identity';
+export { TopicGuard } from './topic-guard';
+export type { TopicGuardState } from './topic-guard';
+export { ProducerFencedError, TransactionalSender, TransactionFailedError } from './transactional-sender';
+export type { TransactionalSenderOptions, TxRecord } from './transactional-sender';
 export type {
   BatchingOptions,
   BatchObserver,

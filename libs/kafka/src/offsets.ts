@@ -45,22 +45,28 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 30
     topic,
     timeoutMs,
     () => new Error(`reading ${topic} to its end took longer than ${timeoutMs}ms`),
-    (done) => ({
-      eachBatchAutoResolve: true,
-      eachBatch: async ({ batch }) => {
-        const last = pending.get(batch.partition);
-        if (last === undefined) return;
-        for (const m of batch.messages) {
-          if (Number(m.offset) > last) break;
-          records.push(toReadRecord(topic, batch.partition, m));
-          if (Number(m.offset) >= last) {
-            pending.delete(batch.partition);
-            break;
-          }
-        }
+    (done) => {
+      // a transactional topic ends with commit markers, never delivered as records: completion is
+      // the consumer's position (the batch's last offset, control records included)
+      const passed = (partition: number, offset: number) => {
+        const last = pending.get(partition);
+        if (last !== undefined && offset >= last) pending.delete(partition);
         if (pending.size === 0) done();
-      },
-    }),
+      };
+      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => passed(e.payload.partition, Number(e.payload.lastOffset)));
+      return {
+        eachBatchAutoResolve: true,
+        eachBatch: async ({ batch }) => {
+          const last = pending.get(batch.partition);
+          if (last === undefined) return;
+          for (const m of batch.messages) {
+            if (Number(m.offset) > last) break;
+            records.push(toReadRecord(topic, batch.partition, m));
+          }
+          passed(batch.partition, Number(batch.lastOffset()));
+        },
+      };
+    },
   );
   return records;
 }
@@ -89,15 +95,21 @@ export async function drainTopic(
     topic,
     options.timeoutMs ?? 600000,
     () => new Error(`draining ${topic} timed out`),
-    (done) => ({
-      partitionsConsumedConcurrently: options.concurrency ?? 4,
-      eachBatch: async ({ batch }) => {
-        records += batch.messages.length;
-        const last = pending.get(batch.partition);
-        if (last !== undefined && Number(batch.lastOffset()) >= last) pending.delete(batch.partition);
+    (done) => {
+      const passed = (partition: number, offset: number) => {
+        const last = pending.get(partition);
+        if (last !== undefined && offset >= last) pending.delete(partition);
         if (pending.size === 0) done();
-      },
-    }),
+      };
+      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => passed(e.payload.partition, Number(e.payload.lastOffset)));
+      return {
+        partitionsConsumedConcurrently: options.concurrency ?? 4,
+        eachBatch: async ({ batch }) => {
+          records += batch.messages.length;
+          passed(batch.partition, Number(batch.lastOffset()));
+        },
+      };
+    },
   );
   return { records, ms: Date.now() - started };
 }

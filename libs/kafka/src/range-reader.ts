@@ -60,7 +60,7 @@ export async function readRanges(options: ReadRangesOptions): Promise<{ records:
           else consumer.pause([p]);
         }
       },
-      handleBatch: async (partition, batch) => {
+      handleBatch: async (partition, batch, ctx) => {
         const range = ranges.get(partition);
         if (!range || !pending.has(partition)) return;
         const inside = batch.filter((r) => r.offset >= range.from && r.offset < range.to);
@@ -73,14 +73,19 @@ export async function readRanges(options: ReadRangesOptions): Promise<{ records:
           fail(e instanceof Error ? e : new Error(String(e)));
           return;
         }
-        if (batch[batch.length - 1].offset >= range.to - 1) {
-          pending.delete(partition);
-          consumer.pause([partition]);
-          if (pending.size === 0) finish();
-        }
+        passed(partition, ctx.lastOffset);
       },
+      // a transactional topic's last offsets can be commit markers, never delivered as records
+      onPosition: (partition, lastOffset) => passed(partition, lastOffset),
     },
   });
+  function passed(partition: number, offset: number): void {
+    const range = ranges.get(partition);
+    if (!range || !pending.has(partition) || offset < range.to - 1) return;
+    pending.delete(partition);
+    consumer.pause([partition]);
+    if (pending.size === 0) finish();
+  }
   const onAbort = () => fail(new Error('interrupted'));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const crashWatch = setInterval(() => {

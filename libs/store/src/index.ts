@@ -1,2 +1,2 @@
-export { PartitionStore, StoreOpenError, storePath } from './partition-store';
-export type { BatchWrite, OutboxEntry } from './partition-store';
+export { PartitionStore, StoreOpenError, storeKeys, storePath } from './partition-store';
+export type { BatchWrite, SourceIdentity, StoreEntry } from './partition-store';

@@ -1,5 +1,5 @@
 import { ClassicLevel } from 'classic-level';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -7,30 +7,43 @@ import { join } from 'node:path';
  *
  *   m/<postId>/<userId>  present = liked
  *   c/<postId>           partial count of the post in this partition (decimal)
- *   o/<postId>           outbox: the CountChanged (JSON) not yet acknowledged by Kafka
+ *   d/<postId>           dirty: the post changed while catching up, its CountChanged is still to publish
  *   meta/offset          last input offset applied (decimal)
+ *   meta/source          the input topic the state was built from: {"topicId","partitions"} (JSON)
  *
- * Every batch is written with one atomic LevelDB batch (state + outbox + offset), so after any crash
- * the store is exactly "all events up to meta/offset applied", and resuming after it applies each
- * event once. Writes are not fsync'ed: a killed process loses nothing (the OS has the log), a lost
- * machine rolls back to an earlier consistent offset and replays from Kafka.
+ * Every batch is ONE atomic LevelDB write (state + dirty marks + offset), so after any crash the
+ * store is exactly "all events up to meta/offset applied", and resuming after it applies each event
+ * once. Output (CountChanged, dead letters, changelog) is committed to Kafka BEFORE the batch is
+ * written here, so nothing the store has applied is ever unpublished; a crash in between only
+ * repeats output, and every output is idempotent (absolute counts guarded by source offset).
+ * Writes are not fsync'ed: a killed process loses nothing (the OS has the log), a lost machine
+ * rolls back to an earlier consistent offset and replays from Kafka.
  */
-export interface OutboxEntry {
-  postId: string;
-  partition: number;
-  count: number;
-  sourceOffset: number;
-}
-
 export interface BatchWrite {
   /** membership edits: key `<postId>/<userId>` → liked */
   membership: ReadonlyMap<string, boolean>;
   /** absolute partial counts per post after the batch */
   counts: ReadonlyMap<string, number>;
-  /** CountChanged records to keep until Kafka acknowledged them */
-  outbox: readonly OutboxEntry[];
   /** last input offset of the batch (applied or dead-lettered) */
   offset: number;
+  /** posts to mark dirty (catching up: their CountChanged is published when the catch-up ends) */
+  dirty?: Iterable<string>;
+  /** dirty marks to remove (their CountChanged was committed) */
+  clean?: Iterable<string>;
+  /** the input topic's identity, written with the first batch and whenever it is confirmed */
+  source?: SourceIdentity;
+}
+
+/** The input topic a store was built from. */
+export interface SourceIdentity {
+  topicId: string;
+  partitions: number;
+}
+
+/** A raw store entry as the changelog carries it: value null = deleted. */
+export interface StoreEntry {
+  key: string;
+  value: string | null;
 }
 
 export class StoreOpenError extends Error {
@@ -49,8 +62,11 @@ export class StoreOpenError extends Error {
 
 const MEMBER = 'm/';
 const COUNT = 'c/';
-const OUTBOX = 'o/';
+const DIRTY = 'd/';
+/** the outbox of stores written before output moved ahead of the store commit: read once, as dirty */
+const LEGACY_OUTBOX = 'o/';
 const OFFSET = 'meta/offset';
+const SOURCE = 'meta/source';
 /** LevelDB orders keys bytewise: '0' sorts after '/', so `x/` … `x0` spans every key of prefix x/ */
 const end = (prefix: string): string => prefix.slice(0, -1) + '0';
 
@@ -58,8 +74,17 @@ export function storePath(dataDir: string, partition: number): string {
   return join(dataDir, `p-${partition}`);
 }
 
+/** Store keys of the state proper (what a changelog carries). */
+export const storeKeys = {
+  member: (likeKey: string): string => MEMBER + likeKey,
+  count: (postId: string): string => COUNT + postId,
+  offset: OFFSET,
+  source: SOURCE,
+};
+
 export class PartitionStore {
   private offset: number | undefined;
+  private sourceIdentity: SourceIdentity | undefined;
   private closed = false;
 
   private constructor(
@@ -77,8 +102,10 @@ export class PartitionStore {
       db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
       await db.open();
       const store = new PartitionStore(partition, path, db);
-      const raw = await db.get(OFFSET);
-      store.offset = raw === undefined ? undefined : parseOffset(raw, path);
+      const [rawOffset, rawSource] = await db.getMany([OFFSET, SOURCE]);
+      store.offset = rawOffset === undefined ? undefined : parseOffset(rawOffset, path);
+      store.sourceIdentity = rawSource === undefined ? undefined : (JSON.parse(rawSource) as SourceIdentity);
+      await store.migrateOutbox();
       return store;
     } catch (e) {
       if (db) await db.close().catch(() => undefined);
@@ -86,22 +113,23 @@ export class PartitionStore {
     }
   }
 
+  /** Deletes the store of `partition` (it must not be open): a restore starts from nothing. */
+  static async destroy(dataDir: string, partition: number): Promise<void> {
+    await rm(storePath(dataDir, partition), { recursive: true, force: true });
+  }
+
   /** Last applied input offset, or undefined for a store that has never applied anything. */
   lastOffset(): number | undefined {
     return this.offset;
   }
 
-  get isOpen(): boolean {
-    return !this.closed;
+  /** The input topic the state was built from, once a batch recorded it. */
+  source(): SourceIdentity | undefined {
+    return this.sourceIdentity;
   }
 
-  /** One multi-get: liked (true) or not for each `<postId>/<userId>` key. */
-  async getMembership(keys: readonly string[]): Promise<Map<string, boolean>> {
-    const out = new Map<string, boolean>();
-    if (keys.length === 0) return out;
-    const values = await this.db.getMany(keys.map((k) => MEMBER + k));
-    keys.forEach((k, i) => out.set(k, values[i] !== undefined));
-    return out;
+  get isOpen(): boolean {
+    return !this.closed;
   }
 
   /** Membership and partial counts in one multi-get (the hot path reads both per batch). */
@@ -109,11 +137,17 @@ export class PartitionStore {
     memberKeys: readonly string[],
     postIds: readonly string[],
   ): Promise<{ membership: Map<string, boolean>; counts: Map<string, number> }> {
-    const values = await this.db.getMany([...memberKeys.map((k) => MEMBER + k), ...postIds.map((p) => COUNT + p)]);
+    const keys = new Array<string>(memberKeys.length + postIds.length);
+    for (let i = 0; i < memberKeys.length; i++) keys[i] = MEMBER + memberKeys[i];
+    for (let i = 0; i < postIds.length; i++) keys[memberKeys.length + i] = COUNT + postIds[i];
+    const values = keys.length === 0 ? [] : await this.db.getMany(keys);
     const membership = new Map<string, boolean>();
     const counts = new Map<string, number>();
-    memberKeys.forEach((k, i) => membership.set(k, values[i] !== undefined));
-    postIds.forEach((p, i) => counts.set(p, Number(values[memberKeys.length + i] ?? 0)));
+    for (let i = 0; i < memberKeys.length; i++) if (values[i] !== undefined) membership.set(memberKeys[i], true);
+    for (let i = 0; i < postIds.length; i++) {
+      const v = values[memberKeys.length + i];
+      if (v !== undefined) counts.set(postIds[i], Number(v));
+    }
     return { membership, counts };
   }
 
@@ -132,12 +166,17 @@ export class PartitionStore {
     return out;
   }
 
-  /** State edits, outbox entries and the input offset in ONE atomic write. */
+  /** Every liked `<postId>/<userId>` key (for tools and tests). */
+  async allMembers(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of this.db.keys({ gte: MEMBER, lt: end(MEMBER) })) out.push(k.slice(MEMBER.length));
+    return out;
+  }
+
+  /** State edits, dirty marks and the input offset in ONE atomic write. */
   async commitBatch(write: BatchWrite): Promise<void> {
     if (this.offset !== undefined && write.offset <= this.offset)
-      throw new Error(
-        `partition ${this.partition}: batch offset ${write.offset} is not after the stored offset ${this.offset}`,
-      );
+      throw new Error(`partition ${this.partition}: batch offset ${write.offset} is not after the stored offset ${this.offset}`);
     const batch = this.db.batch();
     for (const [key, liked] of write.membership) {
       if (liked) batch.put(MEMBER + key, '1');
@@ -147,36 +186,59 @@ export class PartitionStore {
       if (count < 0) throw new Error(`partition ${this.partition}: negative count ${count} for post ${postId}`);
       batch.put(COUNT + postId, String(count));
     }
-    for (const entry of write.outbox) batch.put(OUTBOX + entry.postId, JSON.stringify(entry));
+    if (write.clean) for (const postId of write.clean) batch.del(DIRTY + postId);
+    if (write.dirty) for (const postId of write.dirty) batch.put(DIRTY + postId, '1');
+    if (write.source) batch.put(SOURCE, JSON.stringify(write.source));
     batch.put(OFFSET, String(write.offset));
     await batch.write();
     this.offset = write.offset;
+    if (write.source) this.sourceIdentity = write.source;
   }
 
-  async readOutbox(limit = Number.POSITIVE_INFINITY): Promise<OutboxEntry[]> {
-    const out: OutboxEntry[] = [];
-    for await (const value of this.db.values({ gte: OUTBOX, lt: end(OUTBOX) })) {
-      out.push(JSON.parse(value) as OutboxEntry);
-      if (out.length >= limit) break;
-    }
-    return out;
-  }
-
-  /** Removes outbox entries that Kafka acknowledged, only where the stored entry is still the one sent. */
-  async clearOutbox(entries: readonly OutboxEntry[]): Promise<number> {
-    if (entries.length === 0) return 0;
-    const current = await this.db.getMany(entries.map((e) => OUTBOX + e.postId));
+  /** Removes dirty marks whose CountChanged was committed (no offset change). */
+  async clean(postIds: readonly string[]): Promise<void> {
+    if (postIds.length === 0) return;
     const batch = this.db.batch();
+    for (const p of postIds) batch.del(DIRTY + p);
+    await batch.write();
+  }
+
+  /** Up to `limit` dirty posts with their partial counts, in key order. */
+  async dirtyPosts(limit: number): Promise<Array<{ postId: string; count: number }>> {
+    const ids: string[] = [];
+    for await (const k of this.db.keys({ gte: DIRTY, lt: end(DIRTY), limit })) ids.push(k.slice(DIRTY.length));
+    if (ids.length === 0) return [];
+    const counts = await this.db.getMany(ids.map((p) => COUNT + p));
+    return ids.map((postId, i) => ({ postId, count: Number(counts[i] ?? 0) }));
+  }
+
+  async dirtyCount(limit = Number.MAX_SAFE_INTEGER): Promise<number> {
     let n = 0;
-    entries.forEach((e, i) => {
-      if (current[i] !== undefined && current[i] === JSON.stringify(e)) {
-        batch.del(OUTBOX + e.postId);
-        n += 1;
-      }
-    });
-    if (n > 0) await batch.write();
-    else await batch.close();
+    for await (const _ of this.db.keys({ gte: DIRTY, lt: end(DIRTY), limit })) n++;
     return n;
+  }
+
+  /**
+   * Writes raw entries (a changelog being restored) and, when given, the offset they bring the state
+   * to — in one atomic write per call. Only for a store being restored from nothing.
+   */
+  async restoreEntries(entries: readonly StoreEntry[], offset?: number, source?: SourceIdentity): Promise<void> {
+    const batch = this.db.batch();
+    for (const e of entries) {
+      if (e.value === null) batch.del(e.key);
+      else batch.put(e.key, e.value);
+    }
+    if (source) batch.put(SOURCE, JSON.stringify(source));
+    if (offset !== undefined) batch.put(OFFSET, String(offset));
+    await batch.write();
+    if (offset !== undefined) this.offset = offset;
+    if (source) this.sourceIdentity = source;
+  }
+
+  /** Every state entry (members and counts) in key order, for a changelog dump. */
+  async *stateEntries(): AsyncGenerator<StoreEntry> {
+    for await (const [key, value] of this.db.iterator({ gte: COUNT, lt: end(COUNT) })) yield { key, value };
+    for await (const [key, value] of this.db.iterator({ gte: MEMBER, lt: end(MEMBER) })) yield { key, value };
   }
 
   /** Approximate bytes on disk (LevelDB's estimate over the whole key space). */
@@ -188,6 +250,19 @@ export class PartitionStore {
     if (this.closed) return;
     this.closed = true;
     await this.db.close();
+  }
+
+  /** An outbox left by an older version: those posts' CountChanged may be unsent, so they become dirty. */
+  private async migrateOutbox(): Promise<void> {
+    const keys: string[] = [];
+    for await (const k of this.db.keys({ gte: LEGACY_OUTBOX, lt: end(LEGACY_OUTBOX) })) keys.push(k);
+    if (keys.length === 0) return;
+    const batch = this.db.batch();
+    for (const k of keys) {
+      batch.del(k);
+      batch.put(DIRTY + k.slice(LEGACY_OUTBOX.length), '1');
+    }
+    await batch.write();
   }
 }
 

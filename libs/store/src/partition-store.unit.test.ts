@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
 import { PartitionStore, StoreOpenError, storePath } from '@doubletap/store';
 
 describe('PartitionStore', () => {
@@ -12,17 +13,18 @@ describe('PartitionStore', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('given a new store, when opened, then it has no offset, no members and an empty outbox', async () => {
+  it('given a new store, when opened, then it has no offset, no source, no members and nothing dirty', async () => {
     const store = await PartitionStore.open(dir, 3);
     expect(store.path).toBe(storePath(dir, 3));
     expect(store.path.endsWith('p-3')).toBe(true);
     expect(store.lastOffset()).toBeUndefined();
-    expect(await store.getMembership(['a/u1', 'a/u2'])).toEqual(new Map([['a/u1', false], ['a/u2', false]]));
-    expect(await store.readOutbox()).toEqual([]);
+    expect(store.source()).toBeUndefined();
+    expect(await store.getState(['a/u1', 'a/u2'], ['a'])).toEqual({ membership: new Map(), counts: new Map() });
+    expect(await store.dirtyPosts(10)).toEqual([]);
     await store.close();
   });
 
-  it('given a committed batch, when reopened, then membership, counts, outbox and offset all survived', async () => {
+  it('given committed batches, when reopened, then membership, counts, dirty marks, source and offset all survived', async () => {
     const store = await PartitionStore.open(dir, 0);
     await store.commitBatch({
       membership: new Map([
@@ -34,63 +36,71 @@ describe('PartitionStore', () => {
         ['a', 2],
         ['b', 1],
       ]),
-      outbox: [
-        { postId: 'a', partition: 0, count: 2, sourceOffset: 9 },
-        { postId: 'b', partition: 0, count: 1, sourceOffset: 9 },
-      ],
+      dirty: ['a', 'b'],
+      source: { topicId: 't-1', partitions: 4 },
       offset: 9,
     });
-    await store.commitBatch({
-      membership: new Map([['a/u2', false]]),
-      counts: new Map([['a', 1]]),
-      outbox: [{ postId: 'a', partition: 0, count: 1, sourceOffset: 12 }],
-      offset: 12,
-    });
+    await store.commitBatch({ membership: new Map([['a/u2', false]]), counts: new Map([['a', 1]]), clean: ['b'], offset: 12 });
     await store.close();
 
     const again = await PartitionStore.open(dir, 0);
     expect(again.lastOffset()).toBe(12);
-    expect(await again.getMembership(['a/u1', 'a/u2', 'b/u1'])).toEqual(
-      new Map([
-        ['a/u1', true],
-        ['a/u2', false],
-        ['b/u1', true],
-      ]),
-    );
+    expect(again.source()).toEqual({ topicId: 't-1', partitions: 4 });
+    expect(await again.allMembers()).toEqual(['a/u1', 'b/u1']);
     expect(await again.allCounts()).toEqual(new Map([['a', 1], ['b', 1]]));
     const state = await again.getState(['a/u1', 'c/u9'], ['a', 'c']);
-    expect(state.membership).toEqual(new Map([['a/u1', true], ['c/u9', false]]));
-    expect(state.counts).toEqual(new Map([['a', 1], ['c', 0]]));
-    // the outbox keeps only the latest CountChanged per post
-    expect(await again.readOutbox()).toEqual([
-      { postId: 'a', partition: 0, count: 1, sourceOffset: 12 },
-      { postId: 'b', partition: 0, count: 1, sourceOffset: 9 },
-    ]);
+    expect(state.membership).toEqual(new Map([['a/u1', true]]));
+    expect(state.counts).toEqual(new Map([['a', 1]]));
+    expect(await again.dirtyPosts(10)).toEqual([{ postId: 'a', count: 1 }]);
+    await again.clean(['a']);
+    expect(await again.dirtyCount()).toBe(0);
     await again.close();
-  });
-
-  it('when clearing the outbox, then only entries still equal to what was sent are removed', async () => {
-    const store = await PartitionStore.open(dir, 1);
-    const sentA = { postId: 'a', partition: 1, count: 1, sourceOffset: 0 };
-    const sentB = { postId: 'b', partition: 1, count: 1, sourceOffset: 0 };
-    await store.commitBatch({ membership: new Map(), counts: new Map(), outbox: [sentA, sentB], offset: 0 });
-    const newerB = { postId: 'b', partition: 1, count: 2, sourceOffset: 1 };
-    await store.commitBatch({ membership: new Map(), counts: new Map(), outbox: [newerB], offset: 1 });
-    expect(await store.clearOutbox([sentA, sentB])).toBe(1);
-    expect(await store.readOutbox()).toEqual([newerB]);
-    await store.close();
   });
 
   it('rejects a batch that does not move the offset forward, and negative counts', async () => {
     const store = await PartitionStore.open(dir, 2);
-    await store.commitBatch({ membership: new Map(), counts: new Map(), outbox: [], offset: 5 });
-    await expect(store.commitBatch({ membership: new Map(), counts: new Map(), outbox: [], offset: 5 })).rejects.toThrow(
+    await store.commitBatch({ membership: new Map(), counts: new Map(), offset: 5 });
+    await expect(store.commitBatch({ membership: new Map(), counts: new Map(), offset: 5 })).rejects.toThrow(
       /offset 5 is not after the stored offset 5/,
     );
-    await expect(
-      store.commitBatch({ membership: new Map(), counts: new Map([['a', -1]]), outbox: [], offset: 6 }),
-    ).rejects.toThrow(/negative count/);
+    await expect(store.commitBatch({ membership: new Map(), counts: new Map([['a', -1]]), offset: 6 })).rejects.toThrow(/negative count/);
     expect(store.lastOffset()).toBe(5);
+    await store.close();
+  });
+
+  it('restores raw entries (a changelog) and dumps the state entries back', async () => {
+    const store = await PartitionStore.open(dir, 6);
+    await store.restoreEntries(
+      [
+        { key: 'm/a/u1', value: '1' },
+        { key: 'm/a/u2', value: '1' },
+        { key: 'c/a', value: '2' },
+      ],
+      undefined,
+    );
+    await store.restoreEntries([{ key: 'm/a/u2', value: null }, { key: 'c/a', value: '1' }], 41, { topicId: 't', partitions: 1 });
+    expect(store.lastOffset()).toBe(41);
+    const entries = [];
+    for await (const e of store.stateEntries()) entries.push(e);
+    expect(entries).toEqual([
+      { key: 'c/a', value: '1' },
+      { key: 'm/a/u1', value: '1' },
+    ]);
+    await store.close();
+  });
+
+  it('turns the outbox of an older store into dirty marks (their CountChanged may be unsent)', async () => {
+    const db = new ClassicLevel<string, string>(storePath(dir, 8), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    await db.batch([
+      { type: 'put', key: 'm/p/u', value: '1' },
+      { type: 'put', key: 'c/p', value: '1' },
+      { type: 'put', key: 'o/p', value: JSON.stringify({ postId: 'p', partition: 8, count: 1, sourceOffset: 3 }) },
+      { type: 'put', key: 'meta/offset', value: '3' },
+    ]);
+    await db.close();
+    const store = await PartitionStore.open(dir, 8);
+    expect(store.lastOffset()).toBe(3);
+    expect(await store.dirtyPosts(10)).toEqual([{ postId: 'p', count: 1 }]);
     await store.close();
   });
 
@@ -105,9 +115,14 @@ describe('PartitionStore', () => {
     await expect(PartitionStore.open(join(dir, 'x'), 7)).rejects.toThrow(/partition 7 at .*p-7/);
   });
 
-  it('reports an approximate size', async () => {
+  it('destroy removes a closed store; an approximate size is reported', async () => {
     const store = await PartitionStore.open(dir, 5);
     expect(await store.sizeBytes()).toBeGreaterThanOrEqual(0);
+    await store.commitBatch({ membership: new Map([['a/b', true]]), counts: new Map([['a', 1]]), offset: 0 });
     await store.close();
+    await PartitionStore.destroy(dir, 5);
+    const fresh = await PartitionStore.open(dir, 5);
+    expect(fresh.lastOffset()).toBeUndefined();
+    await fresh.close();
   });
 });

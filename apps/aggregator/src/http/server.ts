@@ -8,8 +8,8 @@ export interface InternalServerDeps {
   partitions: number;
   metrics: Registry;
   health: HealthRegistry;
-  /** liveness: false once the process cannot continue */
-  alive: () => boolean;
+  /** liveness: why the process is not alive (a fatal error, a dead consumer), or undefined when it is */
+  alive: () => string | undefined;
 }
 
 function problem(reply: FastifyReply, status: number, title: string, detail: string, extra: object = {}): FastifyReply {
@@ -64,9 +64,14 @@ export function buildInternalServer(deps: InternalServerDeps): FastifyInstance {
             { expectedPartition: answer.expected },
           );
         case 'restoring':
-          return problem(reply, 503, 'Partition restoring', `partition ${p} is restoring its store from the log`, {
+          return problem(reply, 503, 'Partition restoring', `partition ${p} is catching its store up to the log`, {
             progress: Number(answer.progress.toFixed(4)),
           }).header('retry-after', '1');
+        case 'stopped':
+          return problem(reply, 503, 'Partition stopped', `partition ${p} refuses to apply its log: ${answer.reason}`).header(
+            'retry-after',
+            '30',
+          );
       }
     },
   );
@@ -91,9 +96,10 @@ export function buildInternalServer(deps: InternalServerDeps): FastifyInstance {
     return reply.send({ member: aggregator.memberInfo ?? null, partitions: owned.filter(Boolean) });
   });
 
-  app.get('/health', async (_req, reply) =>
-    deps.alive() ? reply.send({ status: 'ok' }) : problem(reply, 503, 'Not alive', 'the aggregator hit a fatal error'),
-  );
+  app.get('/health', async (_req, reply) => {
+    const dead = deps.alive();
+    return dead === undefined ? reply.send({ status: 'ok' }) : problem(reply, 503, 'Not alive', dead);
+  });
 
   app.get('/ready', async (_req, reply) => {
     const report = await deps.health.report();

@@ -139,6 +139,8 @@ state: the stores' meta/offset and <data-dir>/rebuild-state.json).`,
           });
           const state = (): StateDeps => ({
             kafka,
+            brokers: settings.kafka.brokers,
+            pinnedPartitions: settings.topics.partitions,
             codec,
             topics: settings.topics,
             groupId: settings.aggregator.groupId,

@@ -5,8 +5,8 @@ import { Aggregator, createAggregatorMetrics, type AggregatorTopics } from '@dou
 import type { EventCodec } from '@doubletap/events';
 import {
   BatchConsumer,
-  createIdempotentProducer,
   createOffsetsReader,
+  TopicIdentityReader,
   topicOffsets,
   type Assignment,
   type BatchContext,
@@ -20,6 +20,10 @@ import type { RangePlan } from './read-side-rebuild';
 
 export interface StateDeps {
   kafka: Kafka;
+  /** bootstrap brokers (the input topic's identity is read with its own client) */
+  brokers: string[];
+  /** the pinned partition count of the input topic (TOPIC_PARTITIONS) */
+  pinnedPartitions: number;
   codec: EventCodec;
   topics: AggregatorTopics;
   /** the aggregators' consumer group: the rebuild refuses while it has live members */
@@ -177,9 +181,10 @@ class ChosenPartitions {
 /**
  * Rebuilds aggregator stores from likes.events with the aggregator's own code (libs/aggregation):
  * refuses while the aggregator group has live members; moves the chosen partitions' stores aside
- * (a store without meta/offset is restored from the earliest offset by the aggregator logic), runs
- * an Aggregator in this process on a throw-away consumer group until every chosen partition reached
- * the log end taken at the start, and lets it publish the CountChanged of every post (stamped with
+ * (an empty store catches up from the earliest offset by the aggregator logic), runs an Aggregator
+ * in this process on a throw-away consumer group (with the aggregators' transactional ids, so it
+ * fences any aggregator still holding a partition) until every chosen partition reached the log end
+ * taken at the start, and lets it publish the CountChanged of every post it touched (stamped with
  * the partition's final offset, so they supersede what the replaced store published). Interrupted?
  * The marker file names the partitions in progress; the next run resumes them after their
  * meta/offset instead of moving them aside again.
@@ -213,16 +218,16 @@ export async function rebuildState(deps: StateDeps): Promise<StateResult> {
   const resumed = plan.read.filter((r) => r.mode === 'resume');
   if (resumed.length > 0) deps.info(`resuming partitions ${resumed.map((r) => r.partition).join(',')} after their stored offsets`);
 
-  const partitionCount = (await topicOffsets(deps.kafka, deps.topics.events)).length;
-  const producer = createIdempotentProducer(deps.kafka);
-  await producer.connect();
+  const identity = new TopicIdentityReader(deps.brokers, 'doubletap-rebuild');
+  // the aggregators' transactional ids: the rebuild fences any aggregator that still held a partition
   const aggregator = new Aggregator({
     topics: deps.topics,
-    partitions: partitionCount,
+    partitions: deps.pinnedPartitions,
     dataDir: deps.dataDir,
     codec: deps.codec,
-    producer,
-    offsets: () => topicOffsets(deps.kafka, deps.topics.events),
+    kafka: deps.kafka,
+    transactionalIdPrefix: deps.groupId,
+    input: { offsets: () => topicOffsets(deps.kafka, deps.topics.events), identity: () => identity.describe(deps.topics.events) },
     logger: deps.logger,
     metrics: createAggregatorMetrics(createMetricsRegistry('rebuild')),
   });
@@ -249,6 +254,8 @@ export async function rebuildState(deps: StateDeps): Promise<StateResult> {
       if (deps.signal?.aborted) throw new Error('interrupted');
       if (aggregator.fatalError) throw aggregator.fatalError;
       if (consumer.lastCrash) throw new Error(`consumer crashed: ${consumer.lastCrash.message}`);
+      const stopped = aggregator.stoppedPartitions;
+      if (stopped.length > 0) throw new Error(stopped.map((s) => `partition ${s.partition}: ${s.reason}`).join('; '));
       let done = 0;
       let complete = true;
       for (const [p, r] of targets) {
@@ -256,7 +263,7 @@ export async function rebuildState(deps: StateDeps): Promise<StateResult> {
         const stored = status?.storedOffset ?? null;
         done += stored === null ? 0 : Math.min(r.records, Math.max(0, stored - r.from + 1));
         const reached = r.to === r.from || (stored !== null && stored >= r.to - 1);
-        if (!status || status.restoring || !reached) complete = false;
+        if (!status || status.phase !== 'live' || !reached) complete = false;
       }
       progress.set(done);
       if (complete) break;
@@ -269,8 +276,8 @@ export async function rebuildState(deps: StateDeps): Promise<StateResult> {
     throw new Error(`state rebuild stopped (${why}); rerun the same command to resume after the stored offsets`);
   } finally {
     await consumer.stop().catch(() => undefined);
-    await aggregator.close().catch(() => undefined); // sends what the outboxes hold, closes the stores
-    await producer.disconnect().catch(() => undefined);
+    await aggregator.close().catch(() => undefined); // closes the producers and the stores
+    await identity.close();
     const admin = deps.kafka.admin();
     await admin
       .connect()

@@ -1,0 +1,120 @@
+import type { Assignment, PartitionOffsets, TopicIdentity } from '@doubletap/kafka';
+import type { Logger } from '@doubletap/observability';
+import { Backoff } from './backoff';
+import type { AggregatorMetrics } from './metrics';
+import { PartitionLostError } from './record-collector';
+import type { PartitionTask } from './task';
+import type { InputTopicView, OwnershipRegistry } from './types';
+
+export interface OwnershipDeps {
+  input: InputTopicView;
+  createTask(partition: number): PartitionTask;
+  logger: Logger;
+  metrics: AggregatorMetrics;
+  registry?: OwnershipRegistry;
+  /** a failure the process cannot continue from (a store that cannot be opened) */
+  onFatal(error: Error): void;
+}
+
+/**
+ * Turns the consumer group's assignments into partition tasks (Kafka Streams' rebalance listener):
+ * revoked partitions are released (the batch in flight finishes, the store closes) and withdrawn from
+ * the owners map; added ones are taken — all with one look at the input topic (identity and offsets)
+ * — and announced, so the api can route "did I like it" to this process.
+ */
+export class OwnershipListener {
+  readonly tasks = new Map<number, PartitionTask>();
+  member?: { memberId: string; generation: number };
+  assignedOnce = false;
+
+  constructor(private readonly deps: OwnershipDeps) {}
+
+  get owned(): number[] {
+    return [...this.tasks.keys()].sort((a, b) => a - b);
+  }
+
+  async onAssignment(a: Assignment): Promise<void> {
+    const { logger, registry, metrics } = this.deps;
+    const previous = this.member;
+    this.member = { memberId: a.memberId, generation: a.generation };
+    const revoked = a.revoked.filter((p) => this.tasks.has(p));
+    if (revoked.length > 0) {
+      await Promise.all(revoked.map((p) => this.release(p)));
+      if (registry && previous) await this.safely('withdraw ownership', () => registry.withdraw(revoked, previous));
+    }
+    const added = a.added.filter((p) => !this.tasks.has(p));
+    if (added.length > 0) {
+      const view = await this.look();
+      if (view === undefined) return;
+      await Promise.all(added.map((p) => this.take(p, view)));
+    }
+    this.assignedOnce = true;
+    metrics.ownedPartitions.set(this.tasks.size);
+    if (registry && this.member && this.tasks.size > 0) {
+      const member = this.member;
+      await this.safely('publish ownership', () => registry.publish(this.owned, member));
+    }
+    logger.info({ partitions: this.owned, added, revoked, generation: a.generation }, 'assignment applied');
+  }
+
+  /** Releases every partition (shutdown). */
+  async releaseAll(): Promise<void> {
+    const owned = this.owned;
+    await Promise.all(owned.map((p) => this.release(p)));
+    if (this.deps.registry && this.member && owned.length > 0) {
+      const member = this.member;
+      await this.safely('withdraw ownership', () => this.deps.registry!.withdraw(owned, member));
+    }
+    this.deps.metrics.ownedPartitions.set(0);
+  }
+
+  private async take(p: number, view: { identity: TopicIdentity; offsets: PartitionOffsets[] }): Promise<void> {
+    const task = this.deps.createTask(p);
+    this.tasks.set(p, task);
+    const offsets = view.offsets.find((o) => o.partition === p) ?? { partition: p, low: 0, high: 0 };
+    try {
+      await task.take({ identity: view.identity, offsets });
+    } catch (e) {
+      if (e instanceof PartitionLostError) return; // given up while taking it
+      const error = e instanceof Error ? e : new Error(String(e));
+      this.deps.logger.fatal({ err: error, partition: p }, 'cannot take the assigned partition');
+      this.deps.onFatal(error);
+    }
+  }
+
+  private async release(p: number): Promise<void> {
+    const task = this.tasks.get(p);
+    if (!task) return;
+    this.tasks.delete(p);
+    const stored = task.storedOffset();
+    await task.release();
+    this.deps.logger.info({ partition: p, storedOffset: stored ?? null }, 'partition released, store closed');
+  }
+
+  /** The input topic's identity and offsets, retried with backoff while Kafka cannot answer. */
+  private async look(): Promise<{ identity: TopicIdentity; offsets: PartitionOffsets[] } | undefined> {
+    const backoff = new Backoff(200, 5000);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [identity, offsets] = await Promise.all([this.deps.input.identity(), this.deps.input.offsets()]);
+        if (!identity) throw new Error('the input topic does not exist');
+        return { identity, offsets };
+      } catch (e) {
+        if (attempt === 1 || attempt % 10 === 0) this.deps.logger.warn({ err: e, attempt }, 'cannot read the input topic; retrying');
+        if (attempt >= 60) {
+          this.deps.onFatal(e instanceof Error ? e : new Error(String(e)));
+          return undefined;
+        }
+        await backoff.wait();
+      }
+    }
+  }
+
+  private async safely(what: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (e) {
+      this.deps.logger.warn({ err: e }, `${what} failed`);
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import type { CountChanged, LikeEvent } from '@doubletap/events';
+import type { PartitionOffsets, TopicIdentity } from '@doubletap/kafka';
+
+export interface AggregatorTopics {
+  events: string;
+  counts: string;
+  deadLetter: string;
+}
+
+/**
+ * What the aggregator needs of the wire format (EventCodec implements it). Decoding a LikeEvent
+ * throws an error with `name === 'InvalidEventError'` when the BYTES are poison; any other error
+ * means the record could not be judged now (the schema registry is unreachable) and is retried.
+ */
+export interface AggregatorCodec {
+  decodeLike(value: Buffer | null): Promise<LikeEvent>;
+  /** the event without a promise when the writer schema is cached; undefined when it must be fetched */
+  decodeLikeSync?(value: Buffer | null): LikeEvent | undefined;
+  encodeCount(change: CountChanged): Promise<Buffer>;
+}
+
+/** The consumer's controls a partition task uses (BatchConsumer implements them). */
+export interface PartitionControl {
+  seek(partition: number, offset: number): void;
+  pause(partitions: number[]): void;
+  resume(partitions: number[]): void;
+}
+
+/** Where the aggregator announces which partitions it owns (Redis owners map in production). */
+export interface OwnershipRegistry {
+  publish(partitions: number[], owner: { memberId: string; generation: number }): Promise<void>;
+  withdraw(partitions: number[], owner: { memberId: string }): Promise<void>;
+}
+
+/** What Kafka says about the input topic: offsets per partition and its identity. */
+export interface InputTopicView {
+  offsets(): Promise<PartitionOffsets[]>;
+  identity(): Promise<TopicIdentity | undefined>;
+}
+
+export type DeadLetterReason = 'undecodable' | 'invalid' | 'wrong-partition';
+
+export const DEAD_LETTER_HEADERS = ['reason', 'detail', 'source-topic', 'source-partition', 'source-offset'] as const;
+
+/** Why a partition refuses to apply its log (a stable code for metrics, a sentence for people). */
+export interface Refusal {
+  code: 'partition-count-changed' | 'topic-recreated' | 'log-truncated' | 'store-ahead-of-log' | 'no-history';
+  reason: string;
+}
+
+export type LikeQuery =
+  | { kind: 'ok'; liked: boolean; asOfOffset: number | null }
+  | { kind: 'not-owner' }
+  | { kind: 'restoring'; progress: number }
+  | { kind: 'stopped'; reason: string }
+  | { kind: 'wrong-partition'; expected: number };
