@@ -25,11 +25,11 @@ describe('schema registry compatibility', () => {
     }
   });
 
-  it('sets BACKWARD compatibility on the subjects it registers', async () => {
+  it('sets FULL_TRANSITIVE compatibility on the subjects it registers', async () => {
     const res = await fetch(`${settings.registry.url}/config/${subject}`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as { compatibilityLevel?: string; compatibility?: string };
-    expect(body.compatibilityLevel ?? body.compatibility).toBe('BACKWARD');
+    expect(body.compatibilityLevel ?? body.compatibility).toBe('FULL_TRANSITIVE');
   });
 
   it('rejects a new required field without a default', async () => {

@@ -94,7 +94,7 @@ describe('doubletap rebuild / verify / topics / schemas (built CLI, aggregator a
       await runCli(['schemas', '--json'], env),
     );
     expect(schemas.subjects.map((s) => s.subject)).toEqual([`${settings.topics.events}-value`, `${settings.topics.counts}-value`]);
-    expect(schemas.subjects[0].compatibility).toBe('BACKWARD');
+    expect(schemas.subjects[0].compatibility).toBe('FULL_TRANSITIVE');
     expect(schemas.subjects[1].versions[0].fields).toEqual(['postId', 'partition', 'count', 'sourceOffset']);
   });
 

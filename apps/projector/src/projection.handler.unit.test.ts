@@ -28,7 +28,7 @@ function setup(apply: (c: CountChange[]) => Promise<ApplyResult>) {
   const metrics = projectorMetrics(new Registry());
   const decode = async (value: Buffer): Promise<CountChanged> => {
     const text = value.toString();
-    if (text === 'garbage') throw new InvalidEventError('undecodable Avro: test');
+    if (text === 'garbage') throw new InvalidEventError('undecodable', 'undecodable Avro: test');
     const [postId, partition, count, sourceOffset] = text.split(',');
     return { postId, partition: Number(partition), count: Number(count), sourceOffset: Number(sourceOffset) };
   };

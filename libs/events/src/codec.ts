@@ -1,17 +1,13 @@
-import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { ConfluentSchemaRegistryCompatibilityError } from '@kafkajs/confluent-schema-registry/dist/errors';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { TimeoutMiddleware } from 'mappersmith/middleware/timeout';
-import { isValidId } from './ids';
+import { AvroReader, wireSchemaId } from './avro-reader';
+import { InvalidEventError, RegistryUnavailableError } from './codec-errors';
+import { assertCountChanged, assertLikeEvent } from './event-validation';
+import { RegistryClient, RegistryHttpError, type SchemaRegistryApi } from './registry-client';
 import { readSchema } from './schemas';
 import type { CountChanged, LikeEvent } from './types';
-import { UUID_V7_PATTERN } from './uuidv7';
-
-export class InvalidEventError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InvalidEventError';
-  }
-}
+import type { UnknownIdPolicy } from './unknown-ids';
+import { WriterSchemas } from './writer-schemas';
 
 export interface CodecTopics {
   events: string;
@@ -31,43 +27,95 @@ interface AvroWriter {
 const SCRATCH_BYTES = 64 * 1024;
 let scratch: Buffer | undefined;
 
+/** schema lookups prefetch() keeps in flight at once */
+const PREFETCH_CONCURRENCY = 8;
+
+/** The compatibility level of our subjects (docs/adr/0006-schema-evolution.md). */
+export const COMPATIBILITY_LEVEL = 'FULL_TRANSITIVE';
+
+export interface EventCodecOptions {
+  /** per registry request (default 3000 ms): a hung registry fails in bounded time, and is retried */
+  requestTimeoutMs?: number;
+  /** when a 404 for a schema id proves it unknown (unknown-ids.ts); tests shorten the grace */
+  unknownSchemaIds?: Partial<UnknownIdPolicy>;
+  /** pure unit tests only: a registry and a clock of their own */
+  registryApi?: SchemaRegistryApi;
+  now?: () => number;
+}
+
+export interface SubjectCompatibility {
+  subject: string;
+  compatibility: string;
+}
+
 /**
  * Avro in the Confluent wire format (magic 0, 4-byte schema id, body) through a Confluent-compatible
- * registry. `init()` registers (or finds) both schemas with BACKWARD compatibility and caches the ids;
- * after that encoding is local, and decoding asks the registry once per unseen schema id.
+ * registry. `init()` registers (or finds) both schemas, new subjects at FULL_TRANSITIVE, and caches
+ * the ids; after that encoding is local.
  *
  * Encoding is synchronous once `init()` resolved: the avsc Type the registry library built for the
  * registered schema writes the body straight after the header (one allocation, no promise). The
  * bytes are the library's (`registry.encode` is `toBuffer` + the same header; both use the Type's
  * checking writer); a value the writer rejects is handed to the library so the error is its
  * ConfluentSchemaRegistryValidationError with the invalid paths.
+ *
+ * Decoding resolves the record's writer schema (fetched by id once, cached forever) to our FIXED
+ * reader schema (schemas/*.avsc), so any compatible writer version decodes to our type. It throws
+ * only InvalidEventError (the bytes are poison: dead-letter) or RegistryUnavailableError (the
+ * writer schema could not be obtained: retry). The hot path is synchronous: decodeLikeSync answers
+ * from the cache, or undefined when the writer schema must be fetched first (decodeLike, prefetch).
  */
 export class EventCodec {
+  /** the registry library: the encoder's Types and its validation errors; decoding does not use it */
   private readonly registry: SchemaRegistry;
+  private readonly api: SchemaRegistryApi;
+  private readonly writers: WriterSchemas;
+  private readonly likes = new AvroReader('LikeEvent', readSchema('like-event.avsc'), assertLikeEvent);
+  private readonly counts = new AvroReader(
+    'CountChanged',
+    readSchema('count-changed.avsc'),
+    assertCountChanged,
+  );
   private likeId?: number;
   private countId?: number;
   private likeWriter?: AvroWriter;
   private countWriter?: AvroWriter;
+  private lookedUpOwnIds?: Promise<number[]>;
+  private compatibility?: { events: string; counts: string };
 
   constructor(
     readonly registryUrl: string,
     private readonly topics: CodecTopics,
-    /** per registry request; the library retries a few times, so a hung registry fails in bounded time */
-    requestTimeoutMs = 3000,
+    /** the request timeout in ms (the old signature), or the options */
+    options: number | EventCodecOptions = {},
   ) {
+    const opts = typeof options === 'number' ? { requestTimeoutMs: options } : options;
+    const requestTimeoutMs = opts.requestTimeoutMs ?? 3000;
     this.registry = new SchemaRegistry({
       host: registryUrl,
       clientId: 'doubletap',
       middlewares: [TimeoutMiddleware(requestTimeoutMs)],
     });
+    this.api = opts.registryApi ?? new RegistryClient(registryUrl, requestTimeoutMs);
+    this.writers = new WriterSchemas(this.api, () => this.ownIds(), opts.unknownSchemaIds, opts.now);
   }
 
-  async init(): Promise<{ likeEventId: number; countChangedId: number }> {
-    this.likeId = await this.register(this.topics.events, readSchema('like-event.avsc'));
-    this.countId = await this.register(this.topics.counts, readSchema('count-changed.avsc'));
-    this.likeWriter = (await this.registry.getSchema(this.likeId)) as unknown as AvroWriter;
-    this.countWriter = (await this.registry.getSchema(this.countId)) as unknown as AvroWriter;
-    return { likeEventId: this.likeId, countChangedId: this.countId };
+  async init(): Promise<{
+    likeEventId: number;
+    countChangedId: number;
+    compatibility: { events: string; counts: string };
+  }> {
+    const events = await this.register(valueSubject(this.topics.events), readSchema('like-event.avsc'));
+    const counts = await this.register(valueSubject(this.topics.counts), readSchema('count-changed.avsc'));
+    this.likeWriter = (await this.registry.getSchema(events.id)) as unknown as AvroWriter;
+    this.countWriter = (await this.registry.getSchema(counts.id)) as unknown as AvroWriter;
+    // our own ids decode without a lookup, and are what proves the registry healthy later on
+    await this.writers.load(events.id);
+    await this.writers.load(counts.id);
+    this.likeId = events.id;
+    this.countId = counts.id;
+    this.compatibility = { events: events.compatibility, counts: counts.compatibility };
+    return { likeEventId: events.id, countChangedId: counts.id, compatibility: this.compatibility };
   }
 
   get ready(): boolean {
@@ -79,25 +127,80 @@ export class EventCodec {
   }
 
   /**
-   * Registers (or finds) the schema with BACKWARD compatibility. The library sets the level only
-   * after a first registration, so when several processes register a new subject at once, one can
-   * read the subject's level in between (the registry's default) and refuse, or two can both try
-   * to set it (Apicurio: "A rule named 'COMPATIBILITY' already exists"). The level settles within
-   * milliseconds, so either is retried a few times before it is final.
+   * Registers (or finds) the schema. A subject the registry does not know yet gets FULL_TRANSITIVE
+   * first (Confluent and Apicurio 3.3 take a subject's config before its first version), so its first
+   * versions are already checked; a subject that exists keeps its level (`doubletap setup` sets it,
+   * see enforceCompatibility). When several processes register a new subject at once, two can both
+   * create its rule (Apicurio: "A rule named 'COMPATIBILITY' already exists") or collide creating
+   * the subject (409): it settles within milliseconds, so a collision is retried a few times
+   * before it is final (a 409 that stays is a real incompatibility).
    */
-  private async register(topic: string, schema: string): Promise<number> {
+  private async register(subject: string, schema: string): Promise<{ id: number; compatibility: string }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const { id } = await this.registry.register(
-          { type: SchemaType.AVRO, schema },
-          { subject: valueSubject(topic), compatibility: COMPATIBILITY.BACKWARD },
-        );
-        return id;
+        const level = await this.api.getCompatibility(subject);
+        let setBefore = false;
+        if (level === null) setBefore = await this.setLevelOfNewSubject(subject);
+        const id = await this.api.register(subject, schema);
+        if (level === null && !setBefore) await this.api.setCompatibility(subject, COMPATIBILITY_LEVEL);
+        return { id, compatibility: level ?? COMPATIBILITY_LEVEL };
       } catch (e) {
         if (!registrationRace(e) || attempt >= 5) throw e;
         await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
       }
     }
+  }
+
+  /** Sets the level of a subject that has no version yet; false when the registry wants the version first. */
+  private async setLevelOfNewSubject(subject: string): Promise<boolean> {
+    try {
+      await this.api.setCompatibility(subject, COMPATIBILITY_LEVEL);
+      return true;
+    } catch (e) {
+      if (e instanceof RegistryHttpError && e.status === 404) return false; // older Apicurio: subject first
+      throw e;
+    }
+  }
+
+  /**
+   * Sets FULL_TRANSITIVE on both subjects, whatever they had (the setup path: `doubletap setup`,
+   * `doubletap schemas setup`), and answers the levels the registry reports afterwards.
+   */
+  async enforceCompatibility(): Promise<SubjectCompatibility[]> {
+    const out: SubjectCompatibility[] = [];
+    for (const topic of [this.topics.events, this.topics.counts]) {
+      const subject = valueSubject(topic);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.api.setCompatibility(subject, COMPATIBILITY_LEVEL);
+          break;
+        } catch (e) {
+          if (!registrationRace(e) || attempt >= 5) throw e;
+          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+        }
+      }
+      out.push({ subject, compatibility: (await this.api.getCompatibility(subject)) ?? 'unknown' });
+    }
+    return out;
+  }
+
+  /**
+   * The ids that prove the registry healthy: the ones init() registered, or, in a codec that only
+   * decodes and never ran init(), our schemas looked up (not registered) under the two subjects,
+   * once. Until a lookup succeeds a 404 is never proof of anything.
+   */
+  private ownIds(): Promise<number[]> {
+    if (this.likeId !== undefined && this.countId !== undefined)
+      return Promise.resolve([this.likeId, this.countId]);
+    this.lookedUpOwnIds ??= (async () => [
+      await this.api.lookup(valueSubject(this.topics.events), readSchema('like-event.avsc')),
+      await this.api.lookup(valueSubject(this.topics.counts), readSchema('count-changed.avsc')),
+    ])();
+    const lookup = this.lookedUpOwnIds;
+    lookup.catch(() => {
+      if (this.lookedUpOwnIds === lookup) this.lookedUpOwnIds = undefined; // try again next time
+    });
+    return lookup;
   }
 
   async encodeLike(event: LikeEvent): Promise<Buffer> {
@@ -125,28 +228,71 @@ export class EventCodec {
     return this.registry.encode(schemaId, value);
   }
 
-  /** Decodes and validates a likes.events value; throws InvalidEventError with the reason. */
+  /**
+   * A likes.events value as a LikeEvent, synchronously, when the writer schema of its id is cached
+   * (the hot path: no promise per record); undefined when it must be fetched first (then await
+   * decodeLike, or prefetch the batch's ids). Throws InvalidEventError when the record is poison.
+   */
+  decodeLikeSync(value: Buffer | null): LikeEvent | undefined {
+    return this.decodeSync(value, this.likes);
+  }
+
+  decodeCountSync(value: Buffer | null): CountChanged | undefined {
+    return this.decodeSync(value, this.counts);
+  }
+
+  /** Decodes and validates a likes.events value: InvalidEventError (poison) or RegistryUnavailableError (retry). */
   async decodeLike(value: Buffer | null): Promise<LikeEvent> {
-    const raw = await this.decode(value);
-    return assertLikeEvent(raw);
+    return this.decode(value, this.likes);
   }
 
   async decodeCount(value: Buffer | null): Promise<CountChanged> {
-    const raw = await this.decode(value);
-    return assertCountChanged(raw);
+    return this.decode(value, this.counts);
   }
 
-  private async decode(value: Buffer | null): Promise<Record<string, unknown>> {
-    if (!value || value.length < 6)
-      throw new InvalidEventError('value is empty or shorter than the wire-format header');
-    if (value[0] !== 0)
-      throw new InvalidEventError(`unknown magic byte ${value[0]} (expected 0, Confluent wire format)`);
+  /**
+   * Fetches the writer schemas of these ids (e.g. a batch's, see wireSchemaId) so that the sync
+   * decoders answer for every record carrying one. Resolves once each id is cached or proven
+   * poison; throws RegistryUnavailableError when one could not be obtained (retry later).
+   */
+  async prefetch(schemaIds: Iterable<number>): Promise<void> {
+    const missing = [...new Set(schemaIds)].filter((id) => this.writers.cached(id) === undefined);
+    let failed: RegistryUnavailableError | undefined;
+    // every id is asked even after one failed, a few at a time: the grace periods of a batch's
+    // unknown ids then run side by side instead of one after the other
+    const next = missing[Symbol.iterator]();
+    const worker = async () => {
+      for (let step = next.next(); !step.done; step = next.next()) {
+        const id = step.value;
+        try {
+          await this.writers.get(id);
+        } catch (e) {
+          failed ??= unavailable(id, e);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PREFETCH_CONCURRENCY, missing.length) }, worker));
+    if (failed) throw failed;
+  }
+
+  private decodeSync<T>(value: Buffer | null, reader: AvroReader<T>): T | undefined {
+    const id = wireSchemaId(value);
     try {
-      return (await this.registry.decode(value)) as Record<string, unknown>;
+      const writer = this.writers.cached(id);
+      return writer === undefined ? undefined : reader.read(value!, id, writer);
     } catch (e) {
-      // a registry that cannot be reached is not a property of the record: let the caller retry
-      if (registryUnavailable(e)) throw e;
-      throw new InvalidEventError(`undecodable Avro: ${e instanceof Error ? e.message : String(e)}`);
+      if (e instanceof InvalidEventError) throw e;
+      throw unavailable(id, e);
+    }
+  }
+
+  private async decode<T>(value: Buffer | null, reader: AvroReader<T>): Promise<T> {
+    const id = wireSchemaId(value);
+    try {
+      return reader.read(value!, id, await this.writers.get(id));
+    } catch (e) {
+      if (e instanceof InvalidEventError) throw e;
+      throw unavailable(id, e);
     }
   }
 }
@@ -168,51 +314,16 @@ function wireEncode(schemaId: number, writer: AvroWriter, value: unknown): Buffe
   return out;
 }
 
-export function assertLikeEvent(raw: Record<string, unknown>): LikeEvent {
-  const { eventId, postId, userId, action, occurredAt } = raw;
-  if (typeof eventId !== 'string' || !UUID_V7_PATTERN.test(eventId))
-    throw new InvalidEventError(`eventId ${String(eventId)} is not a UUIDv7`);
-  if (!isValidId(postId))
-    throw new InvalidEventError(`postId ${String(postId)} does not match ^[A-Za-z0-9_-]{1,64}$`);
-  if (!isValidId(userId))
-    throw new InvalidEventError(`userId ${String(userId)} does not match ^[A-Za-z0-9_-]{1,64}$`);
-  if (action !== 'LIKE' && action !== 'UNLIKE')
-    throw new InvalidEventError(`action ${String(action)} is not LIKE or UNLIKE`);
-  const at = occurredAt instanceof Date ? occurredAt.getTime() : occurredAt;
-  if (typeof at !== 'number' || !Number.isFinite(at))
-    throw new InvalidEventError('occurredAt is not a timestamp');
-  return { eventId, postId, userId, action, occurredAt: at };
-}
-
-export function assertCountChanged(raw: Record<string, unknown>): CountChanged {
-  const { postId, partition, count, sourceOffset } = raw;
-  if (!isValidId(postId)) throw new InvalidEventError(`postId ${String(postId)} is invalid`);
-  for (const [name, v] of Object.entries({ partition, count, sourceOffset })) {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
-      throw new InvalidEventError(`${name} ${String(v)} is not a non-negative integer`);
-  }
-  return {
-    postId,
-    partition: partition as number,
-    count: count as number,
-    sourceOffset: sourceOffset as number,
-  };
-}
-
 /**
- * True when a registry call failed because of the registry, not the record: no connection, a
- * timeout (the library reports both as status 400 with the cause in the message) or a 5xx.
- * A 404 for the schema id stays a property of the record.
+ * Nothing but the two decode errors leaves the codec: anything unexpected on the way to the writer
+ * schema is retried, never taken for poison (a stalled record can be looked at; a lost one is gone).
  */
-function registryUnavailable(e: unknown): boolean {
-  const status = (e as { status?: unknown } | null)?.status;
-  if (typeof status === 'number' && status >= 500) return true;
-  const why = e instanceof Error ? e.message : String(e);
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|socket hang up|fetch failed|Timeout \(\d+ms\)/i.test(why);
+function unavailable(id: number, e: unknown): RegistryUnavailableError {
+  return e instanceof RegistryUnavailableError ? e : new RegistryUnavailableError(id, e);
 }
 
-/** The two ways concurrent first registrations of one subject collide (see EventCodec.register). */
+/** The ways concurrent first registrations of one subject collide (see EventCodec.register). */
 function registrationRace(e: unknown): boolean {
-  if (e instanceof ConfluentSchemaRegistryCompatibilityError) return true;
+  if (e instanceof RegistryHttpError && e.status === 409) return true;
   return e instanceof Error && /A rule named 'COMPATIBILITY' already exists/.test(e.message);
 }

@@ -86,7 +86,7 @@ export function registerSchemas(program: Command): void {
     );
   schemas
     .command('setup')
-    .description('register (or find) the LikeEvent and CountChanged schemas with BACKWARD compatibility; idempotent')
+    .description('register (or find) the LikeEvent and CountChanged schemas and set FULL_TRANSITIVE compatibility on their subjects; idempotent')
     .option('--json', 'print one JSON document')
     .action((opts: { json?: boolean }) =>
       run(async () => {

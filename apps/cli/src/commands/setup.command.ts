@@ -9,12 +9,22 @@ export async function setupTopics(settings: Settings): Promise<EnsureResult[]> {
   return ensureTopics(kafka, topicSpecs(settings.topics), settings.topics.replicationFactor);
 }
 
-export async function setupSchemas(settings: Settings): Promise<Array<{ subject: string; id: number; compatibility: string }>> {
+/**
+ * Registers (or finds) both schemas, then sets FULL_TRANSITIVE on both subjects explicitly: init()
+ * sets it only on subjects it creates, and a subject made by an older version keeps BACKWARD until
+ * this runs (docs/adr/0006-schema-evolution.md). The level shown is the one the registry reports.
+ */
+export async function setupSchemas(
+  settings: Settings,
+): Promise<Array<{ subject: string; id: number; compatibility: string }>> {
   const codec = new EventCodec(settings.registry.url, settings.topics);
   const ids = await codec.init();
+  const levels = new Map((await codec.enforceCompatibility()).map((s) => [s.subject, s.compatibility]));
+  const events = valueSubject(settings.topics.events);
+  const counts = valueSubject(settings.topics.counts);
   return [
-    { subject: valueSubject(settings.topics.events), id: ids.likeEventId, compatibility: 'BACKWARD' },
-    { subject: valueSubject(settings.topics.counts), id: ids.countChangedId, compatibility: 'BACKWARD' },
+    { subject: events, id: ids.likeEventId, compatibility: levels.get(events) ?? 'unknown' },
+    { subject: counts, id: ids.countChangedId, compatibility: levels.get(counts) ?? 'unknown' },
   ];
 }
 

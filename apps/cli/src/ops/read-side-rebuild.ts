@@ -1,4 +1,4 @@
-import { InvalidEventError, type EventCodec } from '@doubletap/events';
+import { InvalidEventError, retryWhileRegistryUnavailable, type EventCodec } from '@doubletap/events';
 import { offsetsForTime, readRanges, topicOffsets, type ConsumedRecord, type Kafka, type PartitionOffsets, type ReadRange } from '@doubletap/kafka';
 import { GenerationWriter, LikesProjection, ReadSideGenerations, type CountChange, type Redis } from '@doubletap/redis';
 import { Progress } from '../progress';
@@ -90,6 +90,13 @@ export async function planReadSide(deps: ReadSideDeps): Promise<ReadSidePlan> {
   };
 }
 
+/**
+ * How long a rebuild waits for an unavailable schema registry before it fails (never skipping the
+ * record). Short: the wait blocks a batch of the range reader, whose group session is 10 s, and
+ * one decode attempt can itself take a request timeout (3 s); rerun the command once it is back.
+ */
+const REGISTRY_PATIENCE_MS = 4_000;
+
 /** Decodes CountChanged records; tombstones are skipped, undecodable ones counted. */
 async function decodeAll(codec: EventCodec, records: ConsumedRecord[]): Promise<{ changes: CountChange[]; invalid: number }> {
   const changes: CountChange[] = [];
@@ -97,7 +104,11 @@ async function decodeAll(codec: EventCodec, records: ConsumedRecord[]): Promise<
   for (const r of records) {
     if (r.value === null) continue;
     try {
-      changes.push(await codec.decodeCount(r.value));
+      // a registry failure is waited out (up to REGISTRY_PATIENCE_MS), never counted as invalid
+      const value = r.value;
+      changes.push(
+        await retryWhileRegistryUnavailable(() => codec.decodeCount(value), { giveUpAfterMs: REGISTRY_PATIENCE_MS }),
+      );
     } catch (e) {
       if (!(e instanceof InvalidEventError)) throw e;
       invalid++;

@@ -1,8 +1,15 @@
-import { InvalidEventError, likeKey, type EventCodec } from '@doubletap/events';
+import { InvalidEventError, likeKey, retryWhileRegistryUnavailable, type EventCodec } from '@doubletap/events';
 import { partitionForKey, readRanges, topicOffsets, type Kafka } from '@doubletap/kafka';
 import { LikesReader, MAX_POSTS_PER_READ, type Redis } from '@doubletap/redis';
 import { Progress } from '../progress';
 import { diffCounts, LastActionOracle, type Mismatch } from '@doubletap/likes';
+
+/**
+ * How long a recount waits for an unavailable schema registry before it fails (never skipping the
+ * record). Short: the wait blocks a batch of the range reader, whose group session is 10 s, and
+ * one decode attempt can itself take a request timeout (3 s); rerun the command once it is back.
+ */
+const REGISTRY_PATIENCE_MS = 4_000;
 
 export interface VerifyDeps {
   kafka: Kafka;
@@ -82,7 +89,11 @@ export async function verify(deps: VerifyDeps): Promise<VerifyResult> {
       onBatch: async (partition, records) => {
         for (const r of records) {
           try {
-            const event = await deps.codec.decodeLike(r.value);
+            // a registry failure is waited out (up to REGISTRY_PATIENCE_MS), never counted as skipped
+            const event = await retryWhileRegistryUnavailable(() => deps.codec.decodeLike(r.value), {
+              signal: deps.signal,
+              giveUpAfterMs: REGISTRY_PATIENCE_MS,
+            });
             const key = likeKey(event.postId, event.userId);
             if (r.key !== key || partitionForKey(key, ends.length) !== partition) skipped++;
             else recount.add(event);
