@@ -91,21 +91,6 @@ export class AggregatorApp {
       },
     });
 
-    let consumerRef: BatchConsumer | undefined;
-    // liveness: a fatal error, or a consumer that crashed and is not running again, is never green
-    const alive = (): string | undefined => {
-      if (fatal) return `fatal: ${fatal.message}`;
-      const status = consumerRef?.status();
-      if (status?.state === 'restarting') return `the consumer crashed and is restarting (${status.lastError ?? 'unknown error'})`;
-      if (status?.state === 'stopped') return 'the consumer stopped';
-      return undefined;
-    };
-    const http = buildInternalServer({ aggregator, partitions, metrics: registry, health, alive });
-    const address = await http.listen({ host: settings.aggregator.host, port: settings.aggregator.port });
-    const port = Number(new URL(address).port);
-    const host = ['0.0.0.0', '::', ''].includes(settings.aggregator.host) ? hostname() : settings.aggregator.host;
-    url = settings.aggregator.advertisedUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-
     const consumer = new BatchConsumer({
       kafka,
       groupId: settings.aggregator.groupId,
@@ -116,7 +101,20 @@ export class AggregatorApp {
       partitionsConsumedConcurrently: options.concurrency ?? Math.min(4, partitions),
     });
     aggregator.attach(consumer);
-    consumerRef = consumer;
+    // liveness: a fatal error, or a consumer that crashed and is not running again, is never green
+    const alive = (): string | undefined => {
+      if (fatal) return `fatal: ${fatal.message}`;
+      const status = consumer.status();
+      if (status.state === 'restarting') return `the consumer crashed and is restarting (${status.lastError ?? 'unknown error'})`;
+      if (status.state === 'stopped') return 'the consumer stopped';
+      return undefined;
+    };
+    const http = buildInternalServer({ aggregator, partitions, metrics: registry, health, alive });
+    const address = await http.listen({ host: settings.aggregator.host, port: settings.aggregator.port });
+    const port = Number(new URL(address).port);
+    const host = ['0.0.0.0', '::', ''].includes(settings.aggregator.host) ? hostname() : settings.aggregator.host;
+    url = settings.aggregator.advertisedUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
 
     health.register('consumer', async () => {
       const dead = alive();

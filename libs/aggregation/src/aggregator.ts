@@ -3,6 +3,7 @@ import type { Logger } from '@doubletap/observability';
 import type { AggregatorMetrics } from './metrics';
 import { OwnershipListener } from './ownership';
 import { QueryService, type PartitionStatus } from './queries';
+import type { OpenSender } from './record-collector';
 import { PartitionTask } from './task';
 import type {
   AggregatorCodec,
@@ -27,6 +28,8 @@ export interface AggregatorDeps {
    * it and the newest fences the rest.
    */
   transactionalIdPrefix: string;
+  /** how output producers are opened (default: kafkajs transactional producers on `kafka`); tests pass fakes */
+  openSender?: OpenSender;
   input: InputTopicView;
   logger: Logger;
   metrics: AggregatorMetrics;
@@ -177,6 +180,7 @@ export class Aggregator implements BatchHandler {
       topics: d.topics,
       codec: d.codec,
       kafka: d.kafka,
+      openSender: d.openSender,
       transactionalId: `${d.transactionalIdPrefix}-p${partition}`,
       input: d.input,
       control: () => this.control,

@@ -1,4 +1,4 @@
-import type { LikeEvent } from '@doubletap/events';
+import { InvalidEventError, wireSchemaId, type LikeEvent } from '@doubletap/events';
 import type { ConsumedRecord } from '@doubletap/kafka';
 import { likeKey, partitionForKey } from '@doubletap/likes';
 import type { AggregatorCodec, DeadLetterReason } from './types';
@@ -23,17 +23,10 @@ export class DecodeBlockedError extends Error {
   }
 }
 
-function isPoison(e: unknown): e is Error & { reason?: string } {
-  return e instanceof Error && e.name === 'InvalidEventError';
-}
-
-function poisonReason(e: Error & { reason?: string }): DeadLetterReason {
-  if (e.reason === 'undecodable' || e.reason === 'invalid') return e.reason;
-  return /^(value is empty|unknown magic|undecodable|unknown schema id)/i.test(e.message) ? 'undecodable' : 'invalid';
-}
 
 /**
- * Decode and route, record by record (in offset order): bytes that are poison become dead letters
+ * Decode and route, record by record (in offset order, no promise per record: the writer schemas a
+ * batch needs are fetched first, in one round): bytes that are poison become dead letters
  * ('undecodable', 'invalid'); a valid event whose key or home partition is not this partition's
  * becomes a 'wrong-partition' dead letter (counting it here would count it where its (post, user)
  * does not live). A record the codec cannot judge now (the registry is unreachable) stops the batch
@@ -48,19 +41,20 @@ export class RecordDecoder {
   ) {}
 
   async decode(records: readonly ConsumedRecord[]): Promise<DecodedBatch> {
+    await this.prefetch(records);
     const events: LikeEvent[] = [];
     const dead: DeadRecord[] = [];
-    const sync = this.codec.decodeLikeSync?.bind(this.codec);
     for (const record of records) {
       let event: LikeEvent | undefined;
       try {
-        event = sync?.(record.value);
-        if (event === undefined) event = await this.codec.decodeLike(record.value);
+        event = this.codec.decodeLikeSync(record.value);
       } catch (e) {
-        if (!isPoison(e)) throw new DecodeBlockedError(record.offset, e);
-        dead.push({ record, reason: poisonReason(e), detail: e.message });
+        if (!(e instanceof InvalidEventError)) throw new DecodeBlockedError(record.offset, e);
+        dead.push({ record, reason: e.reason, detail: e.message });
         continue;
       }
+      // prefetch resolved every id of the batch: a schema that is still missing was evicted meanwhile
+      if (event === undefined) throw new DecodeBlockedError(record.offset, new Error('writer schema not cached'));
       const key = likeKey(event.postId, event.userId);
       if (record.key !== key) {
         dead.push({
@@ -82,5 +76,36 @@ export class RecordDecoder {
       events.push(event);
     }
     return { events, dead };
+  }
+
+  /** One registry round for the batch's writer schemas the codec does not know yet (usually none). */
+  private async prefetch(records: readonly ConsumedRecord[]): Promise<void> {
+    let ids: Set<number> | undefined;
+    let seen = -1;
+    const checked = new Set<number>();
+    for (const record of records) {
+      let id: number;
+      try {
+        id = wireSchemaId(record.value);
+      } catch {
+        continue; // poison by its header: the decode pass dead-letters it
+      }
+      // one probe per distinct id (a batch nearly always carries one)
+      if (id === seen || checked.has(id)) continue;
+      seen = id;
+      checked.add(id);
+      try {
+        if (this.codec.decodeLikeSync(record.value) !== undefined) continue;
+      } catch {
+        continue; // this record is poison; another with the same id may still be fine, and its schema is cached
+      }
+      (ids ??= new Set()).add(id);
+    }
+    if (!ids) return;
+    try {
+      await this.codec.prefetch(ids);
+    } catch (e) {
+      throw new DecodeBlockedError(records[0].offset, e);
+    }
   }
 }

@@ -30,7 +30,19 @@ export class PartitionLostError extends Error {
   }
 }
 
+/** What the collector needs of a transactional producer (TransactionalSender implements it). */
+export interface TxSender {
+  readonly usable: boolean;
+  send(records: readonly TxRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens a producer for a transactional id, fencing its earlier holders. */
+export type OpenSender = (transactionalId: string) => Promise<TxSender>;
+
 export interface RecordCollectorDeps {
+  /** how producers are opened (default: a kafkajs TransactionalSender on `kafka`) */
+  openSender?: OpenSender;
   kafka: Kafka;
   /** `<aggregator group>-p<partition>`: the same id for every owner of the partition, so a new one fences the old */
   transactionalId: string;
@@ -53,9 +65,14 @@ export interface RecordCollectorDeps {
  * whatever the old one left open) and sends the same records again — they are idempotent.
  */
 export class RecordCollector {
-  private sender?: TransactionalSender;
+  private sender?: TxSender;
+  private readonly openSender: OpenSender;
 
-  constructor(private readonly deps: RecordCollectorDeps) {}
+  constructor(private readonly deps: RecordCollectorDeps) {
+    this.openSender =
+      deps.openSender ??
+      ((transactionalId) => TransactionalSender.open({ kafka: deps.kafka, transactionalId, logger: deps.logger }));
+  }
 
   /** Opens the partition's producer (fencing earlier owners), retrying while Kafka is unreachable. */
   async open(guard: OwnershipGuard): Promise<void> {
@@ -63,11 +80,7 @@ export class RecordCollector {
     for (let attempt = 1; ; attempt++) {
       if (!guard.active()) throw new PartitionLostError(this.deps.partition, 'given up while opening its producer');
       try {
-        this.sender = await TransactionalSender.open({
-          kafka: this.deps.kafka,
-          transactionalId: this.deps.transactionalId,
-          logger: this.deps.logger,
-        });
+        this.sender = await this.openSender(this.deps.transactionalId);
         if (attempt > 1) this.deps.onBlocked?.(undefined);
         return;
       } catch (e) {

@@ -1,5 +1,5 @@
 import type { CountChanged } from '@doubletap/events';
-import type { BatchContext, ConsumedRecord, Kafka, PartitionOffsets, TopicIdentity, TxRecord } from '@doubletap/kafka';
+import { describeError, type BatchContext, type ConsumedRecord, type Kafka, type PartitionOffsets, type TopicIdentity, type TxRecord } from '@doubletap/kafka';
 import { foldBatch, likeKey } from '@doubletap/likes';
 import type { Logger } from '@doubletap/observability';
 import { PartitionStore, type SourceIdentity } from '@doubletap/store';
@@ -7,7 +7,7 @@ import { Backoff } from './backoff';
 import { DecodeBlockedError, RecordDecoder } from './decode';
 import type { AggregatorMetrics } from './metrics';
 import { CatchUpProgress } from './progress';
-import { PartitionLostError, RecordCollector, type OwnershipGuard } from './record-collector';
+import { PartitionLostError, RecordCollector, type OpenSender, type OwnershipGuard } from './record-collector';
 import { continuity, planTake } from './take-plan';
 import type { AggregatorCodec, AggregatorTopics, InputTopicView, PartitionControl, Refusal } from './types';
 
@@ -27,6 +27,8 @@ export interface TaskDeps {
   topics: AggregatorTopics;
   codec: AggregatorCodec;
   kafka: Kafka;
+  /** how output producers are opened (default: kafkajs transactional producers on `kafka`) */
+  openSender?: OpenSender;
   /** the partition's transactional id: the same for every owner, so a new owner fences the old */
   transactionalId: string;
   input: InputTopicView;
@@ -76,6 +78,7 @@ export class PartitionTask {
     this.decoder = new RecordDecoder(deps.codec, deps.partition, deps.pinned);
     this.collector = new RecordCollector({
       kafka: deps.kafka,
+      openSender: deps.openSender,
       transactionalId: deps.transactionalId,
       partition: deps.partition,
       topics: deps.topics,
@@ -382,7 +385,7 @@ export class PartitionTask {
       this.blocked = undefined;
       return;
     }
-    const message = error instanceof Error ? error.message : error === undefined ? undefined : String(error);
+    const message = error === undefined ? undefined : describeError(error);
     if (this.blocked?.what !== what) this.blocked = { what, since: Date.now(), error: message };
     else this.blocked.error = message;
     metrics.blocked.set({ ...this.labels, waiting_for: what }, 1);

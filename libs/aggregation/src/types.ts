@@ -8,14 +8,15 @@ export interface AggregatorTopics {
 }
 
 /**
- * What the aggregator needs of the wire format (EventCodec implements it). Decoding a LikeEvent
- * throws an error with `name === 'InvalidEventError'` when the BYTES are poison; any other error
- * means the record could not be judged now (the schema registry is unreachable) and is retried.
+ * What the aggregator needs of the wire format (EventCodec implements it). Decoding throws
+ * InvalidEventError when the BYTES are poison; any other error means the record could not be judged
+ * now (the schema registry is unreachable) and is retried, never dead-lettered.
  */
 export interface AggregatorCodec {
-  decodeLike(value: Buffer | null): Promise<LikeEvent>;
   /** the event without a promise when the writer schema is cached; undefined when it must be fetched */
-  decodeLikeSync?(value: Buffer | null): LikeEvent | undefined;
+  decodeLikeSync(value: Buffer | null): LikeEvent | undefined;
+  /** caches the writer schemas of these ids (RegistryUnavailableError when the registry cannot answer) */
+  prefetch(schemaIds: Iterable<number>): Promise<void>;
   encodeCount(change: CountChanged): Promise<Buffer>;
 }
 

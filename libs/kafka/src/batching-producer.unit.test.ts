@@ -6,7 +6,7 @@ import {
   ProducerOverloadedError,
   ProducerUnavailableError,
 } from '@doubletap/kafka';
-import { keyHashPartitioner } from './batching-producer';
+import { keyHashPartitioner, PartitionCountMismatchError, pinnedKeyHashPartitioner } from './batching-producer';
 
 /** A fake Kafka: records every batch and lets the test acknowledge or fail it. */
 class FakeSink {
@@ -139,6 +139,20 @@ describe('BatchingProducer', () => {
     expect((result as ProducerUnavailableError).inDoubt).toBe(true);
   });
 
+  it('tells the sink to retire its producer when a batch is in doubt, before the next batch goes out', async () => {
+    const retired: string[] = [];
+    const producer = make({ timeoutMs: 100, onInDoubt: (why) => retired.push(why) });
+    void settle(producer.send(msg('a')));
+    await jest.advanceTimersByTimeAsync(5 + 200);
+    expect(retired).toHaveLength(1);
+    expect(retired[0]).toMatch(/outcome unknown/);
+    // the next batch is handed over only after the sink was told (it then answers from its new producer)
+    void settle(producer.send(msg('b')));
+    await jest.advanceTimersByTimeAsync(5);
+    expect(sink.batches.map((b) => b.messages)).toEqual([['a'], ['b']]);
+    expect(retired).toHaveLength(1);
+  });
+
   it('with lingerMs 0 sends what arrived in the same turn of the event loop together, without a timer', async () => {
     jest.useRealTimers();
     const producer = make({ lingerMs: 0 });
@@ -212,6 +226,19 @@ describe('keyHashPartitioner', () => {
       }
     }
     expect(got).toEqual(want);
+  });
+
+  it('refuses to place a keyed record when the topic has another partition count than the pinned one', () => {
+    const pinned = pinnedKeyHashPartitioner(12)();
+    expect(pinned({ topic: 't', partitionMetadata: metadata(12), message: { key: 'p/u', value: null } })).toBe(
+      keyHashPartitioner()({ topic: 't', partitionMetadata: metadata(12), message: { key: 'p/u', value: null } }),
+    );
+    expect(() => pinned({ topic: 't', partitionMetadata: metadata(16), message: { key: 'p/u', value: null } })).toThrow(
+      PartitionCountMismatchError,
+    );
+    expect(() => pinned({ topic: 't', partitionMetadata: metadata(16), message: { key: 'p/u', value: null } })).toThrow(
+      /t has 16 partitions but 12 are pinned/,
+    );
   });
 
   it('honours an explicit partition and spreads keyless messages over the partitions', () => {

@@ -34,5 +34,10 @@ export function isRecordTooLarge(e: unknown): boolean {
 /** Why, in one line, for logs and health reports. */
 export function describeError(e: unknown): string {
   if (e instanceof Error) return e.message;
-  return String(e);
+  if (typeof e === 'string') return e;
+  try {
+    return JSON.stringify(e);
+  } catch {
+    return 'unknown error';
+  }
 }

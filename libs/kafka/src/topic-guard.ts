@@ -15,6 +15,7 @@ export class TopicGuard {
   private current: TopicGuardState;
   private pinnedId?: string;
   private timer?: NodeJS.Timeout;
+  private stopped = false;
   private readonly reader: TopicIdentityReader;
 
   constructor(
@@ -40,16 +41,28 @@ export class TopicGuard {
     return this.current.ok ? undefined : this.current.reason;
   }
 
-  /** Reads the identity now (and then every `everyMs`); resolves after the first read, whatever it found. */
+  /**
+   * Reads the identity now, then every `everyMs` (every second until a first read succeeded);
+   * resolves after the first attempt, whatever it found.
+   */
   async start(): Promise<void> {
+    this.stopped = false;
     await this.check();
-    const every = this.options.everyMs ?? 10_000;
-    this.timer = setInterval(() => void this.check(), every);
-    this.timer.unref();
+    this.schedule();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const every = this.pinnedId === undefined ? 1000 : (this.options.everyMs ?? 10_000);
+    this.timer = setTimeout(() => {
+      void this.check().finally(() => this.schedule());
+    }, every);
+    this.timer.unref();
   }
 
   async check(): Promise<TopicGuardState> {

@@ -1,4 +1,4 @@
-import type { LikeAction, LikeFact } from './decider';
+import type { LikeFact } from './decider';
 
 /** A small seeded PRNG (mulberry32) for reproducible property tests and generators. */
 export function seededRandom(seed: number): (n: number) => number {
@@ -18,6 +18,6 @@ export function randomHistory(seed: number, length: number, posts: number, users
   return Array.from({ length }, () => ({
     postId: `p${rnd(posts)}`,
     userId: `u${rnd(users)}`,
-    action: (rnd(3) === 0 ? 'UNLIKE' : 'LIKE') as LikeAction,
+    action: (rnd(3) === 0 ? 'UNLIKE' : 'LIKE'),
   }));
 }

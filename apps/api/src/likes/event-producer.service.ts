@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { SETTINGS, type Settings } from '@doubletap/config';
 import { EventCodec, likeKey, type LikeEvent } from '@doubletap/events';
-import { BatchingProducer, createKafka, KafkaBatchSink } from '@doubletap/kafka';
+import { BatchingProducer, createKafka, KafkaBatchSink, TopicGuard } from '@doubletap/kafka';
 import { Gauge, histogram, type HealthRegistry, type Logger, type Registry } from '@doubletap/observability';
 import { HEALTH, LOGGER, METRICS } from '../platform/tokens';
 
@@ -15,6 +15,8 @@ export class EventProducer implements OnModuleInit, OnApplicationShutdown {
   readonly codec: EventCodec;
   private readonly sink: KafkaBatchSink;
   private readonly batcher: BatchingProducer;
+  /** the events topic must keep its pinned partition count and its topic id, or writes are refused */
+  private readonly topic: TopicGuard;
   private stopped = false;
 
   constructor(
@@ -35,7 +37,14 @@ export class EventProducer implements OnModuleInit, OnApplicationShutdown {
     });
     this.sink = new KafkaBatchSink(kafka, {
       topic: settings.topics.events,
+      pinnedPartitions: settings.topics.partitions,
       timeoutMs: api.produceTimeoutMs,
+      logger,
+    });
+    this.topic = new TopicGuard({
+      brokers: settings.kafka.brokers,
+      topic: settings.topics.events,
+      pinnedPartitions: settings.topics.partitions,
       logger,
     });
     const batchSize = histogram(
@@ -56,7 +65,9 @@ export class EventProducer implements OnModuleInit, OnApplicationShutdown {
       batchMaxSize: api.batchMaxSize,
       queueMax: api.queueMax,
       timeoutMs: api.produceTimeoutMs,
-      unavailable: this.sink.unavailable,
+      unavailable: () => this.sink.unavailable() ?? this.topic.refusal(),
+      // a batch whose outcome is unknown retires the producer: nothing else goes out on it
+      onInDoubt: (why) => this.sink.discard(why),
       observer: {
         batch: (size, seconds, ok) => {
           const outcome = ok ? 'acked' : 'failed';
@@ -77,6 +88,10 @@ export class EventProducer implements OnModuleInit, OnApplicationShutdown {
     health.register('kafka-producer', async () => {
       if (!this.sink.isConnected) throw new Error('the Kafka producer is not connected');
     });
+    health.register('events-topic', async () => {
+      const refusal = this.topic.refusal();
+      if (refusal) throw new Error(refusal);
+    });
     health.register('schema', async () => {
       if (!this.codec.ready) throw new Error('the LikeEvent schema id is not resolved yet');
     });
@@ -84,6 +99,7 @@ export class EventProducer implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     void this.sink.start();
+    void this.topic.start();
     void this.resolveSchema();
   }
 
@@ -92,6 +108,7 @@ export class EventProducer implements OnModuleInit, OnApplicationShutdown {
     const pending = this.batcher.depth;
     await this.batcher.close();
     await this.sink.stop();
+    this.topic.stop();
     this.logger.info({ flushed: pending }, 'producer flushed and disconnected');
   }
 

@@ -1,0 +1,247 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Kafka } from '@doubletap/kafka';
+import { expectedCounts, homePartition } from '@doubletap/likes';
+import { PartitionStore } from '@doubletap/store';
+import { PartitionTask } from './task';
+import {
+  batchContext,
+  FakeCodec,
+  FakeControl,
+  FakeInput,
+  FakeKafkaOutput,
+  freshMetrics,
+  likeEvent,
+  quietLogger,
+  records,
+} from './testing/fakes';
+
+const PARTITIONS = 4;
+const P = 1;
+const topics = { events: 'likes.events', counts: 'likes.counts', deadLetter: 'likes.dlq' };
+
+/** users whose (post, user) lives on partition P */
+const usersOnP = (post: string, n: number): string[] => {
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++) if (homePartition(post, `u${i}`, PARTITIONS) === P) out.push(`u${i}`);
+  return out;
+};
+
+function history(n: number, seed: number) {
+  const users: Array<[string, string]> = [...usersOnP('a', 30).map((u): [string, string] => ['a', u]), ...usersOnP('b', 30).map((u): [string, string] => ['b', u])];
+  let s = seed;
+  const rnd = (k: number) => ((s = (s * 1103515245 + 12345) % 2147483648), s % k);
+  return Array.from({ length: n }, () => {
+    const [post, user] = users[rnd(users.length)];
+    return likeEvent(post, user, (rnd(3) === 0 ? 'UNLIKE' : 'LIKE'));
+  });
+}
+
+describe('PartitionTask', () => {
+  let dir: string;
+  let output: FakeKafkaOutput;
+  let input: FakeInput;
+  let control: FakeControl;
+  let codec: FakeCodec;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dt-task-'));
+    output = new FakeKafkaOutput();
+    input = new FakeInput(topics.events, PARTITIONS);
+    control = new FakeControl();
+    codec = new FakeCodec();
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const task = () =>
+    new PartitionTask({
+      partition: P,
+      pinned: PARTITIONS,
+      dataDir: dir,
+      topics,
+      codec,
+      kafka: {} as Kafka,
+      openSender: output.open,
+      transactionalId: `group-p${P}`,
+      input,
+      control: () => control,
+      logger: quietLogger,
+      metrics: freshMetrics(),
+      backoffMs: { initial: 1, max: 5 },
+    });
+  const take = async (t: PartitionTask) => t.take({ identity: (await input.identity())!, offsets: (await input.offsets())[P] });
+  const counts = () => output.of(topics.counts).map((r) => FakeCodec.countOf(r.value));
+  /** the counts a reader of likes.counts ends with: per post, the record with the highest source offset */
+  const served = () => {
+    const latest = new Map<string, { count: number; sourceOffset: number }>();
+    for (const c of counts()) if ((latest.get(c.postId)?.sourceOffset ?? -1) <= c.sourceOffset) latest.set(c.postId, c);
+    return new Map([...latest].map(([k, v]) => [k, v.count]));
+  };
+
+  it('catching up a fresh store publishes nothing per batch, then every touched post once, stamped with the final offset', async () => {
+    const events = history(300, 1);
+    input.set(P, 0, events.length);
+    const t = task();
+    await take(t);
+    expect(control.seeks).toEqual([[P, 0]]);
+    expect(t.phase.kind).toBe('catching-up');
+    for (let i = 0; i < events.length; i += 70) {
+      const batch = records(P, i, events.slice(i, i + 70));
+      await t.handle(batch, batchContext({ highWatermark: events.length }));
+      if (i + 70 < events.length) expect(counts()).toEqual([]);
+    }
+    expect(t.phase.kind).toBe('live');
+    expect(counts().map((c) => c.sourceOffset)).toEqual([299, 299]);
+    expect(served()).toEqual(expectedCounts(events));
+    expect(await t.openStore!.dirtyCount()).toBe(0);
+    await t.release();
+  });
+
+  it('live: each batch publishes the touched posts (output committed before the store moves)', async () => {
+    const t = task();
+    await take(t);
+    expect(t.phase.kind).toBe('live');
+    const events = history(120, 2);
+    let sends = 0;
+    const open = output.open;
+    output.open = async () => {
+      const sender = await open();
+      return {
+        get usable() {
+          return sender.usable;
+        },
+        send: async (r) => {
+          sends++;
+          // at the moment of the output, the store has not applied the batch yet
+          expect(t.storedOffset()).toBe(sends === 1 ? undefined : (sends - 1) * 40 - 1);
+          await sender.send(r);
+        },
+        close: () => sender.close(),
+      };
+    };
+    for (let i = 0; i < 120; i += 40) await t.handle(records(P, i, events.slice(i, i + 40)), batchContext());
+    expect(t.storedOffset()).toBe(119);
+    expect(served()).toEqual(expectedCounts(events));
+    await t.release();
+  });
+
+  it('a failed output transaction leaves the store where it was; the retry on a new producer applies it once', async () => {
+    const t = task();
+    await take(t);
+    output.failNext = 2;
+    const events = history(50, 3);
+    await t.handle(records(P, 0, events), batchContext());
+    expect(output.opened).toBe(3);
+    expect(t.storedOffset()).toBe(49);
+    expect(served()).toEqual(expectedCounts(events));
+    // the batch delivered again (a rebalance) changes nothing
+    await t.handle(records(P, 0, events), batchContext());
+    expect(output.committed).toHaveLength(1);
+    await t.release();
+  });
+
+  it('waits for the schema registry (never dead-letters), then applies', async () => {
+    const t = task();
+    await take(t);
+    codec.registryDown = true;
+    setTimeout(() => (codec.registryDown = false), 30);
+    const events = history(10, 4);
+    await t.handle(records(P, 0, events), batchContext());
+    expect(output.of(topics.deadLetter)).toEqual([]);
+    expect(t.storedOffset()).toBe(9);
+    expect(t.blocked).toBeUndefined();
+    await t.release();
+  });
+
+  it('dead letters go out (in the same transaction) in every phase, before the store moves past them', async () => {
+    input.set(P, 0, 3);
+    const t = task();
+    await take(t);
+    await t.handle(
+      [...records(P, 0, [likeEvent('a', usersOnP('a', 1)[0], 'LIKE')]), ...records(P, 1, [{ key: 'x/y', value: Buffer.from('garbage!') }, { key: 'x/z', value: null }])],
+      batchContext(),
+    );
+    expect(output.of(topics.deadLetter).map((r) => r.headers!['source-offset'])).toEqual(['1', '2']);
+    expect(t.phase.kind).toBe('live');
+    await t.release();
+  });
+
+  it('a gap over deleted records stops the partition with a reason; it is paused and nothing is committed', async () => {
+    const t = task();
+    await take(t);
+    await t.handle(records(P, 0, history(5, 5)), batchContext());
+    input.set(P, 20, 30); // records 5..19 deleted
+    const ctx = batchContext();
+    await t.handle(records(P, 20, history(3, 6)), ctx);
+    expect(ctx.held).toBe(true);
+    expect(t.phase).toMatchObject({ kind: 'stopped', refusal: { code: 'log-truncated' } });
+    expect(control.paused.has(P)).toBe(true);
+    expect(t.storedOffset()).toBe(4);
+    const again = batchContext();
+    await t.handle(records(P, 20, history(3, 6)), again);
+    expect(again.held).toBe(true);
+    await t.release();
+  });
+
+  it('a gap whose records still exist re-positions the consumer (not applied, not committed)', async () => {
+    const t = task();
+    await take(t);
+    input.set(P, 0, 50);
+    const ctx = batchContext();
+    await t.handle(records(P, 10, history(3, 7)), ctx);
+    expect(ctx.held).toBe(true);
+    expect(control.seeks.at(-1)).toEqual([P, 0]);
+    expect(t.phase.kind).toBe('live');
+    await t.release();
+  });
+
+  it('a redelivered batch after the topic was recreated stops the partition (topic id changed)', async () => {
+    const t = task();
+    await take(t);
+    await t.handle(records(P, 0, history(5, 8)), batchContext());
+    input.identityValue = { topic: topics.events, topicId: 'topic-id-2', partitions: PARTITIONS };
+    await t.handle(records(P, 0, history(3, 9)), batchContext());
+    expect(t.phase).toMatchObject({ kind: 'stopped', refusal: { code: 'topic-recreated' } });
+    await t.release();
+  });
+
+  it('reopened on the same store it resumes after the stored offset and publishes what a crash left dirty', async () => {
+    const events = history(100, 10);
+    input.set(P, 0, 100);
+    const first = task();
+    await take(first);
+    await first.handle(records(P, 0, events.slice(0, 60)), batchContext());
+    expect(first.phase.kind).toBe('catching-up');
+    await first.release(); // as if it died here: the posts touched so far are dirty in the store
+
+    const store = await PartitionStore.open(dir, P);
+    expect(await store.dirtyCount()).toBeGreaterThan(0);
+    await store.close();
+
+    input.set(P, 0, 60); // no new events: the reopened task is up to date and publishes the dirty posts at once
+    const second = task();
+    await take(second);
+    expect(control.seeks.at(-1)).toEqual([P, 60]);
+    expect(second.phase.kind).toBe('live');
+    expect(counts().every((c) => c.sourceOffset === 59)).toBe(true);
+    expect(served()).toEqual(expectedCounts(events.slice(0, 60)));
+    await second.release();
+  });
+
+  it('refuses a store built from another topic id at take time', async () => {
+    const first = task();
+    await take(first);
+    await first.handle(records(P, 0, history(3, 11)), batchContext());
+    await first.release();
+    input.identityValue = { topic: topics.events, topicId: 'topic-id-9', partitions: PARTITIONS };
+    input.set(P, 0, 3);
+    const second = task();
+    await take(second);
+    expect(second.phase).toMatchObject({ kind: 'stopped', refusal: { code: 'topic-recreated' } });
+    expect(control.paused.has(P)).toBe(true);
+    await second.release();
+  });
+});
