@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadSettings } from '@doubletap/config';
 import { countKey, EventCodec, likeKey, uuidv7, type LikeEvent } from '@doubletap/events';
-import { createIdempotentProducer, createKafka, deleteTopics, ensureTopics, topicSpecs, type Kafka } from '@doubletap/kafka';
+import { createIdempotentProducer, createKafka, deleteTopics, ensureTopics, type Kafka, topicNames, topicSpecs } from '@doubletap/kafka';
 import { createLogger } from '@doubletap/observability';
 import { createRedis, deleteKeysWithPrefix, redisReady } from '@doubletap/redis';
 import { freshNamesEnv, uniqueName } from '@doubletap/testing';
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'bench-rebuild' });
   const redis = createRedis({ url: settings.redis.url, name: 'bench-rebuild', offlineQueue: true, commandTimeoutMs: 30000 });
   await redisReady(redis);
-  const topics = [settings.topics.events, settings.topics.counts, settings.topics.deadLetter];
+  const topics = topicNames(settings.topics);
   try {
     await ensureTopics(kafka, topicSpecs(settings.topics));
     const codec = new EventCodec(settings.registry.url, settings.topics);

@@ -60,8 +60,13 @@ export class AggregatorApp {
         { topic: topics.events, partitions: found.partitions, pinned: partitions },
         'the input topic has another partition count than TOPIC_PARTITIONS: its partitions will refuse to apply',
       );
+    // CountChanged of input partition p goes to partition p of the counts topic
+    const counts = await identity.describe(topics.counts);
+    if (!counts || counts.partitions < partitions)
+      throw new Error(
+        `topic ${topics.counts} ${counts ? `has ${counts.partitions} partitions, fewer than the ${partitions} of ${topics.events}` : 'does not exist'} (run \`doubletap setup\`)`,
+      );
     const codec = new EventCodec(settings.registry.url, topics);
-    await codec.init();
     const redis = createRedis({ url: settings.redis.url, name: 'doubletap-aggregator', offlineQueue: true });
 
     let fatal: Error | undefined;
@@ -134,8 +139,23 @@ export class AggregatorApp {
     health.register('redis', async () => {
       await redis.ping();
     });
+    health.register('schema-registry', async () => {
+      if (!codec.ready) throw new Error('waiting for the schema registry (the schema ids are not resolved yet)');
+    });
 
     const app = new AggregatorApp(settings, logger, aggregator, registry, url, consumer, identity, redis, http);
+    // the registry may be down: listen (not ready) and wait for it rather than exit; nothing is
+    // consumed before the schema ids are known (no record is ever judged without its schema)
+    for (let delay = 200, attempt = 1; ; attempt++) {
+      try {
+        await codec.init();
+        break;
+      } catch (e) {
+        if (attempt === 1 || attempt % 10 === 0) logger.warn({ err: e, retryInMs: delay }, 'schema registry not reachable; waiting');
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
     await consumer.start();
     const every = options.ownersRefreshMs ?? 30000;
     app.refreshTimer = setInterval(() => {

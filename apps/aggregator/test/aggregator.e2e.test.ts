@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadSettings, type Settings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
-import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
+import { createKafka, deleteTopics, ensureTopics, topicNames, topicSpecs } from '@doubletap/kafka';
 import { createRedis, readOwners, type Redis } from '@doubletap/redis';
 import { PartitionStore } from '@doubletap/store';
 import { freshNamesEnv, REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
@@ -101,7 +101,7 @@ describe('aggregator processes (built, against the local stack)', () => {
     await codec.init();
     const dirs: string[] = [];
     cleanup.push(async () => {
-      await deleteTopics(kafka, [settings.topics.events, settings.topics.counts, settings.topics.deadLetter]);
+      await deleteTopics(kafka, topicNames(settings.topics));
       await redis.del(`${settings.redis.keyPrefix}owners`);
       for (const d of dirs) await rm(d, { recursive: true, force: true });
     });

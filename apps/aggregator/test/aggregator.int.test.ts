@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings, type Settings } from '@doubletap/config';
 import { EventCodec, likeKey, uuidv7 } from '@doubletap/events';
-import { createKafka, deleteTopics, ensureTopics, partitionForKey, readTopicToEnd, topicSpecs } from '@doubletap/kafka';
+import { createKafka, deleteTopics, ensureTopics, partitionForKey, readTopicToEnd, topicNames, topicSpecs } from '@doubletap/kafka';
 import { createLogger } from '@doubletap/observability';
 import { createRedis, readOwners, type Redis } from '@doubletap/redis';
 import { PartitionStore } from '@doubletap/store';
@@ -52,7 +52,7 @@ describe('aggregator (in process, against the local stack)', () => {
     await app?.stop();
     await redis.del(`${settings.redis.keyPrefix}owners`);
     await redis.quit();
-    await deleteTopics(kafka, [settings.topics.events, settings.topics.counts, settings.topics.deadLetter]);
+    await deleteTopics(kafka, topicNames(settings.topics));
     await rm(dataDir, { recursive: true, force: true });
   });
 

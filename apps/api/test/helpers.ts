@@ -65,7 +65,7 @@ export interface RunningApi {
 /** Boots the api in-process on a random port against the local stack, with extra environment. */
 export async function startApi(env: Record<string, string>): Promise<RunningApi> {
   const settings = loadSettings(stackEnv({ LOG_LEVEL: 'silent', API_PORT: '0', ...env }));
-  const { app } = await createApp(settings, createLogger('api-test', 'silent'));
+  const { app } = await createApp(settings, createLogger('api-test', process.env.API_TEST_LOG === '1' ? 'error' : 'silent'));
   await app.listen(0, '127.0.0.1');
   const url = await app.getUrl();
   return {

@@ -54,10 +54,11 @@ export async function countsFromTopic(
 export interface PartitionStatus {
   partition: number;
   storedOffset: number | null;
-  outbox: number;
+  phase: string;
+  dirty: number;
 }
 
-/** True when, for every partition with records, the aggregator applied up to its end with an empty outbox. */
+/** True when, for every partition with records, the aggregator applied up to its end, is live and has nothing left to publish. */
 export async function caughtUp(
   kafka: Kafka,
   topic: string,
@@ -67,6 +68,6 @@ export async function caughtUp(
   return ends.every(
     (e) =>
       e.high === e.low ||
-      statuses.some((s) => s.partition === e.partition && s.storedOffset === e.high - 1 && s.outbox === 0),
+      statuses.some((s) => s.partition === e.partition && s.storedOffset === e.high - 1 && s.phase === 'live' && s.dirty === 0),
   );
 }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings, type Settings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
-import { createKafka, createOffsetsReader, deleteTopics, ensureTopics, topicOffsets, topicSpecs } from '@doubletap/kafka';
+import { createKafka, createOffsetsReader, deleteTopics, ensureTopics, topicNames, topicOffsets, topicSpecs } from '@doubletap/kafka';
 import {
   createRedis,
   deleteKeysWithPrefix,
@@ -73,7 +73,7 @@ describe('doubletap rebuild / verify / topics / schemas (built CLI, aggregator a
     await Promise.all([aggregator?.stop(), projector?.stop()]);
     await deleteKeysWithPrefix(redis, settings.redis.keyPrefix).catch(() => undefined);
     await redis.quit();
-    await deleteTopics(kafka, [settings.topics.events, settings.topics.counts, settings.topics.deadLetter]);
+    await deleteTopics(kafka, topicNames(settings.topics));
     await rm(dataDir, { recursive: true, force: true });
   });
 

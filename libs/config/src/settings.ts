@@ -14,6 +14,8 @@ export interface Settings {
     readonly events: string;
     readonly counts: string;
     readonly deadLetter: string;
+    /** the aggregator's store changelog (compacted): a partition that moves restores from it */
+    readonly changelog: string;
     readonly partitions: number;
     readonly replicationFactor: number;
   };
@@ -75,6 +77,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       events: r.string('TOPIC_EVENTS', 'likes.events', TOPIC),
       counts: r.string('TOPIC_COUNTS', 'likes.counts', TOPIC),
       deadLetter: r.string('TOPIC_DEAD_LETTER', 'likes.events.dlq', TOPIC),
+      changelog: r.string('TOPIC_CHANGELOG', 'likes.aggregator-changelog', TOPIC),
       partitions: r.int('TOPIC_PARTITIONS', 12, { min: 1, max: 1024 }),
       replicationFactor: r.int('TOPIC_REPLICATION_FACTOR', 1, { min: 1, max: 7 }),
     },

@@ -10,10 +10,17 @@ export interface TopicNames {
   events: string;
   counts: string;
   deadLetter: string;
+  /** the aggregator's store changelog (omitted: not created) */
+  changelog?: string;
   partitions: number;
 }
 
-/** The three topics of doubletap and their configuration (single-node: replication factor 1). */
+/** Every topic name of a set (for setup, describe and cleanup). */
+export function topicNames(names: Omit<TopicNames, 'partitions'>): string[] {
+  return [names.events, names.counts, names.deadLetter, ...(names.changelog ? [names.changelog] : [])];
+}
+
+/** The topics of doubletap and their configuration (single-node: replication factor 1). */
 export function topicSpecs(names: TopicNames): TopicSpec[] {
   return [
     // the source of truth: never deleted by time or size
@@ -34,6 +41,25 @@ export function topicSpecs(names: TopicNames): TopicSpec[] {
       partitions: 1,
       config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * 24 * 3600 * 1000) },
     },
+    // the aggregator stores' changelog: latest value per store key, kept forever; `delete` next to
+    // `compact` only so that a partition's changelog can be emptied with DeleteRecords before it is
+    // rewritten (Kafka refuses DeleteRecords on compact-only topics)
+    ...(names.changelog
+      ? [
+          {
+            topic: names.changelog,
+            partitions: names.partitions,
+            config: {
+              'cleanup.policy': 'compact,delete',
+              'retention.ms': '-1',
+              'retention.bytes': '-1',
+              'min.cleanable.dirty.ratio': '0.1',
+              'segment.bytes': String(64 * 1024 * 1024),
+              'segment.ms': '600000',
+            },
+          },
+        ]
+      : []),
   ];
 }
 

@@ -14,6 +14,7 @@ export function freshNamesEnv(base: string): Record<string, string> {
     TOPIC_EVENTS: `${base}.events`,
     TOPIC_COUNTS: `${base}.counts`,
     TOPIC_DEAD_LETTER: `${base}.dlq`,
+    TOPIC_CHANGELOG: `${base}.changelog`,
     AGGREGATOR_GROUP: `${base}-agg`,
     PROJECTOR_GROUP: `${base}-proj`,
     REDIS_KEY_PREFIX: `${base}:`,

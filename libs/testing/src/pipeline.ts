@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings, type Settings } from '@doubletap/config';
-import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
+import { createKafka, deleteTopics, ensureTopics, topicNames, topicSpecs } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
 import { freshNamesEnv, uniqueName } from './names';
 import { freePort, peakRssBytes, spawnBuilt, stopChild, untilStatus } from './processes';
@@ -56,7 +56,7 @@ export async function startPipeline(options: {
   const ports: Record<PipelineApp, number> = { api: apiPort, aggregator: aggPort, projector: projPort };
   const stop = async () => {
     await Promise.all([...processes.values()].map((c) => stopChild(c)));
-    await deleteTopics(kafka, [settings.topics.events, settings.topics.counts, settings.topics.deadLetter]).catch(() => undefined);
+    await deleteTopics(kafka, topicNames(settings.topics)).catch(() => undefined);
     const redis = createRedis({ url: settings.redis.url, offlineQueue: true });
     await deleteKeysWithPrefix(redis, settings.redis.keyPrefix).catch(() => undefined);
     await redis.quit().catch(() => undefined);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadSettings } from '@doubletap/config';
-import { createKafka, describeTopics, type TopicDescription } from '@doubletap/kafka';
+import { createKafka, describeTopics, type TopicDescription, topicNames } from '@doubletap/kafka';
 import { output, run } from '../output';
 import { setupTopics } from './setup.command';
 
@@ -34,7 +34,7 @@ export function registerTopics(program: Command): void {
         const out = output(Boolean(opts.json));
         const settings = loadSettings();
         const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'doubletap-cli' });
-        const { found, missing } = await describeTopics(kafka, [settings.topics.events, settings.topics.counts, settings.topics.deadLetter]);
+        const { found, missing } = await describeTopics(kafka, topicNames(settings.topics));
         out.result({ topics: found, missing }, () => renderTopics(found, missing));
         return missing.length > 0 ? 1 : 0;
       }),
