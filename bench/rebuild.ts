@@ -94,6 +94,7 @@ async function main(): Promise<void> {
       kafka,
       brokers: settings.kafka.brokers,
       pinnedPartitions: settings.topics.partitions,
+      changelogTopic: settings.topics.changelog,
       codec,
       topics: settings.topics,
       groupId: settings.aggregator.groupId,

@@ -5,7 +5,7 @@ import { BatchConsumer, createKafka, TopicIdentityReader, topicOffsets } from '@
 import { createLogger, createMetricsRegistry, HealthRegistry, type Logger, type Registry } from '@doubletap/observability';
 import { createRedis, publishOwners, withdrawOwners, type Redis } from '@doubletap/redis';
 import type { FastifyInstance } from 'fastify';
-import { Aggregator, createAggregatorMetrics, type AggregatorFaults, type OwnershipRegistry } from '@doubletap/aggregation';
+import { Aggregator, createAggregatorMetrics, KafkaChangelog, type AggregatorFaults, type OwnershipRegistry } from '@doubletap/aggregation';
 import { buildInternalServer } from './http/server';
 
 export interface AggregatorAppOptions {
@@ -60,12 +60,14 @@ export class AggregatorApp {
         { topic: topics.events, partitions: found.partitions, pinned: partitions },
         'the input topic has another partition count than TOPIC_PARTITIONS: its partitions will refuse to apply',
       );
-    // CountChanged of input partition p goes to partition p of the counts topic
-    const counts = await identity.describe(topics.counts);
-    if (!counts || counts.partitions < partitions)
-      throw new Error(
-        `topic ${topics.counts} ${counts ? `has ${counts.partitions} partitions, fewer than the ${partitions} of ${topics.events}` : 'does not exist'} (run \`doubletap setup\`)`,
-      );
+    // CountChanged and changelog records of input partition p go to partition p of these topics
+    for (const topic of [topics.counts, topics.changelog]) {
+      const t = await identity.describe(topic);
+      if (!t || t.partitions < partitions)
+        throw new Error(
+          `topic ${topic} ${t ? `has ${t.partitions} partitions, fewer than the ${partitions} of ${topics.events}` : 'does not exist'} (run \`doubletap setup\`)`,
+        );
+    }
     const codec = new EventCodec(settings.registry.url, topics);
     const redis = createRedis({ url: settings.redis.url, name: 'doubletap-aggregator', offlineQueue: true });
 
@@ -85,6 +87,7 @@ export class AggregatorApp {
       kafka,
       transactionalIdPrefix: settings.aggregator.groupId,
       input: { offsets: () => topicOffsets(kafka, topics.events), identity: () => identity.describe(topics.events) },
+      changelog: { io: new KafkaChangelog(kafka, topics.changelog, logger), topic: topics.changelog },
       logger,
       metrics,
       ownership,

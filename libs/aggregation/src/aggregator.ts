@@ -3,6 +3,7 @@ import type { Logger } from '@doubletap/observability';
 import type { AggregatorMetrics } from './metrics';
 import { OwnershipListener } from './ownership';
 import { QueryService, type PartitionStatus } from './queries';
+import type { ChangelogIO } from './changelog';
 import type { OpenSender } from './record-collector';
 import { PartitionTask } from './task';
 import type {
@@ -31,6 +32,16 @@ export interface AggregatorDeps {
   /** how output producers are opened (default: kafkajs transactional producers on `kafka`); tests pass fakes */
   openSender?: OpenSender;
   input: InputTopicView;
+  /**
+   * The store changelog: every batch's store changes go out in its output transaction, and a
+   * partition that moves restores from it instead of replaying the input. Unset: not logged.
+   */
+  changelog?: { io: ChangelogIO; topic: string };
+  /**
+   * A state rebuild: stores are recomputed from the input log even where a changelog could restore
+   * them, and each partition's changelog is rewritten from the recomputed store.
+   */
+  rebuild?: boolean;
   logger: Logger;
   metrics: AggregatorMetrics;
   ownership?: OwnershipRegistry;
@@ -66,6 +77,7 @@ export class Aggregator implements BatchHandler {
   constructor(private readonly deps: AggregatorDeps) {
     this.listener = new OwnershipListener({
       input: deps.input,
+      changelog: deps.changelog?.io,
       createTask: (p) => this.createTask(p),
       logger: deps.logger,
       metrics: deps.metrics,
@@ -183,6 +195,9 @@ export class Aggregator implements BatchHandler {
       openSender: d.openSender,
       transactionalId: `${d.transactionalIdPrefix}-p${partition}`,
       input: d.input,
+      changelog: d.changelog?.io,
+      changelogTopic: d.changelog?.topic,
+      rebuild: d.rebuild,
       control: () => this.control,
       logger: d.logger,
       metrics: d.metrics,

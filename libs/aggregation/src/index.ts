@@ -1,5 +1,7 @@
 export { Aggregator } from './aggregator';
 export type { AggregatorDeps, AggregatorFaults } from './aggregator';
+export { KafkaChangelog } from './changelog';
+export type { ChangelogIO, ChangelogState } from './changelog';
 export { createAggregatorMetrics } from './metrics';
 export type { AggregatorMetrics } from './metrics';
 export type { PartitionStatus } from './queries';

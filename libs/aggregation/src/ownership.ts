@@ -1,13 +1,22 @@
 import type { Assignment, PartitionOffsets, TopicIdentity } from '@doubletap/kafka';
 import type { Logger } from '@doubletap/observability';
 import { Backoff } from './backoff';
+import type { ChangelogIO, ChangelogState } from './changelog';
 import type { AggregatorMetrics } from './metrics';
 import { PartitionLostError } from './record-collector';
 import type { PartitionTask } from './task';
 import type { InputTopicView, OwnershipRegistry } from './types';
 
+interface TakeView {
+  identity: TopicIdentity;
+  offsets: PartitionOffsets;
+  changelog?: ChangelogState;
+}
+
 export interface OwnershipDeps {
   input: InputTopicView;
+  /** the store changelog (its state is read for every added partition, after the fence) */
+  changelog?: ChangelogIO;
   createTask(partition: number): PartitionTask;
   logger: Logger;
   metrics: AggregatorMetrics;
@@ -44,9 +53,12 @@ export class OwnershipListener {
     }
     const added = a.added.filter((p) => !this.tasks.has(p));
     if (added.length > 0) {
-      const view = await this.look();
+      // fence first: what the input and the changelog hold is read after no earlier owner can write
+      const tasks = added.map((p) => this.create(p));
+      const fenced = (await Promise.all(tasks.map((t) => this.guarded(t, () => t.fence())))).filter((t) => t !== undefined);
+      const view = await this.look(fenced.map((t) => t.partition));
       if (view === undefined) return;
-      await Promise.all(added.map((p) => this.take(p, view)));
+      await Promise.all(fenced.map((t) => this.guarded(t, () => t.take(view.for(t.partition)))));
     }
     this.assignedOnce = true;
     metrics.ownedPartitions.set(this.tasks.size);
@@ -68,17 +80,23 @@ export class OwnershipListener {
     this.deps.metrics.ownedPartitions.set(0);
   }
 
-  private async take(p: number, view: { identity: TopicIdentity; offsets: PartitionOffsets[] }): Promise<void> {
+  private create(p: number): PartitionTask {
     const task = this.deps.createTask(p);
     this.tasks.set(p, task);
-    const offsets = view.offsets.find((o) => o.partition === p) ?? { partition: p, low: 0, high: 0 };
+    return task;
+  }
+
+  /** Runs a step of taking `task`; a failure other than losing the partition meanwhile is fatal. */
+  private async guarded(task: PartitionTask, step: () => Promise<void>): Promise<PartitionTask | undefined> {
     try {
-      await task.take({ identity: view.identity, offsets });
+      await step();
+      return task;
     } catch (e) {
-      if (e instanceof PartitionLostError) return; // given up while taking it
+      if (e instanceof PartitionLostError) return undefined; // given up while taking it
       const error = e instanceof Error ? e : new Error(String(e));
-      this.deps.logger.fatal({ err: error, partition: p }, 'cannot take the assigned partition');
+      this.deps.logger.fatal({ err: error, partition: task.partition }, 'cannot take the assigned partition');
       this.deps.onFatal(error);
+      return undefined;
     }
   }
 
@@ -91,14 +109,24 @@ export class OwnershipListener {
     this.deps.logger.info({ partition: p, storedOffset: stored ?? null }, 'partition released, store closed');
   }
 
-  /** The input topic's identity and offsets, retried with backoff while Kafka cannot answer. */
-  private async look(): Promise<{ identity: TopicIdentity; offsets: PartitionOffsets[] } | undefined> {
+  /** The input topic's identity and offsets and the changelog's state, retried while Kafka cannot answer. */
+  private async look(partitions: number[]): Promise<{ for(p: number): TakeView } | undefined> {
     const backoff = new Backoff(200, 5000);
     for (let attempt = 1; ; attempt++) {
       try {
-        const [identity, offsets] = await Promise.all([this.deps.input.identity(), this.deps.input.offsets()]);
+        const [identity, offsets, changelog] = await Promise.all([
+          this.deps.input.identity(),
+          this.deps.input.offsets(),
+          this.deps.changelog?.inspect(partitions),
+        ]);
         if (!identity) throw new Error('the input topic does not exist');
-        return { identity, offsets };
+        return {
+          for: (p) => ({
+            identity,
+            offsets: offsets.find((o) => o.partition === p) ?? { partition: p, low: 0, high: 0 },
+            changelog: changelog?.get(p),
+          }),
+        };
       } catch (e) {
         if (attempt === 1 || attempt % 10 === 0) this.deps.logger.warn({ err: e, attempt }, 'cannot read the input topic; retrying');
         if (attempt >= 60) {

@@ -88,3 +88,55 @@ export function continuity(first: number, last: number, stored: number | undefin
   if (first > expected) return { kind: 'gap', expected, got: first };
   return { kind: 'apply', from: expected };
 }
+
+export interface ChangelogInput {
+  /** the store's last applied offset (undefined for an empty store) */
+  stored: number | undefined;
+  /** the changelog partition's state */
+  changelog: { low: number; high: number; offset?: number; epochStart?: number; source?: SourceIdentity };
+  identity: TopicIdentity;
+  /** an existing store this far behind the changelog is replaced by a restore instead of catching up */
+  restoreThreshold: number;
+}
+
+export type ChangelogPlan =
+  /** restore the (empty or replaced) store from the changelog, then catch up after its offset */
+  | { kind: 'restore'; offset: number; epochStart: number; source: SourceIdentity | undefined; replaceStore: boolean }
+  /** the changelog holds the store's history: keep writing every batch's changes to it */
+  | { kind: 'append'; epochStart: number }
+  /** the changelog is empty, partial or stale: catch up without it, then empty it and write the whole store */
+  | { kind: 'rewrite' }
+  | { kind: 'refuse'; refusal: Refusal };
+
+/**
+ * How a task uses the changelog when it takes a partition (pure). A changelog is usable when its
+ * latest meta/offset exists, no record of its current epoch was deleted, and it was built from this
+ * input topic (meta/source). An empty store
+ * restores from a usable changelog instead of replaying the input from offset 0 (the point of a
+ * changelog: a moved partition restores from current state, not from history). A store far behind
+ * a usable changelog is replaced the same way. A usable changelog at or behind the store is appended
+ * to. Anything else is rewritten from the store once it has caught up.
+ */
+export function planChangelog(input: ChangelogInput): ChangelogPlan {
+  const { stored, changelog: cl, identity, restoreThreshold } = input;
+  const foreign = cl.source !== undefined && cl.source.topicId !== identity.topicId;
+  // records of the current epoch deleted (log start moved past its start): the state is incomplete
+  const complete = cl.epochStart !== undefined && cl.low <= cl.epochStart;
+  const usable = cl.offset !== undefined && complete && !foreign;
+  if (stored === undefined) {
+    if (foreign)
+      return {
+        kind: 'refuse',
+        refusal: {
+          code: 'topic-recreated',
+          reason: `the changelog was built from ${identity.topic} with topic id ${cl.source!.topicId}; the topic now has id ${identity.topicId} (recreated): empty the changelog to rebuild from the new log`,
+        },
+      };
+    if (usable) return { kind: 'restore', offset: cl.offset!, epochStart: cl.epochStart!, source: cl.source, replaceStore: false };
+    return { kind: 'rewrite' };
+  }
+  if (usable && cl.offset! > stored + restoreThreshold)
+    return { kind: 'restore', offset: cl.offset!, epochStart: cl.epochStart!, source: cl.source, replaceStore: true };
+  if (usable && cl.offset! >= stored) return { kind: 'append', epochStart: cl.epochStart! };
+  return { kind: 'rewrite' };
+}

@@ -1,14 +1,15 @@
-import type { CountChanged } from '@doubletap/events';
 import { describeError, type BatchContext, type ConsumedRecord, type Kafka, type PartitionOffsets, type TopicIdentity, type TxRecord } from '@doubletap/kafka';
 import { foldBatch, likeKey } from '@doubletap/likes';
 import type { Logger } from '@doubletap/observability';
-import { PartitionStore, type SourceIdentity } from '@doubletap/store';
+import type { PartitionStore } from '@doubletap/store';
 import { Backoff } from './backoff';
+import type { ChangelogIO, ChangelogState } from './changelog';
 import { DecodeBlockedError, RecordDecoder } from './decode';
 import type { AggregatorMetrics } from './metrics';
 import { CatchUpProgress } from './progress';
 import { PartitionLostError, RecordCollector, type OpenSender, type OwnershipGuard } from './record-collector';
-import { continuity, planTake } from './take-plan';
+import { StateManager } from './state-manager';
+import { continuity } from './take-plan';
 import type { AggregatorCodec, AggregatorTopics, InputTopicView, PartitionControl, Refusal } from './types';
 
 export type Phase =
@@ -32,6 +33,11 @@ export interface TaskDeps {
   /** the partition's transactional id: the same for every owner, so a new owner fences the old */
   transactionalId: string;
   input: InputTopicView;
+  /** the store changelog (unset: the store is not logged; tools that only replay) */
+  changelog?: ChangelogIO;
+  changelogTopic?: string;
+  /** recompute the store from the input log and rewrite the changelog (a state rebuild) */
+  rebuild?: boolean;
   control: () => PartitionControl | undefined;
   logger: Logger;
   metrics: AggregatorMetrics;
@@ -61,13 +67,11 @@ export class PartitionTask {
   phase: Phase = { kind: 'opening' };
   /** what the task waits for right now (a dependency that is down), with since when */
   blocked?: { what: string; since: number; error?: string };
-  private store?: PartitionStore;
+  private readonly state: StateManager;
   private readonly collector: RecordCollector;
   private readonly decoder: RecordDecoder;
   private chain: Promise<unknown> = Promise.resolve();
   private closing = false;
-  /** the store's source identity, written with the next batch when the store has none yet */
-  private pendingSource?: SourceIdentity;
   private expectedStart = 0;
   private gapSeeks = 0;
   private lastIdentityCheck = 0;
@@ -88,6 +92,19 @@ export class PartitionTask {
       backoffMs: deps.backoffMs,
       onBlocked: (what, error) => this.setBlocked(what, error),
     });
+    this.state = new StateManager({
+      partition: deps.partition,
+      pinned: deps.pinned,
+      dataDir: deps.dataDir,
+      changelog: deps.changelog,
+      changelogTopic: deps.changelogTopic,
+      rebuild: deps.rebuild,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      chunk: deps.flushChunk,
+      encodeCount: (c) => deps.codec.encodeCount(c),
+      countsTopic: deps.topics.counts,
+    });
   }
 
   get partition(): number {
@@ -96,7 +113,7 @@ export class PartitionTask {
 
   /** the store's last applied offset (undefined before the first batch of an empty store) */
   storedOffset(): number | undefined {
-    return this.store?.lastOffset();
+    return this.state.isOpen ? this.state.store.lastOffset() : undefined;
   }
 
   get isServing(): boolean {
@@ -104,30 +121,29 @@ export class PartitionTask {
   }
 
   /**
-   * Takes the partition: opens the store, fences earlier owners (the output producer), checks the
-   * store against the log (identity, offsets) and positions the consumer. `view` is what Kafka said
-   * about the input topic when the assignment arrived.
+   * Fences every earlier owner of the partition (opens its output producer). Done for all added
+   * partitions BEFORE the input and changelog are looked at, so nothing an earlier owner can still
+   * write lands after what this task reads as their ends.
    */
-  take(view: { identity: TopicIdentity; offsets: PartitionOffsets }): Promise<void> {
+  fence(): Promise<void> {
+    return this.serialize(() => this.collector.open(this.localGuard()));
+  }
+
+  /**
+   * Takes the partition: opens (or restores) the store, checks it against the log (identity,
+   * offsets) and positions the consumer. `view` is what Kafka said about the input topic and the
+   * changelog after the fence.
+   */
+  take(view: { identity: TopicIdentity; offsets: PartitionOffsets; changelog?: ChangelogState }): Promise<void> {
     return this.serialize(async () => {
       const { partition: p, logger, metrics } = this.deps;
-      this.store = await PartitionStore.open(this.deps.dataDir, p);
-      await this.collector.open(this.localGuard());
-      const stored = this.store.lastOffset();
-      const plan = planTake({
-        partition: p,
-        pinned: this.deps.pinned,
-        identity: view.identity,
-        offsets: view.offsets,
-        stored,
-        source: this.store.source(),
-      });
+      const plan = await this.state.open(view);
       if (plan.kind === 'refuse') {
         this.stop(plan.refusal);
         return;
       }
-      if (!this.store.source()) this.pendingSource = plan.source;
       this.expectedStart = plan.from;
+      const stored = this.state.store.lastOffset();
       if (stored !== undefined) metrics.storedOffset.set(this.labels, stored);
       this.deps.control()?.seek(p, plan.from);
       if (plan.target > plan.from) {
@@ -138,7 +154,7 @@ export class PartitionTask {
         logger.info({ partition: p, from: plan.from, to: plan.target - 1, records: plan.target - plan.from }, 'catching up from the log');
       } else {
         metrics.restoreProgress.set(this.labels, 1);
-        await this.publishDirty(this.localGuard());
+        await this.state.finishCatchUp(this.publisher(this.localGuard()), () => this.deps.faults?.afterOutput?.(p));
         this.phase = { kind: 'live' };
         logger.info({ partition: p, resumeAt: plan.from }, 'partition taken, up to date');
       }
@@ -166,7 +182,7 @@ export class PartitionTask {
     this.closing = true;
     return this.serialize(async () => {
       await this.collector.close();
-      await this.store?.close();
+      await this.state.close();
       const { metrics } = this.deps;
       for (const g of [metrics.restoreProgress, metrics.storedOffset, metrics.lag, metrics.storeSize]) g.remove(this.labels);
       if (this.phase.kind === 'stopped') metrics.stopped.remove({ ...this.labels, reason: this.phase.refusal.code });
@@ -177,7 +193,7 @@ export class PartitionTask {
 
   /** Read access for interactive queries (undefined unless the store is open). */
   get openStore(): PartitionStore | undefined {
-    return this.store?.isOpen ? this.store : undefined;
+    return this.state.isOpen ? this.state.store : undefined;
   }
 
   // ------------------------------------------------------------------ one batch
@@ -185,7 +201,7 @@ export class PartitionTask {
   private async apply(records: readonly ConsumedRecord[], ctx: BatchContext): Promise<BatchOutcome> {
     const { partition: p, metrics, logger } = this.deps;
     const phase = this.phase;
-    if (this.closing || !this.store?.isOpen || phase.kind === 'opening' || phase.kind === 'closed') {
+    if (this.closing || !this.state.isOpen || phase.kind === 'opening' || phase.kind === 'closed') {
       ctx.holdOffsets();
       return 'held';
     }
@@ -195,7 +211,7 @@ export class PartitionTask {
       return 'held';
     }
     const started = process.hrtime.bigint();
-    const store = this.store;
+    const store = this.state.store;
     const stored = store.lastOffset();
     const verdict = continuity(records[0].offset, records[records.length - 1].offset, stored, this.expectedStart);
     if (verdict.kind === 'redelivery') {
@@ -224,19 +240,20 @@ export class PartitionTask {
     const fold = foldBatch(known, events, p, lastOffset);
     const catchingUp = phase.kind === 'catching-up';
 
-    // output first (one transaction), then the store: nothing applied is ever unpublished
-    const out: TxRecord[] = dead.map((d) => this.collector.deadLetter(d.record, d.reason, d.detail));
-    if (!catchingUp) out.push(...(await this.collector.countChanged(fold.changes)));
-    await this.collector.send(out, guard);
-    if (out.length > 0) this.deps.faults?.afterOutput?.(p);
-    await store.commitBatch({
+    const write = {
       membership: fold.edits,
       counts: fold.counts,
       offset: lastOffset,
       dirty: catchingUp ? fold.changes.map((c) => c.postId) : undefined,
-      source: this.pendingSource,
-    });
-    this.pendingSource = undefined;
+    };
+    // output first (one transaction: dead letters, changelog, CountChanged), then the store: nothing
+    // applied is ever unpublished, and the changelog never lags the store
+    const out: TxRecord[] = dead.map((d) => this.collector.deadLetter(d.record, d.reason, d.detail));
+    out.push(...this.state.changelogFor(write));
+    if (!catchingUp) out.push(...(await this.collector.countChanged(fold.changes)));
+    await this.collector.send(out, guard);
+    if (out.length > 0) this.deps.faults?.afterOutput?.(p);
+    await this.state.commit(write);
     this.deps.faults?.afterCommit?.(p);
 
     if (fold.applied > 0) metrics.events.inc({ ...this.labels, outcome: 'applied' }, fold.applied);
@@ -258,7 +275,7 @@ export class PartitionTask {
     if (phase.kind === 'catching-up') {
       phase.progress.at(lastOffset);
       if (phase.progress.done(lastOffset)) {
-        await this.publishDirty(guard);
+        await this.state.finishCatchUp(this.publisher(guard), () => this.deps.faults?.afterOutput?.(p));
         phase.progress.finish();
         this.phase = { kind: 'live' };
       }
@@ -303,7 +320,7 @@ export class PartitionTask {
     } catch {
       return false; // Kafka unreachable: nothing learned
     }
-    const source = this.store?.source() ?? this.pendingSource;
+    const source = this.state.sourceIdentity();
     if (!identity) {
       this.stop({ code: 'topic-recreated', reason: `${this.deps.topics.events} no longer exists` });
       return true;
@@ -325,25 +342,8 @@ export class PartitionTask {
     return false;
   }
 
-  /** Publishes the counts of every dirty post, stamped with the store's offset, then clears the marks. */
-  private async publishDirty(guard: OwnershipGuard): Promise<number> {
-    const store = this.store!;
-    const stamp = store.lastOffset();
-    if (stamp === undefined) return 0;
-    const chunk = this.deps.flushChunk ?? 5000;
-    let sent = 0;
-    for (;;) {
-      const dirty = await store.dirtyPosts(chunk);
-      if (dirty.length === 0) break;
-      const changes: CountChanged[] = dirty.map((d) => ({ postId: d.postId, partition: this.partition, count: d.count, sourceOffset: stamp }));
-      await this.collector.send(await this.collector.countChanged(changes), guard);
-      this.deps.faults?.afterOutput?.(this.partition);
-      await store.clean(dirty.map((d) => d.postId));
-      this.deps.metrics.countChanged.inc(changes.length);
-      sent += changes.length;
-    }
-    if (sent > 0) this.deps.logger.info({ partition: this.partition, countChanged: sent, sourceOffset: stamp }, 'published the counts changed while catching up');
-    return sent;
+  private publisher(guard: OwnershipGuard): (records: TxRecord[]) => Promise<void> {
+    return (records) => this.collector.send(records, guard);
   }
 
   /** Stops applying this partition for good (until an operator acts): paused, reported, never skipped. */

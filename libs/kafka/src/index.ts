@@ -40,7 +40,7 @@ export type {
   OutboundMessage,
   SendBatch,
 } from './batching-producer';
-export { drainTopic, readTopicToEnd, topicOffsets } from './offsets';
+export { deleteRecordsBefore, drainTopic, readTopicToEnd, topicOffsets } from './offsets';
 export type { PartitionOffsets } from './offsets';
 export { createOffsetsReader, OffsetsReader } from './group-offsets';
 export type { GroupOffsets, PartitionOffsets as GroupPartitionOffsets } from './group-offsets';

@@ -113,3 +113,19 @@ export async function drainTopic(
   );
   return { records, ms: Date.now() - started };
 }
+
+/**
+ * Moves a partition's log start to `offset` (DeleteRecords): every record before it is gone. The
+ * topic must have `delete` in its cleanup.policy (Kafka refuses compact-only topics).
+ */
+export async function deleteRecordsBefore(kafka: Kafka, topic: string, partition: number, offset: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    // kafkajs resolves the partition leader from cached metadata: load it first
+    await admin.fetchTopicMetadata({ topics: [topic] });
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset: String(offset) }] });
+  } finally {
+    await admin.disconnect();
+  }
+}

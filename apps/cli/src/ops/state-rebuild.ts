@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Aggregator, createAggregatorMetrics, type AggregatorTopics } from '@doubletap/aggregation';
+import { Aggregator, createAggregatorMetrics, KafkaChangelog, type AggregatorTopics } from '@doubletap/aggregation';
 import type { EventCodec } from '@doubletap/events';
 import {
   BatchConsumer,
@@ -24,6 +24,8 @@ export interface StateDeps {
   brokers: string[];
   /** the pinned partition count of the input topic (TOPIC_PARTITIONS) */
   pinnedPartitions: number;
+  /** the aggregators' store changelog: rewritten from the rebuilt stores */
+  changelogTopic?: string;
   codec: EventCodec;
   topics: AggregatorTopics;
   /** the aggregators' consumer group: the rebuild refuses while it has live members */
@@ -228,6 +230,8 @@ export async function rebuildState(deps: StateDeps): Promise<StateResult> {
     kafka: deps.kafka,
     transactionalIdPrefix: deps.groupId,
     input: { offsets: () => topicOffsets(deps.kafka, deps.topics.events), identity: () => identity.describe(deps.topics.events) },
+    // recomputed from the log, never restored: the changelog is rewritten from the rebuilt stores
+    ...(deps.changelogTopic ? { changelog: { io: new KafkaChangelog(deps.kafka, deps.changelogTopic, deps.logger), topic: deps.changelogTopic }, rebuild: true } : {}),
     logger: deps.logger,
     metrics: createAggregatorMetrics(createMetricsRegistry('rebuild')),
   });

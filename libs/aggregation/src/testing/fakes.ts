@@ -6,6 +6,8 @@ import { Registry } from 'prom-client';
 import { createAggregatorMetrics } from '../metrics';
 import type { TxSender } from '../record-collector';
 import type { AggregatorCodec, InputTopicView, PartitionControl } from '../types';
+import { parseOffsetRecord, type ChangelogIO, type ChangelogState } from '../changelog';
+import type { SourceIdentity, StoreEntry } from '@doubletap/store';
 
 // Fakes for the aggregation unit tests: no broker, no registry. The store is a real LevelDB in a
 // temp folder (local, fast), so the tests exercise the real atomic-write and reopen behaviour.
@@ -165,4 +167,42 @@ export function batchContext(overrides: Partial<BatchContext> = {}): BatchContex
     ...overrides,
   };
   return ctx;
+}
+
+/** The changelog as the fake output committed it: offsets are positions in the partition's list. */
+export class FakeChangelog implements ChangelogIO {
+  private readonly low = new Map<number, number>();
+  constructor(
+    private readonly output: FakeKafkaOutput,
+    readonly topic: string,
+  ) {}
+
+  private records(partition: number): TxRecord[] {
+    return this.output.of(this.topic).filter((r) => r.partition === partition);
+  }
+
+  async inspect(partitions: readonly number[]): Promise<Map<number, ChangelogState>> {
+    const out = new Map<number, ChangelogState>();
+    for (const p of partitions) {
+      const records = this.records(p);
+      const state: ChangelogState = { partition: p, low: this.low.get(p) ?? 0, high: records.length };
+      for (const r of records.slice(state.low)) {
+        if (r.key === 'meta/offset' && r.value) Object.assign(state, { offset: parseOffsetRecord(r.value).offset, epochStart: parseOffsetRecord(r.value).epochStart });
+        if (r.key === 'meta/source' && r.value) state.source = JSON.parse(r.value.toString()) as SourceIdentity;
+      }
+      out.set(p, state);
+    }
+    return out;
+  }
+
+  async read(partition: number, from: number, to: number, onEntries: (entries: StoreEntry[]) => Promise<void>): Promise<void> {
+    const slice = this.records(partition).slice(Math.max(from, this.low.get(partition) ?? 0), to);
+    await onEntries(slice.map((r) => ({ key: String(r.key), value: r.value === null ? null : r.value.toString() })));
+  }
+
+  async truncate(partition: number): Promise<number> {
+    const end = this.records(partition).length;
+    this.low.set(partition, end);
+    return end;
+  }
 }

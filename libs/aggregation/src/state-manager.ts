@@ -1,0 +1,194 @@
+import type { CountChanged } from '@doubletap/events';
+import type { PartitionOffsets, TopicIdentity, TxRecord } from '@doubletap/kafka';
+import type { Logger } from '@doubletap/observability';
+import { countKey } from '@doubletap/likes';
+import { PartitionStore, type BatchWrite, type SourceIdentity, type StoreEntry } from '@doubletap/store';
+import { changelogRecords, entryRecords, offsetRecord, sourceRecord, type ChangelogIO, type ChangelogState } from './changelog';
+import type { AggregatorMetrics } from './metrics';
+import { planChangelog, planTake, type TakePlan } from './take-plan';
+
+/** Sends records in one committed transaction (the task's record collector, with its ownership guard). */
+export type Publish = (records: TxRecord[]) => Promise<void>;
+
+export interface StateManagerDeps {
+  partition: number;
+  pinned: number;
+  dataDir: string;
+  /** the changelog topic; with `changelog` unset, nothing is logged or restored (tools that only replay) */
+  changelogTopic?: string;
+  changelog?: ChangelogIO;
+  /** recompute from the input log whatever the changelog holds, then rewrite the changelog */
+  rebuild?: boolean;
+  logger: Logger;
+  metrics: AggregatorMetrics;
+  /** a store this many input records behind the changelog is replaced by a changelog restore */
+  restoreThreshold?: number;
+  /** records per changelog transaction in a restore dump, dirty posts per CountChanged transaction */
+  chunk?: number;
+  encodeCount(change: CountChanged): Promise<Buffer>;
+  countsTopic: string;
+}
+
+/** How the changelog follows the store while this task owns the partition. */
+type LogMode = { kind: 'off' } | { kind: 'append'; epochStart: number } | { kind: 'rewrite' };
+
+/**
+ * The store of one partition (Kafka Streams' state manager): opens it, decides with the changelog
+ * how it gets current — restore from the changelog (a partition that moved: current state, not
+ * history), catch up from the input log, or both — keeps the changelog following every batch, and
+ * when a catch-up ends rewrites a changelog that was empty or stale and publishes the counts the
+ * catch-up held back.
+ */
+export class StateManager {
+  private current?: PartitionStore;
+  private log: LogMode = { kind: 'off' };
+  /** the store's source identity, written with the next batch when the store has none yet */
+  private pendingSource?: SourceIdentity;
+
+  constructor(private readonly deps: StateManagerDeps) {}
+
+  get store(): PartitionStore {
+    if (!this.current) throw new Error(`the store of partition ${this.deps.partition} is not open`);
+    return this.current;
+  }
+
+  get isOpen(): boolean {
+    return this.current?.isOpen ?? false;
+  }
+
+  /** The input topic the store is (or is about to be) built from. */
+  sourceIdentity(): SourceIdentity | undefined {
+    return this.current?.source() ?? this.pendingSource;
+  }
+
+  /** Opens the store, restores it from the changelog when that is the way, and plans the catch-up. */
+  async open(view: { identity: TopicIdentity; offsets: PartitionOffsets; changelog?: ChangelogState }): Promise<TakePlan> {
+    const { partition: p, dataDir } = this.deps;
+    this.current = await PartitionStore.open(dataDir, p);
+    if (this.deps.changelog && view.changelog && this.deps.rebuild) this.log = { kind: 'rewrite' };
+    else if (this.deps.changelog && view.changelog) {
+      const cl = planChangelog({
+        stored: this.current.lastOffset(),
+        changelog: view.changelog,
+        identity: view.identity,
+        restoreThreshold: this.deps.restoreThreshold ?? 50_000,
+      });
+      if (cl.kind === 'refuse') return { kind: 'refuse', refusal: cl.refusal };
+      if (cl.kind === 'restore') {
+        if (cl.replaceStore) {
+          await this.current.close();
+          await PartitionStore.destroy(dataDir, p);
+          this.current = await PartitionStore.open(dataDir, p);
+        }
+        await this.restore(view.changelog, cl.offset, cl.source);
+        this.log = { kind: 'append', epochStart: cl.epochStart };
+      } else if (cl.kind === 'append') this.log = { kind: 'append', epochStart: cl.epochStart };
+      else this.log = { kind: 'rewrite' };
+    }
+    const plan = planTake({
+      partition: p,
+      pinned: this.deps.pinned,
+      identity: view.identity,
+      offsets: view.offsets,
+      stored: this.current.lastOffset(),
+      source: this.current.source(),
+    });
+    if (plan.kind === 'consume' && !this.current.source()) this.pendingSource = plan.source;
+    return plan;
+  }
+
+  /** The changelog records of a batch (none unless the changelog is being appended to). */
+  changelogFor(write: BatchWrite): TxRecord[] {
+    if (this.log.kind !== 'append' || !this.deps.changelogTopic) return [];
+    const withSource = this.pendingSource && { ...write, source: this.pendingSource };
+    return changelogRecords(this.deps.changelogTopic, this.deps.partition, withSource ?? write, this.log.epochStart);
+  }
+
+  /** The atomic store write of a batch (records the source identity with the first one). */
+  async commit(write: BatchWrite): Promise<void> {
+    await this.store.commitBatch({ ...write, source: this.pendingSource ?? write.source });
+    this.pendingSource = undefined;
+  }
+
+  /**
+   * The catch-up is over: a changelog that was empty or stale is emptied and rewritten from the
+   * store (its last transaction names the offset and the new epoch), then the counts the catch-up
+   * held back are published, stamped with the store's offset.
+   */
+  async finishCatchUp(publish: Publish, afterOutput?: () => void): Promise<void> {
+    if (this.log.kind === 'rewrite') await this.rewriteChangelog(publish);
+    await this.publishDirty(publish, afterOutput);
+  }
+
+  async close(): Promise<void> {
+    await this.current?.close();
+  }
+
+  private async restore(cl: ChangelogState, offset: number, source: SourceIdentity | undefined): Promise<void> {
+    const { partition: p, logger } = this.deps;
+    const started = Date.now();
+    let records = 0;
+    logger.info({ partition: p, from: cl.low, to: cl.high - 1, offset }, 'restoring the store from the changelog');
+    await this.deps.changelog!.read(p, cl.low, cl.high, async (entries) => {
+      records += entries.length;
+      // meta records describe the changelog, not the state: applied once, at the end
+      await this.store.restoreEntries(entries.filter((e) => !e.key.startsWith('meta/')));
+    });
+    await this.store.restoreEntries([], offset, source);
+    const seconds = (Date.now() - started) / 1000;
+    logger.info(
+      { partition: p, records, seconds: Number(seconds.toFixed(2)), recordsPerSec: Math.round(records / Math.max(seconds, 0.001)), offset },
+      'store restored from the changelog',
+    );
+  }
+
+  private async rewriteChangelog(publish: Publish): Promise<void> {
+    const { partition: p, changelogTopic: topic, logger } = this.deps;
+    const stored = this.store.lastOffset();
+    if (!this.deps.changelog || !topic || stored === undefined) return;
+    const epochStart = await this.deps.changelog.truncate(p);
+    const chunk = this.deps.chunk ?? 5000;
+    let batch: StoreEntry[] = [];
+    let written = 0;
+    for await (const entry of this.store.stateEntries()) {
+      batch.push(entry);
+      if (batch.length >= chunk) {
+        await publish(entryRecords(topic, p, batch));
+        written += batch.length;
+        batch = [];
+      }
+    }
+    const source = this.store.source();
+    await publish([
+      ...entryRecords(topic, p, batch),
+      ...(source ? [sourceRecord(topic, p, source)] : []),
+      offsetRecord(topic, p, stored, epochStart),
+    ]);
+    written += batch.length;
+    this.log = { kind: 'append', epochStart };
+    logger.info({ partition: p, entries: written, offset: stored, epochStart }, 'changelog rewritten from the store');
+  }
+
+  private async publishDirty(publish: Publish, afterOutput?: () => void): Promise<void> {
+    const { partition: p, logger, metrics } = this.deps;
+    const store = this.store;
+    const stamp = store.lastOffset();
+    if (stamp === undefined) return;
+    let sent = 0;
+    for (;;) {
+      const dirty = await store.dirtyPosts(this.deps.chunk ?? 5000);
+      if (dirty.length === 0) break;
+      const records: TxRecord[] = [];
+      for (const d of dirty) {
+        const change: CountChanged = { postId: d.postId, partition: p, count: d.count, sourceOffset: stamp };
+        records.push({ topic: this.deps.countsTopic, partition: p, key: countKey(d.postId, p), value: await this.deps.encodeCount(change) });
+      }
+      await publish(records);
+      afterOutput?.();
+      await store.clean(dirty.map((d) => d.postId));
+      metrics.countChanged.inc(dirty.length);
+      sent += dirty.length;
+    }
+    if (sent > 0) logger.info({ partition: p, countChanged: sent, sourceOffset: stamp }, 'published the counts changed while catching up');
+  }
+}
