@@ -1,4 +1,6 @@
-import { counter, gauge, histogram, type Counter, type Gauge, type Histogram, type Registry } from '@doubletap/observability';
+import type { BatchFold } from '@doubletap/likes';
+import { counter, gauge, histogram, type Counter, type Gauge, type Histogram, type Logger, type Registry } from '@doubletap/observability';
+import type { DeadRecord } from './decode';
 
 export interface AggregatorMetrics {
   /** events read from the input, by outcome: applied (changed a count), noop (duplicate), dead_letter */
@@ -97,4 +99,30 @@ export function createAggregatorMetrics(registry: Registry): AggregatorMetrics {
       ['outcome'],
     ),
   };
+}
+
+/** Metrics (and the dead-letter log line) of one applied batch. */
+export function recordBatch(
+  metrics: AggregatorMetrics,
+  logger: Logger,
+  partition: number,
+  b: { fold: BatchFold; dead: readonly DeadRecord[]; catchingUp: boolean; records: number; lastOffset: number; highWatermark: number; started: bigint },
+): void {
+  const labels = { partition: String(partition) };
+  if (b.fold.applied > 0) metrics.events.inc({ ...labels, outcome: 'applied' }, b.fold.applied);
+  if (b.fold.noOps > 0) metrics.events.inc({ ...labels, outcome: 'noop' }, b.fold.noOps);
+  if (b.dead.length > 0) {
+    metrics.events.inc({ ...labels, outcome: 'dead_letter' }, b.dead.length);
+    for (const d of b.dead) metrics.deadLetters.inc({ reason: d.reason });
+    const first = b.dead[0];
+    logger.warn(
+      { partition, deadLetters: b.dead.length, first: { offset: first.record.offset, reason: first.reason, detail: first.detail } },
+      'records dead-lettered',
+    );
+  }
+  if (!b.catchingUp) metrics.countChanged.inc(b.fold.changes.length);
+  metrics.batchSize.observe(b.records);
+  metrics.storedOffset.set(labels, b.lastOffset);
+  metrics.lag.set(labels, Math.max(0, b.highWatermark - 1 - b.lastOffset));
+  metrics.applyLatency.observe(Number(process.hrtime.bigint() - b.started) / 1e9);
 }

@@ -1,56 +1,18 @@
-import { describeError, type BatchContext, type ConsumedRecord, type Kafka, type PartitionOffsets, type TopicIdentity, type TxRecord } from '@doubletap/kafka';
+import type { BatchContext, ConsumedRecord, PartitionOffsets, TopicIdentity, TxRecord } from '@doubletap/kafka';
 import { foldBatch, likeKey } from '@doubletap/likes';
-import type { Logger } from '@doubletap/observability';
 import type { PartitionStore } from '@doubletap/store';
-import { Backoff } from './backoff';
-import type { ChangelogIO, ChangelogState } from './changelog';
-import { DecodeBlockedError, RecordDecoder } from './decode';
-import type { AggregatorMetrics } from './metrics';
+import { BlockedState, untilDecoded } from './blocked';
+import type { ChangelogState } from './changelog';
+import { ContinuityGuard } from './continuity-guard';
+import { RecordDecoder } from './decode';
+import { recordBatch } from './metrics';
 import { CatchUpProgress } from './progress';
-import { PartitionLostError, RecordCollector, type OpenSender, type OwnershipGuard } from './record-collector';
+import { PartitionLostError, RecordCollector, type OwnershipGuard } from './record-collector';
 import { StateManager } from './state-manager';
-import { continuity } from './take-plan';
-import type { AggregatorCodec, AggregatorTopics, InputTopicView, PartitionControl, Refusal } from './types';
+import type { BatchOutcome, Phase, TaskDeps } from './task-types';
+import type { Refusal } from './types';
 
-export type Phase =
-  | { kind: 'opening' }
-  /** applying the log up to `target - 1` (the log end when the partition was taken); output deferred */
-  | { kind: 'catching-up'; progress: CatchUpProgress }
-  | { kind: 'live' }
-  | { kind: 'stopped'; refusal: Refusal; since: number }
-  | { kind: 'closed' };
-
-export interface TaskDeps {
-  partition: number;
-  /** the partition count of the input topic that keys are routed over */
-  pinned: number;
-  dataDir: string;
-  topics: AggregatorTopics;
-  codec: AggregatorCodec;
-  kafka: Kafka;
-  /** how output producers are opened (default: kafkajs transactional producers on `kafka`) */
-  openSender?: OpenSender;
-  /** the partition's transactional id: the same for every owner, so a new owner fences the old */
-  transactionalId: string;
-  input: InputTopicView;
-  /** the store changelog (unset: the store is not logged; tools that only replay) */
-  changelog?: ChangelogIO;
-  changelogTopic?: string;
-  /** recompute the store from the input log and rewrite the changelog (a state rebuild) */
-  rebuild?: boolean;
-  control: () => PartitionControl | undefined;
-  logger: Logger;
-  metrics: AggregatorMetrics;
-  /** dirty posts published per transaction when a catch-up ends */
-  flushChunk?: number;
-  progressEveryMs?: number;
-  backoffMs?: { initial: number; max: number };
-  /** fault injection for crash tests */
-  faults?: { afterOutput?: (partition: number) => void; afterCommit?: (partition: number) => void };
-}
-
-/** What one batch did: applied (offsets may be committed) or held (not applied; do not commit). */
-export type BatchOutcome = 'applied' | 'held';
+export type { BatchOutcome, Phase, TaskDeps } from './task-types';
 
 /**
  * One input partition owned by this process (Kafka Streams' stream task): continuity → decode and
@@ -65,20 +27,26 @@ export type BatchOutcome = 'applied' | 'held';
  */
 export class PartitionTask {
   phase: Phase = { kind: 'opening' };
-  /** what the task waits for right now (a dependency that is down), with since when */
-  blocked?: { what: string; since: number; error?: string };
+  private readonly blocking: BlockedState;
+  private readonly continuity: ContinuityGuard;
   private readonly state: StateManager;
   private readonly collector: RecordCollector;
   private readonly decoder: RecordDecoder;
   private chain: Promise<unknown> = Promise.resolve();
   private closing = false;
-  private expectedStart = 0;
-  private gapSeeks = 0;
-  private lastIdentityCheck = 0;
   private readonly labels: { partition: string };
 
   constructor(private readonly deps: TaskDeps) {
     this.labels = { partition: String(deps.partition) };
+    this.blocking = new BlockedState(deps.partition, deps.metrics);
+    this.continuity = new ContinuityGuard({
+      partition: deps.partition,
+      pinned: deps.pinned,
+      input: deps.input,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      source: () => this.state.sourceIdentity(),
+    });
     this.decoder = new RecordDecoder(deps.codec, deps.partition, deps.pinned);
     this.collector = new RecordCollector({
       kafka: deps.kafka,
@@ -90,7 +58,7 @@ export class PartitionTask {
       logger: deps.logger,
       metrics: deps.metrics,
       backoffMs: deps.backoffMs,
-      onBlocked: (what, error) => this.setBlocked(what, error),
+      onBlocked: (what, error) => this.blocking.set(what, error),
     });
     this.state = new StateManager({
       partition: deps.partition,
@@ -109,6 +77,11 @@ export class PartitionTask {
 
   get partition(): number {
     return this.deps.partition;
+  }
+
+  /** what the task waits for right now (a dependency that is down), with since when */
+  get blocked(): { what: string; since: number; error?: string } | undefined {
+    return this.blocking.current;
   }
 
   /** the store's last applied offset (undefined before the first batch of an empty store) */
@@ -142,7 +115,7 @@ export class PartitionTask {
         this.stop(plan.refusal);
         return;
       }
-      this.expectedStart = plan.from;
+      this.continuity.startAt(plan.from);
       const stored = this.state.store.lastOffset();
       if (stored !== undefined) metrics.storedOffset.set(this.labels, stored);
       this.deps.control()?.seek(p, plan.from);
@@ -186,7 +159,7 @@ export class PartitionTask {
       const { metrics } = this.deps;
       for (const g of [metrics.restoreProgress, metrics.storedOffset, metrics.lag, metrics.storeSize]) g.remove(this.labels);
       if (this.phase.kind === 'stopped') metrics.stopped.remove({ ...this.labels, reason: this.phase.refusal.code });
-      this.setBlocked(undefined);
+      this.blocking.set(undefined);
       this.phase = { kind: 'closed' };
     });
   }
@@ -199,36 +172,34 @@ export class PartitionTask {
   // ------------------------------------------------------------------ one batch
 
   private async apply(records: readonly ConsumedRecord[], ctx: BatchContext): Promise<BatchOutcome> {
-    const { partition: p, metrics, logger } = this.deps;
+    const { partition: p } = this.deps;
     const phase = this.phase;
-    if (this.closing || !this.state.isOpen || phase.kind === 'opening' || phase.kind === 'closed') {
-      ctx.holdOffsets();
-      return 'held';
-    }
-    if (phase.kind === 'stopped') {
-      this.deps.control()?.pause([p]);
+    if (this.closing || !this.state.isOpen || phase.kind === 'opening' || phase.kind === 'closed' || phase.kind === 'stopped') {
+      if (phase.kind === 'stopped') this.deps.control()?.pause([p]);
       ctx.holdOffsets();
       return 'held';
     }
     const started = process.hrtime.bigint();
     const store = this.state.store;
-    const stored = store.lastOffset();
-    const verdict = continuity(records[0].offset, records[records.length - 1].offset, stored, this.expectedStart);
-    if (verdict.kind === 'redelivery') {
-      await this.checkIdentity(false);
-      return 'applied';
-    }
-    if (verdict.kind === 'gap') return this.onGap(verdict.expected, verdict.got, ctx);
-    this.gapSeeks = 0;
-    const fresh = verdict.from === records[0].offset ? records : records.filter((r) => r.offset >= verdict.from);
-    const lastOffset = fresh[fresh.length - 1].offset;
-    const guard = this.batchGuard(ctx);
-
-    const decoded = await this.retrying('schema-registry', ctx, () => this.decoder.decode(fresh));
-    if (decoded === undefined) {
-      ctx.holdOffsets();
+    const judged = await this.continuity.judge(records, store.lastOffset());
+    if (judged.kind === 'redelivery') return 'applied';
+    ctx.holdOffsets();
+    if (judged.kind === 'refuse') return this.stop(judged.refusal);
+    if (judged.kind === 'reposition') {
+      this.deps.control()?.seek(p, judged.seek);
       return 'held';
     }
+    const fresh = judged.records;
+    const lastOffset = fresh[fresh.length - 1].offset;
+    const guard = this.batchGuard(ctx);
+    const decoded = await untilDecoded(() => this.decoder.decode(fresh), ctx, {
+      blocked: this.blocking,
+      logger: this.deps.logger,
+      partition: p,
+      giveUp: () => this.closing,
+      backoffMs: this.deps.backoffMs,
+    });
+    if (decoded === undefined) return 'held';
     const { events, dead } = decoded;
     const memberKeys = new Set<string>();
     const posts = new Set<string>();
@@ -236,16 +207,9 @@ export class PartitionTask {
       memberKeys.add(likeKey(e.postId, e.userId));
       posts.add(e.postId);
     }
-    const known = await store.getState([...memberKeys], [...posts]);
-    const fold = foldBatch(known, events, p, lastOffset);
+    const fold = foldBatch(await store.getState([...memberKeys], [...posts]), events, p, lastOffset);
     const catchingUp = phase.kind === 'catching-up';
-
-    const write = {
-      membership: fold.edits,
-      counts: fold.counts,
-      offset: lastOffset,
-      dirty: catchingUp ? fold.changes.map((c) => c.postId) : undefined,
-    };
+    const write = { membership: fold.edits, counts: fold.counts, offset: lastOffset, dirty: catchingUp ? fold.changes.map((c) => c.postId) : undefined };
     // output first (one transaction: dead letters, changelog, CountChanged), then the store: nothing
     // applied is ever unpublished, and the changelog never lags the store
     const out: TxRecord[] = dead.map((d) => this.collector.deadLetter(d.record, d.reason, d.detail));
@@ -255,22 +219,7 @@ export class PartitionTask {
     if (out.length > 0) this.deps.faults?.afterOutput?.(p);
     await this.state.commit(write);
     this.deps.faults?.afterCommit?.(p);
-
-    if (fold.applied > 0) metrics.events.inc({ ...this.labels, outcome: 'applied' }, fold.applied);
-    if (fold.noOps > 0) metrics.events.inc({ ...this.labels, outcome: 'noop' }, fold.noOps);
-    if (dead.length > 0) {
-      metrics.events.inc({ ...this.labels, outcome: 'dead_letter' }, dead.length);
-      for (const d of dead) metrics.deadLetters.inc({ reason: d.reason });
-      logger.warn(
-        { partition: p, deadLetters: dead.length, first: { offset: dead[0].record.offset, reason: dead[0].reason, detail: dead[0].detail } },
-        'records dead-lettered',
-      );
-    }
-    if (!catchingUp) metrics.countChanged.inc(fold.changes.length);
-    metrics.batchSize.observe(fresh.length);
-    metrics.storedOffset.set(this.labels, lastOffset);
-    metrics.lag.set(this.labels, Math.max(0, ctx.highWatermark - 1 - lastOffset));
-    metrics.applyLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    recordBatch(this.deps.metrics, this.deps.logger, p, { fold, dead, catchingUp, records: fresh.length, lastOffset, highWatermark: ctx.highWatermark, started });
 
     if (phase.kind === 'catching-up') {
       phase.progress.at(lastOffset);
@@ -281,65 +230,6 @@ export class PartitionTask {
       }
     }
     return 'applied';
-  }
-
-  /**
-   * The batch starts after the next offset the store needs. Either records were deleted (log start
-   * moved past the store: refuse) or the consumer is positioned wrong (seek back, with a growing
-   * pause so a persistent gap cannot become a hot loop).
-   */
-  private async onGap(expected: number, got: number, ctx: BatchContext): Promise<BatchOutcome> {
-    const { partition: p, metrics, logger } = this.deps;
-    ctx.holdOffsets();
-    const offsets = (await this.deps.input.offsets()).find((o) => o.partition === p);
-    if (offsets && offsets.low > expected)
-      return this.stop({
-        code: 'log-truncated',
-        reason: `records ${expected}..${offsets.low - 1} of partition ${p} were deleted before the store applied them (log start ${offsets.low}): the counts would miss them`,
-      });
-    if (await this.checkIdentity(true)) return 'held';
-    this.gapSeeks++;
-    metrics.continuitySeeks.inc(this.labels);
-    logger.warn({ partition: p, expected, got, attempt: this.gapSeeks }, 'batch does not continue the store: not applied, seeking back');
-    await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(this.gapSeeks, 6))));
-    this.deps.control()?.seek(p, expected);
-    return 'held';
-  }
-
-  /**
-   * Re-reads the input topic's identity (at most every 2 s unless forced): a topic recreated under
-   * the same name, or re-partitioned, stops the partition. Returns true when it stopped it.
-   */
-  private async checkIdentity(force: boolean): Promise<boolean> {
-    const now = Date.now();
-    if (!force && now - this.lastIdentityCheck < 2000) return false;
-    this.lastIdentityCheck = now;
-    let identity: TopicIdentity | undefined;
-    try {
-      identity = await this.deps.input.identity();
-    } catch {
-      return false; // Kafka unreachable: nothing learned
-    }
-    const source = this.state.sourceIdentity();
-    if (!identity) {
-      this.stop({ code: 'topic-recreated', reason: `${this.deps.topics.events} no longer exists` });
-      return true;
-    }
-    if (source && source.topicId !== identity.topicId) {
-      this.stop({
-        code: 'topic-recreated',
-        reason: `${identity.topic} was recreated (topic id ${source.topicId} is now ${identity.topicId}): the store belongs to the old log; delete it to rebuild from the new one`,
-      });
-      return true;
-    }
-    if (identity.partitions !== this.deps.pinned) {
-      this.stop({
-        code: 'partition-count-changed',
-        reason: `${identity.topic} has ${identity.partitions} partitions but ${this.deps.pinned} are pinned (TOPIC_PARTITIONS)`,
-      });
-      return true;
-    }
-    return false;
   }
 
   private publisher(guard: OwnershipGuard): (records: TxRecord[]) => Promise<void> {
@@ -356,39 +246,6 @@ export class PartitionTask {
     }
     this.deps.control()?.pause([p]);
     return 'held';
-  }
-
-  /** Runs `fn` until it stops throwing DecodeBlockedError; undefined when the batch was given up meanwhile. */
-  private async retrying<T>(what: string, ctx: BatchContext, fn: () => Promise<T>): Promise<T | undefined> {
-    const backoff = new Backoff(this.deps.backoffMs?.initial ?? 100, this.deps.backoffMs?.max ?? 5000);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const value = await fn();
-        if (attempt > 1) this.setBlocked(undefined);
-        return value;
-      } catch (e) {
-        if (!(e instanceof DecodeBlockedError)) throw e;
-        this.setBlocked(what, e);
-        if (attempt === 1 || attempt % 20 === 0)
-          this.deps.logger.warn({ partition: this.partition, err: e, attempt }, 'waiting for the schema registry (records are retried, never dead-lettered)');
-      }
-      if (this.closing || !ctx.isRunning() || ctx.isStale()) return undefined;
-      await backoff.wait();
-      await ctx.heartbeat(); // a rebalance makes this throw: kafkajs rejoins and redelivers
-    }
-  }
-
-  private setBlocked(what: string | undefined, error?: unknown): void {
-    const { metrics } = this.deps;
-    if (this.blocked && this.blocked.what !== what) metrics.blocked.remove({ ...this.labels, waiting_for: this.blocked.what });
-    if (what === undefined) {
-      this.blocked = undefined;
-      return;
-    }
-    const message = error === undefined ? undefined : describeError(error);
-    if (this.blocked?.what !== what) this.blocked = { what, since: Date.now(), error: message };
-    else this.blocked.error = message;
-    metrics.blocked.set({ ...this.labels, waiting_for: what }, 1);
   }
 
   private batchGuard(ctx: BatchContext): OwnershipGuard {
