@@ -176,7 +176,7 @@ describe('aggregator processes (built, against the local stack)', () => {
     expect(nonZero(final.sums)).toEqual(nonZero(truth));
   }, 60000);
 
-  it('two processes share the partitions; one stops, the other restores its partitions from the log', async () => {
+  it('two processes share the partitions; one stops, the other restores its partitions from the changelog', async () => {
     const { settings, env, codec, newDir } = await fixture();
     const all: Action[] = randomActions(4000, 3);
     await produceActions(kafka, codec, settings.topics.events, all);
@@ -201,7 +201,7 @@ describe('aggregator processes (built, against the local stack)', () => {
     await produceActions(kafka, codec, settings.topics.events, more);
     await waitFor('caught up again', async () => caughtUp(kafka, settings.topics.events, await both()), 30000);
 
-    // stop A gracefully: B takes all partitions, catching A's up from the log (B's data dir lacks them)
+    // stop A gracefully: B takes all partitions, restoring A's from the changelog (B's data dir lacks them)
     const aOwned = (await statusesOf(aUrl)).map((s) => s.partition);
     a.child.kill('SIGTERM');
     expect(await a.exited).toEqual({ code: 0, signal: null });
@@ -216,7 +216,9 @@ describe('aggregator processes (built, against the local stack)', () => {
       },
       40000,
     );
-    expect(b.logs.some((l) => l.includes('"msg":"caught up"') && aOwned.some((p) => l.includes(`"partition":${p},`)))).toBe(true);
+    expect(
+      b.logs.some((l) => l.includes('"msg":"store restored from the changelog"') && aOwned.some((p) => l.includes(`"partition":${p},`))),
+    ).toBe(true);
 
     const truth = groundTruth(all);
     expect(nonZero(await countsFromTopic(kafka, codec, settings.topics.counts))).toEqual(nonZero(truth));

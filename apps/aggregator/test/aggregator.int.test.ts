@@ -18,6 +18,7 @@ const envOf = (s: Settings): Record<string, string> => ({
   TOPIC_EVENTS: s.topics.events,
   TOPIC_COUNTS: s.topics.counts,
   TOPIC_DEAD_LETTER: s.topics.deadLetter,
+  TOPIC_CHANGELOG: s.topics.changelog,
   TOPIC_PARTITIONS: String(s.topics.partitions),
   AGGREGATOR_PORT: '0',
   REDIS_KEY_PREFIX: s.redis.keyPrefix,

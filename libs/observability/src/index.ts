@@ -1,4 +1,5 @@
 export { createLogger, NestPinoLogger } from './logger';
+export type { LogDestination } from './logger';
 export type { Logger } from './logger';
 export {
   counter,

@@ -5,15 +5,14 @@ export type { Logger } from 'pino';
 
 const REDACT = ['req.headers.authorization', 'headers.authorization', 'authorization', 'token', '*.token'];
 
+/** Where log lines go: stdout, stderr, or any sink with write() (tests capture lines). */
+export type LogDestination = 'stdout' | 'stderr' | { write(line: string): void };
+
 /**
  * Structured JSON logs (one object per line) with secrets redacted; `name` is the component.
  * `to: 'stderr'` for tools whose stdout is their result (the CLI's --json document).
  */
-export function createLogger(
-  name: string,
-  level: string = process.env.LOG_LEVEL ?? 'info',
-  to: 'stdout' | 'stderr' = 'stdout',
-): Logger {
+export function createLogger(name: string, level: string = process.env.LOG_LEVEL ?? 'info', to: LogDestination = 'stdout'): Logger {
   const options = {
     name,
     level,
@@ -21,7 +20,9 @@ export function createLogger(
     redact: { paths: REDACT, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return to === 'stderr' ? pino(options, pino.destination(2)) : pino(options);
+  if (to === 'stdout') return pino(options);
+  if (to === 'stderr') return pino(options, pino.destination(2));
+  return pino(options, { write: (line: string) => to.write(line.endsWith('\n') ? line.slice(0, -1) : line) });
 }
 
 /** Routes NestJS's own log lines into the same structured logger. */
