@@ -11,6 +11,8 @@ import {
 } from '@doubletap/observability';
 import { AppModule } from './app.module';
 import { setupDocs } from './http/docs';
+import { edgeServerOptions, installEdge } from './http/edge';
+import { parseJsonBody } from './http/json-body';
 import { ProblemFilter } from './http/problem.filter';
 import { RouteTable } from './http/route-table';
 
@@ -25,7 +27,7 @@ export async function createApp(
   logger = createLogger('api', settings.logLevel),
 ): Promise<ApiApp> {
   const metrics = createMetricsRegistry('api');
-  const adapter = new FastifyAdapter({ bodyLimit: settings.api.bodyLimitBytes, return503OnClosing: true });
+  const adapter = new FastifyAdapter({ bodyLimit: settings.api.bodyLimitBytes, ...edgeServerOptions() });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.register(settings, logger, metrics),
     adapter,
@@ -40,29 +42,21 @@ export async function createApp(
   const routes = new RouteTable();
   fastify.addHook('onRoute', (route) => routes.add(route.method, route.url));
 
+  installEdge(fastify);
+
   // JSON only; an empty body is fine even with content-type application/json
   fastify.removeAllContentTypeParsers();
-  const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.addContentTypeParser(
     'application/json',
     { parseAs: 'string', bodyLimit: settings.api.bodyLimitBytes },
-    (request, body, done) => {
-      if (typeof body === 'string' && body.trim() === '') return done(null, undefined);
-      void parseJson(request, body as string, done);
+    (_request, body, done) => {
+      try {
+        done(null, parseJsonBody(body as string));
+      } catch (e) {
+        done(e as Error, undefined);
+      }
     },
   );
-
-  // graceful shutdown: once closing, every response still being answered closes its connection, so
-  // keep-alive clients cannot hold the server open (Fastify's keepAliveTimeout is 72 s)
-  let closing = false;
-  fastify.addHook('preClose', (done) => {
-    closing = true;
-    done();
-  });
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) void reply.header('connection', 'close');
-    done(null, payload);
-  });
 
   const latency = histogram(metrics, 'doubletap_api_request_duration_seconds', 'HTTP request latency', [
     'method',

@@ -1,4 +1,4 @@
-import { loadSettings } from '@doubletap/config';
+import { ConfigError, loadSettings } from '@doubletap/config';
 import { createApp } from './app';
 
 async function main(): Promise<void> {
@@ -18,6 +18,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`api: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  // a configuration problem is the operator's to fix: its message names the variables, no stack
+  const text = e instanceof ConfigError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
+  process.stderr.write(`api: ${text}\n`);
   process.exit(1);
 });

@@ -1,7 +1,15 @@
 import { createSecretKey } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { mintToken } from '@doubletap/auth';
-import { type RunningApi, startApiOnFreshTopics, stopApiAndTopics, testKafka, topicSize, type Topics } from './helpers';
+import {
+  type RunningApi,
+  startApiOnFreshTopics,
+  stopApiAndTopics,
+  testKafka,
+  topicSize,
+  type Topics,
+} from './helpers';
+import { rawRequest, requestBytes } from './raw-http';
 
 interface Problem {
   type: string;
@@ -170,7 +178,9 @@ describe('bad input: problem+json, the right status and detail, nothing produced
     const na = await call('PUT', '/v1/posts/p1/likes', { token: good });
     expect(na.status).toBe(405);
     expect(na.headers.get('allow')).toBe('DELETE, GET, HEAD, POST');
-    expect(na.problem.detail).toBe('PUT is not allowed on /v1/posts/p1/likes (allowed: DELETE, GET, HEAD, POST)');
+    expect(na.problem.detail).toBe(
+      'PUT is not allowed on /v1/posts/p1/likes (allowed: DELETE, GET, HEAD, POST)',
+    );
   });
 
   it('429 with Retry-After once a user used up the burst; other users are unaffected', async () => {
@@ -193,6 +203,235 @@ describe('bad input: problem+json, the right status and detail, nothing produced
       headers: { authorization: `Bearer ${await api.token('carol')}` },
     });
     expect(carol.status).toBe(202);
+  });
+
+  // Regression cases for what the fuzz test (fuzz.int.test.ts) found: answers that Node and
+  // Fastify give themselves (plain JSON or empty bodies, a dropped connection), 500s, and requests
+  // that were accepted although ambiguous or malformed. Sent raw: fetch would normalize them.
+  const port = () => Number(new URL(api.url).port);
+  const base: [string, string][] = [
+    ['Host', '127.0.0.1'],
+    ['Connection', 'close'],
+  ];
+
+  async function raw(
+    bytes: Buffer | string,
+    status: number,
+    detail: RegExp,
+    options: { endAfterWrite?: boolean } = {},
+  ): Promise<Record<string, string>> {
+    const res = await rawRequest(port(), bytes, options);
+    const problem = JSON.parse(res.body.toString('utf8')) as Problem;
+    expect({ status: res.status, type: res.headers['content-type'], detail: problem.detail }).toEqual({
+      status,
+      type: 'application/problem+json',
+      detail: expect.stringMatching(detail),
+    });
+    expect(problem.status).toBe(status);
+    expect(problem.type).toMatch(/^https:\/\/doubletap\.dev\/problems\//);
+    return res.headers;
+  }
+
+  it('edge: 400 for malformed percent-encoding in the path, for every method, and in the query', async () => {
+    for (const method of ['GET', 'POST', 'PUT']) {
+      await raw(
+        requestBytes(method, '/v1/posts/%E0%A4%A/likes', [...base, ['Authorization', `Bearer ${good}`]]),
+        400,
+        /^the path has malformed percent-encoding: "%E0%A4" does not decode to UTF-8$/,
+      );
+    }
+    await raw(
+      requestBytes('GET', '/v1/likes?posts=%ZZ', base),
+      400,
+      /^the query string has malformed percent-encoding in "posts=%ZZ": "%ZZ" is not a %XX escape/,
+    );
+  });
+
+  it('edge: 400 invalid-id for a long postId (Fastify answered 414 in plain JSON past 100 characters)', async () => {
+    await raw(
+      requestBytes('GET', `/v1/posts/${'a'.repeat(101)}/likes`, base),
+      400,
+      /^postId "a{101}" does not match/,
+    );
+  });
+
+  it('edge: 414 for a target over 8 KiB, also past the 16 KiB header limit; 431 for oversized headers', async () => {
+    await raw(
+      requestBytes('GET', `/v1/likes?posts=${'a'.repeat(9000)}`, base),
+      414,
+      /^the request target is 9016 characters long; the limit is 8192$/,
+    );
+    await raw(
+      requestBytes('GET', `/v1/likes?posts=${'a'.repeat(20000)}`, base),
+      414,
+      /^the request target is longer than 8192 characters$/,
+    );
+    await raw(
+      requestBytes('GET', '/health', [...base, ['X-Big', 'a'.repeat(20000)]]),
+      431,
+      /^the request line and headers together exceed 16384 bytes$/,
+    );
+  });
+
+  it("edge: 400 for what Node's HTTP parser refuses, with its reason", async () => {
+    await raw(requestBytes('FOO', '/health', base), 400, /^the request method is not a known HTTP method/);
+    await raw(
+      requestBytes('GET', '/health', [...base, ['X-Bad', 'a\u0001b']]),
+      400,
+      /^a header name or value has a character that is not allowed/,
+    );
+    await raw(
+      requestBytes(
+        'POST',
+        '/v1/posts/p1/likes',
+        [...base, ['Content-Length', '2'], ['Transfer-Encoding', 'chunked']],
+        '2\r\n{}\r\n0\r\n\r\n',
+      ),
+      400,
+      /^the Transfer-Encoding is invalid or ambiguous/,
+    );
+    await raw(
+      requestBytes(
+        'POST',
+        '/v1/posts/p1/likes',
+        [
+          ...base,
+          ['Authorization', `Bearer ${good}`],
+          ['Content-Type', 'application/json'],
+          ['Content-Length', '10'],
+        ],
+        '{}',
+      ),
+      400,
+      /^the client ended the connection before the request was complete/,
+      { endAfterWrite: true },
+    );
+  });
+
+  it('edge: 400 for an HTTP/1.1 request without Host, 417 for an unknown Expect, 400 for CONNECT', async () => {
+    await raw(
+      requestBytes('GET', '/health', [['Connection', 'close']]),
+      400,
+      /^an HTTP\/1\.1 request needs a Host header$/,
+    );
+    await raw(
+      requestBytes('GET', '/health', [...base, ['Expect', 'teapot']]),
+      417,
+      /^Expect: "teapot" is not supported \(only 100-continue is\)$/,
+    );
+    await raw(
+      requestBytes('CONNECT', 'example.com:443', base),
+      400,
+      /^CONNECT is not supported: this server is not a proxy$/,
+    );
+  });
+
+  it('edge: 400 for two Authorization or two Content-Type headers (Node kept the first and dropped the rest)', async () => {
+    const bob = await api.token('bob-dup');
+    await raw(
+      requestBytes('POST', '/v1/posts/p1/likes', [
+        ...base,
+        ['Authorization', `Bearer ${bob}`],
+        ['Authorization', 'Bearer x'],
+      ]),
+      400,
+      /^the request has 2 Authorization headers; send exactly one$/,
+    );
+    await raw(
+      requestBytes(
+        'POST',
+        '/v1/posts/p1/likes',
+        [
+          ...base,
+          ['Authorization', `Bearer ${bob}`],
+          ['Content-Type', 'application/json'],
+          ['Content-Type', 'text/plain'],
+          ['Content-Length', '2'],
+        ],
+        '{}',
+      ),
+      400,
+      /^the request has 2 Content-Type headers; send exactly one$/,
+    );
+  });
+
+  it('edge: 404 for a known path with a trailing slash (was a 405 listing the very method used)', async () => {
+    await raw(requestBytes('GET', '/health/', base), 404, /^no route for GET \/health\/$/);
+    await raw(
+      requestBytes('POST', '/v1/posts/p1/likes/', base),
+      404,
+      /^no route for POST \/v1\/posts\/p1\/likes\/$/,
+    );
+  });
+
+  it('edge: 401, not 500, when the token holds characters a header cannot carry', async () => {
+    const key = createSecretKey(Buffer.from(api.settings.auth.hs256Secret));
+    const emoji = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('a\u{1F600}b')
+      .setExpirationTime(exp())
+      .sign(key);
+    const crlfAlg = `${b64({ alg: 'x\r\n\u2603' })}.${b64({ sub: 'alice', exp: exp() })}.c2ln`;
+    for (const [token, detail] of [
+      [emoji, /^token subject "a\u{1F600}b" is not a valid user id/u],
+      [crlfAlg, /^token algorithm "x\\r\\n\u2603" is not accepted/],
+    ] as const) {
+      const headers = await raw(
+        requestBytes('GET', '/v1/posts/p1/likes', [...base, ['Authorization', `Bearer ${token}`]]),
+        401,
+        detail,
+      );
+      expect(headers['www-authenticate']).toMatch(
+        /^Bearer error="invalid_token", error_description="[\x20-\x7e]+"$/,
+      );
+    }
+  });
+
+  it('edge: 401 for a token with characters after its signature (jose decoded them away and accepted it)', async () => {
+    for (const extra of ['*', '=', '\u00e9']) {
+      await raw(
+        requestBytes('POST', '/v1/posts/p1/likes', [...base, ['Authorization', `Bearer ${good}${extra}`]]),
+        401,
+        /^the bearer token is not a JWT$/,
+      );
+    }
+    await raw(
+      requestBytes('GET', '/v1/posts/p1/likes', [...base, ['Authorization', `Bearer ${'a'.repeat(9000)}`]]),
+      401,
+      /^the bearer token is 9000 characters long; the limit is 8192$/,
+    );
+  });
+
+  it('edge: 400 naming a __proto__ key (was "not valid JSON"); 415 for a body without a content type', async () => {
+    await raw(
+      requestBytes(
+        'POST',
+        '/v1/posts/p1/likes',
+        [
+          ...base,
+          ['Authorization', `Bearer ${good}`],
+          ['Content-Type', 'application/json'],
+          ['Content-Length', '27'],
+        ],
+        '{"__proto__":{"x":1},"a":1}',
+      ),
+      400,
+      /^invalid request: the JSON body has a "__proto__" key, which is refused$/,
+    );
+    await raw(
+      requestBytes(
+        'POST',
+        '/v1/posts/p1/likes',
+        [...base, ['Authorization', `Bearer ${good}`], ['Content-Length', '2']],
+        '{}',
+      ),
+      415,
+      /^the request has a body but no content-type; send no body or application\/json$/,
+    );
+  });
+
+  it('edge: is still alive and healthy after all of it', async () => {
+    expect((await fetch(`${api.url}/health`)).status).toBe(200);
   });
 
   it('produced nothing for any of the bad requests (only the 3 accepted ones are in the topic)', async () => {

@@ -43,7 +43,10 @@ describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process ap
 
   beforeAll(async () => {
     prefix = `${uniqueName('reads-int')}:`;
-    ({ topics, api } = await startApiOnFreshTopics(kafka, PARTITIONS, { REDIS_KEY_PREFIX: prefix, RATE_LIMIT_PER_SEC: '0' }));
+    ({ topics, api } = await startApiOnFreshTopics(kafka, PARTITIONS, {
+      REDIS_KEY_PREFIX: prefix,
+      RATE_LIMIT_PER_SEC: '0',
+    }));
     redis = createRedis({ url: api.settings.redis.url, offlineQueue: true });
     projection = new LikesProjection(redis, prefix);
   }, 30000);
@@ -238,15 +241,27 @@ describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process ap
     expect(doc.paths['/v1/posts/{postId}/likes'].get).toBeDefined();
   });
 
-  it('serves the page and, outside production, a dev token', async () => {
+  it('serves the page; /dev/token exists only in development on loopback', async () => {
     const page = await get('/p/some_post');
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await page.text()).toContain('EventSource');
     await problem(await get('/p/bad.post'), 400);
-    const dev = (await (await get('/dev/token?user=dana')).json()) as { userId: string; token: string };
-    expect(dev.userId).toBe('dana');
-    const res = await get('/v1/posts/popular/likes', { authorization: `Bearer ${dev.token}` });
-    expect(res.status).toBe(200);
+    // this api runs with NODE_ENV=test: the route is not there at all
+    const none = await problem(await get('/dev/token?user=dana'), 404);
+    expect(none.detail).toBe('no route for GET /dev/token');
+    // the same settings in development (still on 127.0.0.1): a token this api accepts
+    const dev = await startApi({ ...topicEnv(topics), REDIS_KEY_PREFIX: prefix, NODE_ENV: 'development' });
+    try {
+      const minted = (await (await fetch(`${dev.url}/dev/token?user=dana`)).json()) as {
+        userId: string;
+        token: string;
+      };
+      expect(minted.userId).toBe('dana');
+      const res = await get('/v1/posts/popular/likes', { authorization: `Bearer ${minted.token}` });
+      expect(res.status).toBe(200);
+    } finally {
+      await dev.close();
+    }
   });
 });

@@ -1,2 +1,2 @@
-export { JwtVerifier, mintToken, TokenRejected } from './jwt';
+export { JwtVerifier, MAX_TOKEN_LENGTH, mintToken, TokenRejected } from './jwt';
 export type { JwtOptions, Viewer } from './jwt';

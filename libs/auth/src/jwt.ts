@@ -15,6 +15,13 @@ export class TokenRejected extends Error {
 }
 
 const BEARER = /^Bearer ([^\s]+)$/i;
+/**
+ * Longer tokens are refused before any decoding or signature work. Ours are about 200 characters;
+ * an identity provider's with many claims stay well under 4 KiB.
+ */
+export const MAX_TOKEN_LENGTH = 8192;
+/** Compact JWS: three base64url parts (the signature may be empty, so alg=none is named as such). */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 export interface JwtOptions {
   hs256Secret: string;
@@ -80,17 +87,27 @@ export class JwtVerifier {
   }
 
   private async verifyUncached(token: string): Promise<Viewer> {
-    let alg: string | undefined;
+    if (token.length > MAX_TOKEN_LENGTH)
+      throw new TokenRejected(
+        `the bearer token is ${token.length} characters long; the limit is ${MAX_TOKEN_LENGTH}`,
+      );
+    // jose decodes base64url leniently: a signature with extra characters (é, *, =) or other
+    // trailing bits decodes to the same bytes and verifies; only the exact signed text is a token
+    if (!COMPACT_JWS.test(token)) throw new TokenRejected('the bearer token is not a JWT');
+    let alg: unknown;
     try {
       alg = decodeProtectedHeader(token).alg;
     } catch {
       throw new TokenRejected('the bearer token is not a JWT');
     }
     const allowed = this.algorithms;
-    if (!alg || !allowed.includes(alg))
+    if (typeof alg !== 'string' || !allowed.includes(alg))
       throw new TokenRejected(
-        `token algorithm ${alg ?? '(none)'} is not accepted (accepted: ${allowed.join(', ')})`,
+        `token algorithm ${alg === undefined ? '(none)' : describe(alg, true)} is not accepted (accepted: ${allowed.join(', ')})`,
       );
+    const signature = token.slice(token.lastIndexOf('.') + 1);
+    if (Buffer.from(signature, 'base64url').toString('base64url') !== signature)
+      throw new TokenRejected('token signature is not canonical base64url');
     const key = alg === 'RS256' ? await this.rsKey! : this.hsKey;
     let sub: unknown;
     let exp: number | undefined;
@@ -108,10 +125,27 @@ export class JwtVerifier {
     }
     if (typeof sub !== 'string' || !ID_PATTERN.test(sub))
       throw new TokenRejected(
-        `token subject ${JSON.stringify(sub)} is not a valid user id (${String(ID_PATTERN)})`,
+        `token subject ${describe(sub)} is not a valid user id (${String(ID_PATTERN)})`,
       );
     return { userId: sub, expiresAt: exp };
   }
+}
+
+/**
+ * A value from a token, for a rejection message: JSON-quoted (with its type when not a string)
+ * and cut to 64 characters, so a hostile token cannot make the message (and the WWW-Authenticate
+ * header built from it) long; with `bareNames`, a plain name (none, HS512) as it is.
+ */
+function describe(value: unknown, bareNames = false): string {
+  if (bareNames && typeof value === 'string' && /^[A-Za-z0-9._-]{1,32}$/.test(value)) return value;
+  if (typeof value === 'string')
+    return value.length > 64
+      ? `${JSON.stringify(value.slice(0, 64))}... (${value.length} characters)`
+      : JSON.stringify(value);
+  const json = JSON.stringify(value) ?? String(value);
+  const text = json.length > 64 ? `${json.slice(0, 64)}... (${json.length} characters)` : json;
+  const type = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+  return `${text} (${type.replace(/^a (?=[aeiou])/, 'an ')})`;
 }
 
 function reason(e: unknown): string {

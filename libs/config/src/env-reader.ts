@@ -94,6 +94,11 @@ export class EnvReader {
     return items;
   }
 
+  /** Records a problem that involves several variables (each named in the text). */
+  fail(problem: string): void {
+    this.problems.push(problem);
+  }
+
   /** Throws one ConfigError naming every invalid variable read so far. */
   done(): void {
     if (this.problems.length > 0) throw new ConfigError([...this.problems]);

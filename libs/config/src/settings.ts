@@ -1,4 +1,5 @@
 import { EnvReader } from './env-reader';
+import { isLoopbackHost } from './exposure';
 
 /**
  * Every setting of every doubletap process, read from the environment once and validated.
@@ -59,6 +60,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   if (secret.length > 0 && secret.length < 32) {
     r.string('JWT_SECRET', undefined, /^.{32,}$/); // records "JWT_SECRET ... does not match"
   }
+  const apiHost = r.string('API_HOST', '127.0.0.1');
+  if (secret === DEV_JWT_SECRET) checkDevSecret(r, mode, apiHost, r.optional('JWT_SECRET') !== undefined);
   const settings: Settings = {
     env: mode,
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, mode === 'test' ? 'warn' : 'info'),
@@ -82,7 +85,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       replicationFactor: r.int('TOPIC_REPLICATION_FACTOR', 1, { min: 1, max: 7 }),
     },
     api: {
-      host: r.string('API_HOST', '127.0.0.1'),
+      host: apiHost,
       port: r.int('API_PORT', 8080, { min: 0, max: 65535 }),
       bodyLimitBytes: r.int('API_BODY_LIMIT_BYTES', 1024, { min: 64, max: 1048576 }),
       lingerMs: r.int('PRODUCER_LINGER_MS', 1, { min: 0, max: 100 }),
@@ -119,4 +122,22 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   };
   r.done();
   return settings;
+}
+
+/**
+ * The development secret is public (it is in this file), so whoever can reach an api that uses it
+ * can mint a token for any user. It is refused in production, and wherever the api listens on more
+ * than loopback; settings are read once at boot, so a bad deployment fails before it serves.
+ */
+function checkDevSecret(r: EnvReader, mode: Settings['env'], apiHost: string, explicit: boolean): void {
+  const which = explicit
+    ? 'JWT_SECRET is the public development secret'
+    : 'JWT_SECRET is not set, so the public development secret would be used';
+  const fix = 'set JWT_SECRET to a private secret of 32+ characters';
+  if (mode === 'production') r.fail(`${which}, and NODE_ENV=production: ${fix}`);
+  else if (!isLoopbackHost(apiHost))
+    r.fail(
+      `${which}, and API_HOST=${apiHost} is not a loopback address, so anyone who reaches the api could mint tokens: ` +
+        `${fix}, or bind API_HOST to 127.0.0.1, ::1 or localhost`,
+    );
 }

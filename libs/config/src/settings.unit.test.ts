@@ -1,4 +1,22 @@
-import { ConfigError, loadSettings } from '@doubletap/config';
+import {
+  ConfigError,
+  DEV_JWT_SECRET,
+  devTokenEnabled,
+  isLoopbackHost,
+  loadSettings,
+} from '@doubletap/config';
+
+const PRIVATE = 'a-private-secret-of-at-least-32-characters';
+
+function problemsOf(env: Record<string, string>): string {
+  try {
+    loadSettings(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems.join('\n');
+    throw e;
+  }
+  return '';
+}
 
 describe('loadSettings', () => {
   it('defaults to the local stack', () => {
@@ -23,5 +41,87 @@ describe('loadSettings', () => {
   it('requires a real JWT secret in production', () => {
     expect(() => loadSettings({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET is required/);
     expect(() => loadSettings({ JWT_SECRET: 'short' })).toThrow(/JWT_SECRET/);
+  });
+
+  describe('the public development secret', () => {
+    it('is used by default on loopback (local development keeps working without settings)', () => {
+      for (const API_HOST of ['127.0.0.1', 'localhost', '::1', '127.1.2.3']) {
+        const s = loadSettings({ API_HOST });
+        expect(s.auth.hs256Secret).toBe(DEV_JWT_SECRET);
+        expect(s.env).toBe('development');
+      }
+    });
+
+    it('is refused when the api binds to a non-loopback address, naming JWT_SECRET and API_HOST', () => {
+      for (const API_HOST of [
+        '0.0.0.0',
+        '::',
+        '[::]',
+        '10.0.0.7',
+        '192.168.1.2',
+        'api.example.com',
+        '::ffff:10.0.0.1',
+      ]) {
+        for (const NODE_ENV of ['development', 'test']) {
+          const unset = problemsOf({ API_HOST, NODE_ENV });
+          expect(unset).toContain('JWT_SECRET is not set, so the public development secret would be used');
+          expect(unset).toContain(`API_HOST=${API_HOST} is not a loopback address`);
+          const explicit = problemsOf({ API_HOST, NODE_ENV, JWT_SECRET: DEV_JWT_SECRET });
+          expect(explicit).toContain('JWT_SECRET is the public development secret');
+          expect(explicit).toContain(`API_HOST=${API_HOST}`);
+        }
+      }
+    });
+
+    it('is refused in production even on loopback; a private secret is accepted anywhere', () => {
+      expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: DEV_JWT_SECRET })).toMatch(
+        /^JWT_SECRET is the public development secret, and NODE_ENV=production/,
+      );
+      for (const API_HOST of ['0.0.0.0', '::', '10.0.0.7']) {
+        for (const NODE_ENV of ['production', 'development']) {
+          const s = loadSettings({ API_HOST, NODE_ENV, JWT_SECRET: PRIVATE });
+          expect(s.auth.hs256Secret).toBe(PRIVATE);
+        }
+      }
+    });
+  });
+
+  it('isLoopbackHost: 127.0.0.0/8, ::1 in any spelling, IPv4-mapped loopback and localhost only', () => {
+    const loopback = [
+      '127.0.0.1',
+      '127.255.0.9',
+      '::1',
+      '[::1]',
+      '0:0:0:0:0:0:0:1',
+      '::ffff:127.0.0.1',
+      'localhost',
+      'LOCALHOST',
+    ];
+    const exposed = [
+      '0.0.0.0',
+      '::',
+      '[::]',
+      '128.0.0.1',
+      '10.0.0.1',
+      '::2',
+      '::ffff:10.0.0.1',
+      'localhost.example',
+      'example.com',
+      '',
+      '127.0.0.1.nip.io',
+    ];
+    for (const h of loopback) expect({ h, loopback: isLoopbackHost(h) }).toEqual({ h, loopback: true });
+    for (const h of exposed) expect({ h, loopback: isLoopbackHost(h) }).toEqual({ h, loopback: false });
+  });
+
+  it('devTokenEnabled: only in development (NODE_ENV unset or development) on loopback', () => {
+    expect(devTokenEnabled(loadSettings({}))).toBe(true);
+    expect(devTokenEnabled(loadSettings({ NODE_ENV: 'development', API_HOST: '::1' }))).toBe(true);
+    expect(devTokenEnabled(loadSettings({ NODE_ENV: 'test' }))).toBe(false);
+    expect(devTokenEnabled(loadSettings({ NODE_ENV: 'production', JWT_SECRET: PRIVATE }))).toBe(false);
+    expect(devTokenEnabled(loadSettings({ API_HOST: '0.0.0.0', JWT_SECRET: PRIVATE }))).toBe(false);
+    expect(
+      devTokenEnabled(loadSettings({ NODE_ENV: 'production', API_HOST: '0.0.0.0', JWT_SECRET: PRIVATE })),
+    ).toBe(false);
   });
 });

@@ -37,10 +37,21 @@ export async function verifyBearer(verifier: JwtVerifier, request: FastifyReques
   } catch (e) {
     if (e instanceof TokenRejected)
       throw new ProblemException(401, 'unauthorized', e.message, {
-        'www-authenticate': `Bearer error="invalid_token", error_description="${e.message.replace(/"/g, "'")}"`,
+        'www-authenticate': `Bearer error="invalid_token", error_description="${errorDescription(e.message)}"`,
       });
     throw e;
   }
+}
+
+/**
+ * RFC 6750 allows only printable ASCII without " and \ in error_description. A rejection can quote
+ * parts of the token (its alg, its sub), and a character Node refuses in a header value would turn
+ * the 401 into a 500; anything else becomes '?', and the text is cut to 200 characters (the detail
+ * of the problem body keeps the full reason).
+ */
+export function errorDescription(message: string): string {
+  const safe = message.replace(/"/g, "'").replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?');
+  return safe.length > 200 ? `${safe.slice(0, 197)}...` : safe;
 }
 
 /** The verified viewer of the request (only on routes behind BearerGuard). */

@@ -7,13 +7,23 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '@doubletap/observability';
-import { type Problem, PROBLEM_CONTENT_TYPE, ProblemException, problemType, titleFor } from './problem';
+import {
+  instanceOf,
+  type Problem,
+  PROBLEM_CONTENT_TYPE,
+  ProblemException,
+  problemType,
+  quote,
+  titleFor,
+} from './problem';
+import { checkRequest } from './request-checks';
 import type { RouteTable } from './route-table';
 
 /**
  * Renders every error — ours, Nest's, and Fastify's own (unknown route, body too large, bad JSON,
- * unsupported media type) — as application/problem+json. Only an error that is not an HTTP error
- * becomes a 500, and it is logged; its message is never shown to the client.
+ * unsupported media type, a body stream that broke off) — as application/problem+json. Only an
+ * error that is neither an HTTP error nor marked with a 4xx status becomes a 500, and it is
+ * logged; its message is never shown to the client.
  */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
@@ -29,6 +39,7 @@ export class ProblemFilter implements ExceptionFilter {
     const request = ctx.getRequest<FastifyRequest>();
     const path = request.url.split('?')[0];
     const { problem, headers } = this.toProblem(exception, request, path);
+    problem.instance = instanceOf(path);
     if (problem.status >= 500 && !(exception instanceof ProblemException))
       this.logger.error({ err: exception, method: request.method, path }, 'unhandled error');
     void reply
@@ -46,6 +57,10 @@ export class ProblemFilter implements ExceptionFilter {
     if (exception instanceof ProblemException)
       return { problem: exception.toProblem(path), headers: exception.headers };
     if (exception instanceof NotFoundException && request.routeOptions?.url === undefined) {
+      // Fastify's 404 router calls the not-found handler directly, without the onRequest checks,
+      // for a malformed path under a method that has no routes (PUT): the checks decide first
+      const early = checkRequest(request.raw);
+      if (early) return { problem: early.toProblem(path), headers: early.headers };
       const allowed = this.routes.allowed(path);
       if (allowed.length > 0) {
         return {
@@ -77,16 +92,20 @@ export class ProblemFilter implements ExceptionFilter {
             ),
             headers: {},
           };
-        case 415:
+        case 415: {
+          const type = request.headers['content-type'];
           return {
             problem: this.make(
               415,
               'unsupported-media-type',
-              `content-type ${JSON.stringify(request.headers['content-type'] ?? message)} is not supported; send no body or application/json`,
+              type === undefined
+                ? 'the request has a body but no content-type; send no body or application/json'
+                : `content-type ${quote(type)} is not supported; send no body or application/json`,
               path,
             ),
             headers: {},
           };
+        }
         case 400:
           return { problem: this.make(400, 'bad-request', `invalid request: ${message}`, path), headers: {} };
         default:
@@ -96,6 +115,19 @@ export class ProblemFilter implements ExceptionFilter {
           };
       }
     }
+    // Node and Fastify mark what the client caused with a 4xx statusCode even on plain errors
+    // (a request body that broke off: "aborted"); those are client errors, not 500s
+    const status = statusOf(exception);
+    if (status !== undefined)
+      return {
+        problem: this.make(
+          status,
+          'bad-request',
+          `the request could not be read: ${exception instanceof Error ? exception.message : 'unknown error'}`,
+          path,
+        ),
+        headers: {},
+      };
     return {
       problem: this.make(500, 'server-error', 'the server failed to handle the request', path),
       headers: {},
@@ -115,4 +147,12 @@ function messageOf(e: HttpException): string {
     return Array.isArray(m) ? m.map(String).join('; ') : String(m);
   }
   return e.message;
+}
+
+function statusOf(e: unknown): number | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const status = (e as { statusCode?: unknown }).statusCode ?? (e as { status?: unknown }).status;
+  return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status < 500
+    ? status
+    : undefined;
 }

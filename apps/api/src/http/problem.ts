@@ -1,4 +1,5 @@
 import { HttpException } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 
 /** RFC 9457 problem details; `type` names the kind of problem, `detail` says what exactly was wrong. */
 export interface Problem {
@@ -16,11 +17,16 @@ const TYPE_BASE = 'https://doubletap.dev/problems/';
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
+  417: 'Expectation Failed',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -55,3 +61,26 @@ export class ProblemException extends HttpException {
 
 export const unavailable = (detail: string, retryAfterSec = 1): ProblemException =>
   new ProblemException(503, 'unavailable', detail, { 'retry-after': String(retryAfterSec) });
+
+/** The path of a raw request target (what `instance` names): no query, and at most 200 characters. */
+export function instanceOf(url: string | undefined): string {
+  const path = (url ?? '').split('?')[0];
+  return path.length > 200 ? `${path.slice(0, 200)}...` : path;
+}
+
+/** Answers a problem from outside Nest (Fastify hooks and framework errors); the hooks still run. */
+export function sendProblem(reply: FastifyReply, problem: ProblemException, url: string | undefined): void {
+  void reply
+    .status(problem.getStatus())
+    .headers(problem.headers)
+    .header('content-type', PROBLEM_CONTENT_TYPE)
+    .send(Buffer.from(JSON.stringify(problem.toProblem(instanceOf(url)))));
+}
+
+/** A value quoted for a detail: JSON, cut to `max` characters with the full length said. */
+export function quote(value: unknown, max = 100): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return text.length > max
+    ? `${JSON.stringify(text.slice(0, max))}... (${text.length} characters)`
+    : JSON.stringify(text);
+}

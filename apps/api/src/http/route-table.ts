@@ -1,6 +1,8 @@
 /**
  * The routes the server knows (collected from Fastify's onRoute hook), so an unknown method on a
- * known path is answered 405 with Allow instead of 404.
+ * known path is answered 405 with Allow instead of 404. Paths match exactly as Fastify's router
+ * matches them (no trailing-slash or duplicate-slash leniency), so a path Fastify does not route
+ * is a 404, never a 405 that lists the very method that was used.
  */
 export class RouteTable {
   private readonly routes: { method: string; pattern: RegExp }[] = [];
@@ -13,7 +15,7 @@ export class RouteTable {
       )
       .join('/');
     for (const method of Array.isArray(methods) ? methods : [methods])
-      this.routes.push({ method: method.toUpperCase(), pattern: new RegExp(`^${source}/?$`) });
+      this.routes.push({ method: method.toUpperCase(), pattern: new RegExp(`^${source}$`) });
   }
 
   /** methods allowed on this concrete path (empty when no route matches the path) */

@@ -3,7 +3,8 @@
  * Uses only the public API: GET /v1/posts/:id/likes (likedByViewer on load), the SSE stream for
  * the count, POST/DELETE /v1/posts/:id/likes for a tap. Identity: `?token=<jwt>` (kept in
  * sessionStorage and removed from the address bar), else a dev token from GET /dev/token when the
- * server offers one (not in production), else read-only.
+ * server has that route (only in development on a loopback address), else read-only with a
+ * message saying how to sign in.
  */
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
@@ -97,24 +98,30 @@ export const PAGE_HTML = `<!doctype html>
   }
   const auth = () => (token ? { authorization: 'Bearer ' + token } : {});
 
+  const SIGN_IN = 'To like, open this page with ?token=<your JWT> (e.g. from npx doubletap token --user you).';
   async function identify() {
+    let why = '';
     if (!token) {
       try {
         const res = await fetch('/dev/token');
         if (res.ok) { const t = await res.json(); token = t.token; sessionStorage.setItem('doubletap.token', token); }
-      } catch { /* read-only */ }
+        else if (res.status === 404) why = 'This server has no dev tokens (they exist only in development, on a loopback address). ';
+        else why = 'No dev token: ' + (await problem(res)) + '. ';
+      } catch (e) { why = 'No dev token (network error: ' + e.message + '). '; }
     }
     if (token) {
       try { $('who').textContent = 'you are ' + JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub; }
       catch { $('who').textContent = ''; }
     } else {
-      $('who').textContent = 'read-only (add ?token=)';
+      $('who').textContent = 'read-only';
+      heart.title = SIGN_IN;
+      fail(why + SIGN_IN);
     }
   }
 
   async function load() {
     const res = await fetch(base, { headers: auth(), cache: 'no-store' });
-    if (res.status === 401) { token = ''; sessionStorage.removeItem('doubletap.token'); fail('your sign-in is not valid any more; read-only'); return load(); }
+    if (res.status === 401) { token = ''; sessionStorage.removeItem('doubletap.token'); $('who').textContent = 'read-only'; fail('Your token is not valid any more (' + (await problem(res)) + '); read-only. ' + SIGN_IN); return load(); }
     if (!res.ok) { fail(await problem(res)); return; }
     const body = await res.json();
     showCount(body);
