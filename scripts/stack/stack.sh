@@ -5,9 +5,13 @@
 #   scripts/stack/stack.sh up       fetch (Maven Central) + start what is missing, wait until healthy
 #   scripts/stack/stack.sh status   one line per part: name, address, health  (--json for scripts)
 #   scripts/stack/stack.sh down     stop what `up` started (by pid file), nothing else
+#   scripts/stack/stack.sh fault <kill|term|pause|resume|start> <part>   fault injection, by pid file
+#
+# `--brokers 3` (or DOUBLETAP_BROKERS=3) selects the cluster profile instead (scripts/stack/cluster.sh):
+# three KRaft brokers, a registry and a Redis of its own, beside the single-node stack.
 #
 # Everything lives under $DOUBLETAP_STACK_DIR (default <repo>/.stack, git-ignored):
-#   dist/ fetched artifacts, kafka/ broker data, run/*.pid, logs/*.log
+#   dist/ fetched artifacts, kafka/ broker data, run/*.pid, logs/*.log, cluster/ the cluster profile
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -41,6 +45,63 @@ pid_alive() { # pid file belongs to a live process started from this stack dir
   local pid; pid="$(cat "$f")"
   [[ -n "$pid" && -d "/proc/$pid" ]] || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$STACK_DIR" || return 1
+}
+
+proc_paused() { # pid: stopped by SIGSTOP (a stopped process still accepts TCP connections into its backlog)
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }" # the name field may contain spaces: the state is the first field after ") "
+  [[ "${stat%% *}" == T ]]
+}
+
+proc_gone() { # pid: exited, sockets and files released
+  local stat tasks
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+  stat="${stat##*) }"
+  [[ "${stat%% *}" == Z ]] || return 1
+  # a zombie not yet reaped by its parent is gone, but a JVM's main thread turns zombie while its
+  # other threads are still exiting (and still hold the listening sockets): wait for the last one
+  tasks=("/proc/$1/task/"*)
+  [[ ${#tasks[@]} -le 1 ]]
+}
+
+wait_gone() { # pid seconds: until the process has exited
+  local i
+  for ((i = 0; i < $2 * 4; i++)); do
+    proc_gone "$1" && return 0
+    sleep 0.25
+  done
+  proc_gone "$1"
+}
+
+signal_part() { # label pid kill|term|pause|resume -> signals one process and waits for the effect
+  local label="$1" pid="$2" i
+  case "$3" in
+    kill)
+      kill -KILL "$pid"
+      wait_gone "$pid" 30 || die "$label (pid $pid) still exists 30s after SIGKILL"
+      say "$label killed (SIGKILL, pid $pid)"
+      ;;
+    term)
+      kill -TERM "$pid"
+      kill -CONT "$pid" 2>/dev/null || true # a paused process acts on SIGTERM only once continued
+      wait_gone "$pid" 120 || die "$label (pid $pid) did not exit within 120s of SIGTERM (\`fault ... kill\` ends it)"
+      say "$label stopped (SIGTERM, pid $pid)"
+      ;;
+    pause)
+      kill -STOP "$pid"
+      for ((i = 0; i < 40; i++)); do proc_paused "$pid" && break; sleep 0.25; done
+      proc_paused "$pid" || die "$label (pid $pid) did not stop after SIGSTOP"
+      say "$label paused (SIGSTOP, pid $pid)"
+      ;;
+    resume)
+      kill -CONT "$pid"
+      for ((i = 0; i < 40; i++)); do proc_paused "$pid" || break; sleep 0.25; done
+      proc_paused "$pid" && die "$label (pid $pid) is still stopped after SIGCONT"
+      say "$label resumed (SIGCONT, pid $pid)"
+      ;;
+    *) die "unknown fault '$3' (kill, term, pause, resume, start)" ;;
+  esac
 }
 
 wait_for() { # name seconds command...
@@ -171,30 +232,40 @@ kafka_up() {
 registry_url() { echo "http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"; }
 registry_healthy() { curl -fsS -m 2 "$(registry_url)/subjects" >/dev/null 2>&1; }
 
-registry_up() {
-  if pid_alive registry && registry_healthy; then say "registry already running (pid $(cat "$RUN/registry.pid"))"; return 0; fi
-  port_open "$REGISTRY_PORT" && die "port $REGISTRY_PORT is busy but not by this stack's registry: stop that process or set DOUBLETAP_REGISTRY_PORT"
+registry_launch() { # port mgmt-port h2-path stack-dir part log pid-file -> starts Apicurio in the background, prints its version
+  local port="$1" mgmt="$2" h2="$3" mark="$4" part="$5" log="$6" pidfile="$7"
   local choice java version dir jar
   choice="$(registry_choice)" || die "no Java 17+ found: install a JDK or set JAVA_HOME"
   java="${choice% *}"; version="${choice#* }"
   dir="$DIST/apicurio-$version"
   jar="$dir/quarkus-run.jar"; [[ -f "$jar" ]] || jar="$(ls "$dir"/*-runner.jar 2>/dev/null | head -1)"
   [[ -f "$jar" ]] || die "registry application missing in $dir: remove that folder and run up again"
-  : >"$LOGS/registry.log"
-  port_open "$REGISTRY_MGMT_PORT" && die "port $REGISTRY_MGMT_PORT is busy: stop that process or set DOUBLETAP_REGISTRY_MGMT_PORT"
+  local tag=(-Ddoubletap.stack="$mark")
+  [[ -n "$part" ]] && tag+=(-Ddoubletap.part="$part")
   # Storage: H2 in a file under the stack dir instead of Apicurio's in-memory default, so schema ids
   # survive a registry restart (records in Kafka carry those ids). The management interface (health,
   # metrics) binds to loopback on its own port rather than Quarkus' default 0.0.0.0:9000.
-  mkdir -p "$STACK_DIR/registry"
   (cd "$dir" && exec "$java" -Xms64m -Xmx"$REGISTRY_HEAP" -XX:+UseSerialGC \
-    -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
-    -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port="$REGISTRY_MGMT_PORT" \
+    -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$port" \
+    -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port="$mgmt" \
     -Dapicurio.storage.kind=sql -Dapicurio.storage.sql.kind=h2 \
-    -Dapicurio.datasource.url="jdbc:h2:file:$STACK_DIR/registry/registry" \
+    -Dapicurio.datasource.url="jdbc:h2:file:$h2" \
     -Dapicurio.datasource.username=sa -Dapicurio.datasource.password=sa \
     -Dquarkus.log.level=WARN \
-    -Ddoubletap.stack="$STACK_DIR" -jar "$jar") >>"$LOGS/registry.log" 2>&1 </dev/null &
-  echo $! >"$RUN/registry.pid"
+    "${tag[@]}" -jar "$jar") >>"$log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  echo "$version"
+}
+
+registry_up() {
+  if pid_alive registry && registry_healthy; then say "registry already running (pid $(cat "$RUN/registry.pid"))"; return 0; fi
+  port_open "$REGISTRY_PORT" && die "port $REGISTRY_PORT is busy but not by this stack's registry: stop that process or set DOUBLETAP_REGISTRY_PORT"
+  local version
+  : >"$LOGS/registry.log"
+  port_open "$REGISTRY_MGMT_PORT" && die "port $REGISTRY_MGMT_PORT is busy: stop that process or set DOUBLETAP_REGISTRY_MGMT_PORT"
+  mkdir -p "$STACK_DIR/registry"
+  version="$(registry_launch "$REGISTRY_PORT" "$REGISTRY_MGMT_PORT" "$STACK_DIR/registry/registry" "$STACK_DIR" "" \
+    "$LOGS/registry.log" "$RUN/registry.pid")"
   wait_for registry 90 registry_healthy || { tail -20 "$LOGS/registry.log" >&2; die "registry did not answer within 90s (log: $LOGS/registry.log)"; }
   say "registry up on $(registry_url) (Apicurio $version, pid $(cat "$RUN/registry.pid"))"
 }
@@ -215,21 +286,24 @@ redis_ping() { # host port
   [[ "$reply" == "+PONG"* ]]
 }
 
+ensure_redis_server() { # logs-dir: installs Debian's redis-server when missing (as root), else explains
+  command -v redis-server >/dev/null 2>&1 && return 0
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    say "installing redis-server from Debian's packages"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >"$1/redis-install.log" 2>&1 ||
+      die "could not install redis-server (log: $1/redis-install.log); install Redis 6+ or set REDIS_URL"
+  else
+    die "redis-server not found: install Redis (Debian: sudo apt-get install redis-server) or set REDIS_URL"
+  fi
+}
+
 redis_up() {
   local host port; read -r host port < <(redis_target)
   if redis_ping "$host" "$port"; then say "redis answering on $host:$port (not started by this stack)"; return 0; fi
   [[ -n "${REDIS_URL:-}" ]] && die "REDIS_URL=$REDIS_URL does not answer PING: start that Redis or unset REDIS_URL"
   if pid_alive redis; then wait_for redis 10 redis_ping 127.0.0.1 "$port" && return 0; fi
   port_open "$port" && die "port $port is busy but does not answer Redis PING: stop that process or set DOUBLETAP_REDIS_PORT"
-  if ! command -v redis-server >/dev/null 2>&1; then
-    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-      say "installing redis-server from Debian's packages"
-      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >"$LOGS/redis-install.log" 2>&1 ||
-        die "could not install redis-server (log: $LOGS/redis-install.log); install Redis 6+ or set REDIS_URL"
-    else
-      die "redis-server not found: install Redis (Debian: sudo apt-get install redis-server) or set REDIS_URL"
-    fi
-  fi
+  ensure_redis_server "$LOGS"
   mkdir -p "$STACK_DIR/redis"
   redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no --dir "$STACK_DIR/redis" \
     --daemonize yes --pidfile "$RUN/redis.pid" --logfile "$LOGS/redis.log" >/dev/null
@@ -249,6 +323,7 @@ stop_pid() { # name
     pid_alive "$1" || { rm -f "$f"; return 0; }
   fi
   kill -TERM "$pid" 2>/dev/null || true
+  kill -CONT "$pid" 2>/dev/null || true # a paused process (fault pause) acts on SIGTERM only once continued
   for ((i = 0; i < 120; i++)); do [[ -d "/proc/$pid" ]] || break; sleep 0.25; done
   if [[ -d "/proc/$pid" ]]; then say "$1 (pid $pid) did not stop in 30s, killing"; kill -KILL "$pid" 2>/dev/null || true; fi
   rm -f "$f"
@@ -266,18 +341,26 @@ cmd_down() {
   stop_pid registry
   stop_pid kafka
   stop_pid redis
+  rm -f "$RUN/redis.ours"
 }
 
 cmd_status() {
   local json="${1:-}" host port k r d
   read -r host port < <(redis_target)
-  kafka_healthy && pid_alive kafka && k=healthy || { port_open "$KAFKA_PORT" && k=unhealthy || k=down; }
-  registry_healthy && r=healthy || { port_open "$REGISTRY_PORT" && r=unhealthy || r=down; }
-  redis_ping "$host" "$port" && d=healthy || d=down
   local kp rp dp
-  kp="$(pid_alive kafka && cat "$RUN/kafka.pid" || echo null)"
-  rp="$(pid_alive registry && cat "$RUN/registry.pid" || echo null)"
-  dp="$([[ -f "$RUN/redis.pid" && -d "/proc/$(cat "$RUN/redis.pid")" ]] && cat "$RUN/redis.pid" || echo null)"
+  kp="$(single_pid kafka || echo null)"
+  rp="$(single_pid registry || echo null)"
+  dp="$(single_pid redis || echo null)"
+  # a paused process still accepts connections (kernel backlog): say paused, not healthy
+  if [[ $kp != null ]] && proc_paused "$kp"; then k=paused; else
+    kafka_healthy && pid_alive kafka && k=healthy || { port_open "$KAFKA_PORT" && k=unhealthy || k=down; }
+  fi
+  if [[ $rp != null ]] && proc_paused "$rp"; then r=paused; else
+    registry_healthy && r=healthy || { port_open "$REGISTRY_PORT" && r=unhealthy || r=down; }
+  fi
+  if [[ $dp != null ]] && proc_paused "$dp"; then d=paused; else
+    redis_ping "$host" "$port" && d=healthy || d=down
+  fi
   if [[ "$json" == "--json" ]]; then
     printf '{"kafka":{"address":"127.0.0.1:%s","health":"%s","pid":%s},' "$KAFKA_PORT" "$k" "$kp"
     printf '"registry":{"address":"%s","health":"%s","pid":%s},' "$(registry_url)" "$r" "$rp"
@@ -286,33 +369,128 @@ cmd_status() {
     printf '%-9s %-45s %-9s %s\n' PART ADDRESS HEALTH PID
     printf '%-9s %-45s %-9s %s\n' kafka "127.0.0.1:$KAFKA_PORT" "$k" "$([[ $kp == null ]] && echo - || echo "$kp")"
     printf '%-9s %-45s %-9s %s\n' registry "$(registry_url)" "$r" "$([[ $rp == null ]] && echo - || echo "$rp")"
-    printf '%-9s %-45s %-9s %s\n' redis "$host:$port" "$d" "$([[ $dp == null ]] && echo "external" || echo "$dp")"
+    printf '%-9s %-45s %-9s %s\n' redis "$host:$port" "$d" "$([[ $dp != null ]] && echo "$dp" || { redis_ours && echo - || echo external; })"
   fi
   [[ "$k" == healthy && "$r" == healthy && "$d" == healthy ]]
 }
 
+# ---------------------------------------------------------------- faults (single-node profile)
+redis_ours() { [[ -z "${REDIS_URL:-}" && ( -f "$RUN/redis.pid" || -f "$RUN/redis.ours" ) ]]; }
+
+single_pid() { # part -> pid of the live process this stack started for it; fails otherwise
+  local pid
+  case "$1" in
+    kafka | registry) pid_alive "$1" && cat "$RUN/$1.pid" ;;
+    redis)
+      redis_ours && [[ -f "$RUN/redis.pid" ]] || return 1
+      pid="$(cat "$RUN/redis.pid")"
+      # redis-server daemonizes: its cmdline does not carry the stack dir, its pidfile is ours
+      [[ "$pid" =~ ^[0-9]+$ && "$(cat "/proc/$pid/comm" 2>/dev/null)" == redis-server ]] || return 1
+      echo "$pid"
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+single_pids() { # [--json]
+  local part out=()
+  for part in kafka registry redis; do out+=("$(printf '"%s":%s' "$part" "$(single_pid "$part" || echo null)")"); done
+  if [[ "${1:-}" == --json ]]; then (IFS=,; echo "{${out[*]}}"); else for part in kafka registry redis; do echo "$part $(single_pid "$part" || echo -)"; done; fi
+}
+
+single_fault() { # action part: kafka and registry; Redis only when this stack started it
+  local action="$1" part="$2" pid
+  case "$part" in
+    kafka | registry) ;;
+    redis)
+      redis_ours || die "the Redis on $(redis_target | tr ' ' :) was not started by this stack: no faults on a Redis we do not own"
+      touch "$RUN/redis.ours" # redis-server removes its pid file on SIGTERM; this remembers that it is ours
+      ;;
+    *) die "unknown part '$part' of the single-node profile (kafka, registry, redis)" ;;
+  esac
+  if [[ "$action" == start ]]; then
+    if pid="$(single_pid "$part")" && proc_paused "$pid"; then die "$part is paused (pid $pid), not stopped: \`fault resume $part\`"; fi
+    case "$part" in kafka) kafka_up ;; registry) registry_up ;; redis) redis_up ;; esac
+    return 0
+  fi
+  pid="$(single_pid "$part")" || die "$part is not running (nothing to $action)"
+  signal_part "$part" "$pid" "$action"
+}
+
 usage() {
   cat <<EOF
-usage: stack.sh <up|status|down|env> [--json]
+usage: stack.sh <up|status|down|env|pids|fault|reset> [--brokers 1|3] [--json]
   up       fetch Kafka $KAFKA_VERSION + Apicurio Registry from Maven Central (once), start what is
            missing (Kafka 127.0.0.1:$KAFKA_PORT, registry :$REGISTRY_PORT, Redis :$REDIS_PORT), wait until healthy
-  status   health of each part; exit 0 only when all are healthy (--json: one JSON document)
-  down     stop the processes this stack started (by pid file under $RUN)
+  status   health of each part (healthy, paused, unhealthy, down) and its pid; exit 0 only when all
+           are healthy (--json: one JSON document)
+  down     stop the processes this stack started (by pid file); without --brokers: both profiles
   env      print the environment variables the apps use to reach the stack
-Environment: DOUBLETAP_STACK_DIR, DOUBLETAP_KAFKA_PORT, DOUBLETAP_KAFKA_CONTROLLER_PORT, DOUBLETAP_REGISTRY_PORT,
-  DOUBLETAP_REGISTRY_MGMT_PORT, DOUBLETAP_REDIS_PORT, REDIS_URL, DOUBLETAP_REGISTRY_JAVA17=1 (force the Java 17 registry)
+  pids     the pid of each part (null/- when not running; --json: one JSON document)
+  fault <kill|term|pause|resume|start> <part>
+           kill = SIGKILL, term = SIGTERM (waits for the exit), pause = SIGSTOP, resume = SIGCONT,
+           start = start that part again and wait until it is healthy. Signals go to the pid file only.
+           parts: kafka, registry, redis (only a Redis this stack started); with --brokers 3:
+           broker-1, broker-2, broker-3, registry, redis
+  reset --brokers 3
+           stop the cluster profile and delete its data ($CL_DIR); the next up formats it anew
+Profiles: --brokers 1 (default) is the single node above. --brokers 3, or DOUBLETAP_BROKERS=3, is the
+  cluster: 3 KRaft nodes (broker+controller) on 127.0.0.1:$(cl_broker_port 1),$(cl_broker_port 2),$(cl_broker_port 3)
+  (controllers :$(cl_controller_port 1),$(cl_controller_port 2),$(cl_controller_port 3)), RF 3, min ISR 2, its own registry :$CL_REGISTRY_PORT and
+  Redis :$CL_REDIS_PORT (no persistence), everything under $CL_DIR.
+Environment: DOUBLETAP_STACK_DIR, DOUBLETAP_BROKERS, DOUBLETAP_KAFKA_PORT, DOUBLETAP_KAFKA_CONTROLLER_PORT,
+  DOUBLETAP_REGISTRY_PORT, DOUBLETAP_REGISTRY_MGMT_PORT, DOUBLETAP_REDIS_PORT, REDIS_URL,
+  DOUBLETAP_REGISTRY_JAVA17=1 (force the Java 17 registry), DOUBLETAP_CLUSTER_KAFKA_PORT (first broker;
+  node n uses it + 2(n-1) and the port after for its controller), DOUBLETAP_CLUSTER_REGISTRY_PORT,
+  DOUBLETAP_CLUSTER_REGISTRY_MGMT_PORT, DOUBLETAP_CLUSTER_REDIS_PORT, DOUBLETAP_CLUSTER_KAFKA_HEAP
 EOF
 }
 
-case "${1:-}" in
-  up) cmd_up ;;
-  down) cmd_down ;;
-  status) cmd_status "${2:-}" ;;
+# ---------------------------------------------------------------- arguments
+# shellcheck source=scripts/stack/cluster.sh
+source "$ROOT/scripts/stack/cluster.sh"
+
+CMD="${1:-}"
+[[ $# -gt 0 ]] && shift
+FLAG_BROKERS="" JSON="" ARGS=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --brokers) [[ $# -ge 2 ]] || die "--brokers needs a value (1 or 3)"; FLAG_BROKERS="$2"; shift 2 ;;
+    --brokers=*) FLAG_BROKERS="${1#*=}"; shift ;;
+    --json) JSON=--json; shift ;;
+    *) ARGS+=("$1"); shift ;;
+  esac
+done
+BROKERS="${FLAG_BROKERS:-${DOUBLETAP_BROKERS:-1}}"
+[[ "$BROKERS" == 1 || "$BROKERS" == 3 ]] || die "--brokers (or DOUBLETAP_BROKERS) is 1 (the single node) or 3 (the cluster profile), not '$BROKERS'"
+cluster() { [[ "$BROKERS" == 3 ]]; }
+
+case "$CMD" in
+  up) if cluster; then cl_up; else cmd_up; fi ;;
+  down)
+    # no flag: everything this stack dir started, both profiles (CI calls it so)
+    if [[ -z "$FLAG_BROKERS" ]]; then cmd_down; cl_down; elif cluster; then cl_down; else cmd_down; fi
+    ;;
+  status) if cluster; then cl_status "$JSON"; else cmd_status "$JSON"; fi ;;
+  pids) if cluster; then cl_pids "$JSON"; else single_pids "$JSON"; fi ;;
+  fault)
+    [[ ${#ARGS[@]} -eq 2 ]] || { usage >&2; exit 2; }
+    [[ "${ARGS[0]}" =~ ^(kill|term|pause|resume|start)$ ]] || die "unknown fault '${ARGS[0]}' (kill, term, pause, resume, start)"
+    if cluster; then cl_fault "${ARGS[0]}" "${ARGS[1]}"; else single_fault "${ARGS[0]}" "${ARGS[1]}"; fi
+    ;;
+  reset)
+    [[ "$FLAG_BROKERS" == 3 ]] || die "reset deletes the cluster profile's data and needs --brokers 3 (the single node is never reset here)"
+    cl_down
+    rm -rf "$CL_DIR"
+    say "cluster profile reset ($CL_DIR removed)"
+    ;;
   env)
-    read -r host port < <(redis_target)
-    echo "KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
-    echo "SCHEMA_REGISTRY_URL=$(registry_url)"
-    echo "REDIS_URL=${REDIS_URL:-redis://$host:$port}"
+    if cluster; then cl_env; else
+      read -r host port < <(redis_target)
+      echo "KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+      echo "SCHEMA_REGISTRY_URL=$(registry_url)"
+      echo "REDIS_URL=${REDIS_URL:-redis://$host:$port}"
+    fi
     ;;
   -h | --help | help) usage ;;
   *) usage >&2; exit 2 ;;

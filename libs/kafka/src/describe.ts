@@ -56,3 +56,37 @@ export async function describeTopics(kafka: Kafka, topics: readonly string[]): P
     await admin.disconnect();
   }
 }
+
+export interface PartitionLeader {
+  partition: number;
+  /** node id of the leader; -1 while the partition has none (e.g. every replica is down) */
+  leader: number;
+  replicas: number[];
+  isr: number[];
+  /** replicas the cluster knows to be unreachable */
+  offline: number[];
+}
+
+/**
+ * Leader, replicas and ISR of every partition of `topic`, from fresh cluster metadata: fault tests
+ * use it to find the broker to kill, and to see a new leader elected and a restarted one back in
+ * the ISR. A missing topic is an error (kafkajs: "This server does not host this topic-partition").
+ */
+export async function partitionLeaders(kafka: Kafka, topic: string): Promise<PartitionLeader[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    return (meta.topics.find((t) => t.name === topic)?.partitions ?? [])
+      .map((p) => ({
+        partition: p.partitionId,
+        leader: p.leader,
+        replicas: [...p.replicas].sort((a, b) => a - b),
+        isr: [...p.isr].sort((a, b) => a - b),
+        offline: [...(p.offlineReplicas ?? [])].sort((a, b) => a - b),
+      }))
+      .sort((a, b) => a.partition - b.partition);
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,7 +1,7 @@
 export { createKafka } from './client';
 export type { Kafka, KafkaClientOptions } from './client';
 export { murmur2, partitionForKey } from './partitioner';
-export { deleteTopics, ensureTopics, partitionCount, topicNames, topicSpecs } from './topics';
+export { deleteTopics, durabilityConfig, ensureTopics, partitionCount, topicNames, topicSpecs } from './topics';
 export type { EnsureResult, TopicNames, TopicSpec } from './topics';
 export { headersToStrings, readTopic } from './read';
 export type { ReadOptions, ReadRecord } from './read';
@@ -46,5 +46,5 @@ export { createOffsetsReader, OffsetsReader } from './group-offsets';
 export type { GroupOffsets, PartitionOffsets as GroupPartitionOffsets } from './group-offsets';
 export { offsetsForTime, readRanges } from './range-reader';
 export type { ReadRange, ReadRangesOptions } from './range-reader';
-export { describeTopics } from './describe';
-export type { TopicDescription } from './describe';
+export { describeTopics, partitionLeaders } from './describe';
+export type { PartitionLeader, TopicDescription } from './describe';

@@ -4,6 +4,8 @@ export interface TopicSpec {
   topic: string;
   partitions: number;
   config: Record<string, string>;
+  /** replicas per partition; absent: the factor `ensureTopics` is given (default 1) */
+  replicationFactor?: number;
 }
 
 export interface TopicNames {
@@ -13,6 +15,8 @@ export interface TopicNames {
   /** the aggregator's store changelog (omitted: not created) */
   changelog?: string;
   partitions: number;
+  /** settings.topics carries it (TOPIC_REPLICATION_FACTOR); topicSpecs' own argument wins */
+  replicationFactor?: number;
 }
 
 /** Every topic name of a set (for setup, describe and cleanup). */
@@ -20,26 +24,56 @@ export function topicNames(names: Omit<TopicNames, 'partitions'>): string[] {
   return [names.events, names.counts, names.deadLetter, ...(names.changelog ? [names.changelog] : [])];
 }
 
-/** The topics of doubletap and their configuration (single-node: replication factor 1). */
-export function topicSpecs(names: TopicNames): TopicSpec[] {
+/**
+ * The durability configs a topic gets for its replication factor (a topic's own config wins):
+ * - RF >= 3: `min.insync.replicas=2`, so an acks=all write is on two replicas before it is
+ *   acknowledged and one broker may be down without refusing writes; unclean leader election off,
+ *   so a replica that missed acknowledged writes never becomes leader (a 202 would be lost).
+ * - RF 2: `min.insync.replicas=1` (set explicitly: a cluster default of 2 would stop all writes
+ *   whenever either broker is down) and unclean election off. An acks=all write may then be on one
+ *   replica only while the other is out of the ISR: RF 2 trades durability for availability; use 3.
+ * - RF 1: nothing (there is no other replica to wait for or to elect).
+ */
+export function durabilityConfig(replicationFactor: number): Record<string, string> {
+  if (replicationFactor >= 3)
+    return { 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'false' };
+  if (replicationFactor === 2)
+    return { 'min.insync.replicas': '1', 'unclean.leader.election.enable': 'false' };
+  return {};
+}
+
+/**
+ * The topics of doubletap and their configuration, for a replication factor (default: the
+ * one in `names`, else 1 for the single-node stack) with the durability configs that go with it.
+ */
+export function topicSpecs(names: TopicNames, replicationFactor = names.replicationFactor ?? 1): TopicSpec[] {
+  const durable = durabilityConfig(replicationFactor);
   return [
     // the source of truth: never deleted by time or size
     {
       topic: names.events,
       partitions: names.partitions,
-      config: { 'cleanup.policy': 'delete', 'retention.ms': '-1', 'retention.bytes': '-1' },
+      replicationFactor,
+      config: { 'cleanup.policy': 'delete', 'retention.ms': '-1', 'retention.bytes': '-1', ...durable },
     },
     // latest partial count per (post, partition): compacted
     {
       topic: names.counts,
       partitions: names.partitions,
-      config: { 'cleanup.policy': 'compact', 'min.cleanable.dirty.ratio': '0.1', 'segment.ms': '600000' },
+      replicationFactor,
+      config: {
+        'cleanup.policy': 'compact',
+        'min.cleanable.dirty.ratio': '0.1',
+        'segment.ms': '600000',
+        ...durable,
+      },
     },
     // records that could not be decoded or were invalid, with the reason in headers
     {
       topic: names.deadLetter,
       partitions: 1,
-      config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * 24 * 3600 * 1000) },
+      replicationFactor,
+      config: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * 24 * 3600 * 1000), ...durable },
     },
     // the aggregator stores' changelog: latest value per store key, kept forever; `delete` next to
     // `compact` only so that a partition's changelog can be emptied with DeleteRecords before it is
@@ -49,7 +83,9 @@ export function topicSpecs(names: TopicNames): TopicSpec[] {
           {
             topic: names.changelog,
             partitions: names.partitions,
+            replicationFactor,
             config: {
+              ...durable,
               'cleanup.policy': 'compact,delete',
               'retention.ms': '-1',
               'retention.bytes': '-1',
@@ -69,7 +105,11 @@ export interface EnsureResult {
   partitions: number;
 }
 
-/** Creates missing topics; existing ones are left as they are and reported with their partition count. */
+/**
+ * Creates missing topics; existing ones are left as they are (configs included) and reported with
+ * their partition count. Each topic gets its spec's replication factor, else `replicationFactor`,
+ * and the durability configs of that factor (`durabilityConfig`) beneath its own config.
+ */
 export async function ensureTopics(
   kafka: Kafka,
   specs: TopicSpec[],
@@ -83,12 +123,16 @@ export async function ensureTopics(
     if (missing.length > 0) {
       await admin.createTopics({
         waitForLeaders: true,
-        topics: missing.map((s) => ({
-          topic: s.topic,
-          numPartitions: s.partitions,
-          replicationFactor,
-          configEntries: Object.entries(s.config).map(([name, value]) => ({ name, value })),
-        })),
+        topics: missing.map((s) => {
+          const rf = s.replicationFactor ?? replicationFactor;
+          const config = { ...durabilityConfig(rf), ...s.config };
+          return {
+            topic: s.topic,
+            numPartitions: s.partitions,
+            replicationFactor: rf,
+            configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+          };
+        }),
       });
     }
     const meta = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });

@@ -6,7 +6,9 @@ import { output, run } from '../output';
 
 export async function setupTopics(settings: Settings): Promise<EnsureResult[]> {
   const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'doubletap-cli' });
-  return ensureTopics(kafka, topicSpecs(settings.topics), settings.topics.replicationFactor);
+  // TOPIC_REPLICATION_FACTOR (3 on the cluster profile) sets the replicas and, with them, the
+  // durability configs (min.insync.replicas, unclean election off) of every topic created
+  return ensureTopics(kafka, topicSpecs(settings.topics, settings.topics.replicationFactor));
 }
 
 /**

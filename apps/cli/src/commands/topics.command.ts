@@ -5,7 +5,15 @@ import { output, run } from '../output';
 import { setupTopics } from './setup.command';
 
 /** Configs worth a line in the human output (the JSON has them all). */
-const SHOWN = ['cleanup.policy', 'retention.ms', 'retention.bytes', 'min.cleanable.dirty.ratio', 'segment.ms', 'min.insync.replicas'];
+const SHOWN = [
+  'cleanup.policy',
+  'retention.ms',
+  'retention.bytes',
+  'min.cleanable.dirty.ratio',
+  'segment.ms',
+  'min.insync.replicas',
+  'unclean.leader.election.enable',
+];
 
 export function renderTopics(found: TopicDescription[], missing: string[]): string {
   const lines: string[] = [];
