@@ -1,50 +1,50 @@
 /**
- * npm run bench:aggregate — the aggregator's throughput on this machine, from a pre-filled topic:
- *  1. pre-fill a fresh likes.events topic with BENCH_EVENTS random LIKE/UNLIKE events (pre-encoded,
- *     sent in large batches by the idempotent producer);
- *  2. baseline: a plain kafkajs consumer reading the same topic and discarding every record;
- *  3. restore: one aggregator with an empty data dir rebuilds its stores from the earliest offset;
- *  4. apply: the aggregator is stopped, BENCH_MORE further events are produced, and the restarted
- *     aggregator (stores present) applies the backlog, publishing CountChanged per batch.
- * Writes bench/results/aggregate-<ts>.json and the "## Aggregation" section of BENCHMARKS.md.
- * Knobs: BENCH_EVENTS (1000000), BENCH_MORE (BENCH_EVENTS/2), BENCH_PARTITIONS (4), BENCH_POSTS (10000),
- * BENCH_USERS (200000), BENCH_CONCURRENCY (= partitions).
+ * npm run bench:aggregate — the aggregator's throughput and restore times on this machine. The
+ * aggregator runs as its own process (the built app), so its CPU profile and peak RSS are its own.
+ *  1. pre-fill a fresh likes.events with BENCH_EVENTS LIKE/UNLIKE events over BENCH_PAIRS
+ *     (post, user) pairs (skewed: a few pairs and posts get most of the taps), so each pair is
+ *     updated BENCH_EVENTS / BENCH_PAIRS times on average;
+ *  2. baseline: a plain kafkajs consumer reads the same topic and discards every record;
+ *  3. replay: an aggregator with an empty data dir and an empty changelog applies the whole log
+ *     from the earliest offset, then writes its stores to the changelog;
+ *  4. changelog restore: the partitions move to an aggregator with another empty data dir, which
+ *     restores them from the changelog (current state, not history) — `vsReplay` = replay time ÷ this;
+ *  5. apply: that aggregator is stopped, BENCH_MORE events are produced, and it applies the backlog
+ *     with its stores present (changelog appended per batch).
+ * Writes bench/results/aggregate-<ts>.json and the "## Aggregation" section of BENCHMARKS.md; the
+ * JSON goes to stdout. BENCH_PROFILE=1 profiles the aggregator process (node --cpu-prof) in
+ * phases 3 and 5 and adds where the time went to both.
+ * Knobs: BENCH_EVENTS (1000000), BENCH_PAIRS (BENCH_EVENTS/8), BENCH_POSTS (2000), BENCH_MORE
+ * (BENCH_EVENTS/2), BENCH_PARTITIONS (4), BENCH_CONCURRENCY (= partitions).
  */
-import { readdirSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings, type Settings } from '@doubletap/config';
-import { EventCodec, likeKey, uuidv7, type LikeEvent } from '@doubletap/events';
-import {
-  createIdempotentProducer,
-  createKafka,
-  deleteTopics,
-  drainTopic,
-  ensureTopics,
-  topicOffsets,
-  topicSpecs,
-  type Kafka,
-} from '@doubletap/kafka';
-import { createLogger } from '@doubletap/observability';
-import { createRedis } from '@doubletap/redis';
-import { freshNamesEnv, uniqueName } from '@doubletap/testing';
-import { AggregatorApp } from '../apps/aggregator/src/aggregator.app';
+import { EventCodec, uuidv7, type LikeEvent } from '@doubletap/events';
+import { createIdempotentProducer, createKafka, deleteTopics, drainTopic, ensureTopics, topicNames, topicOffsets, topicSpecs, type Kafka } from '@doubletap/kafka';
+import { likeKey } from '@doubletap/likes';
+import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
+import { freePort, freshNamesEnv, peakRssBytes, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
-import { intKnob, lcg, machine, type Machine, writeResult } from './lib/common';
+import { intKnob, lcg, machine, ROOT, type Machine, writeResult } from './lib/common';
+import { summarize, type ProfileSummary } from './lib/profile';
 
 const EVENTS = intKnob('BENCH_EVENTS', 1_000_000);
+const PAIRS = intKnob('BENCH_PAIRS', Math.max(1, Math.floor(EVENTS / 8)));
+const POSTS = intKnob('BENCH_POSTS', 2000);
 const MORE = intKnob('BENCH_MORE', Math.max(1, Math.floor(EVENTS / 2)));
 const PARTITIONS = intKnob('BENCH_PARTITIONS', 4);
-const POSTS = intKnob('BENCH_POSTS', 10_000);
-const USERS = intKnob('BENCH_USERS', 200_000);
 const CONCURRENCY = intKnob('BENCH_CONCURRENCY', PARTITIONS);
+const PROFILE = process.env.BENCH_PROFILE === '1';
 
 const log = (msg: string) => process.stderr.write(`bench:aggregate ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const rate = (n: number, ms: number) => Math.round(n / Math.max(ms / 1000, 0.001));
 
-/** Pre-fills the topic: events encoded in chunks, each chunk one produce request per partition. */
+/** Pre-fills the topic: pair i is post p<i mod POSTS>, user u<i>; pairs drawn skewed (r²). */
 async function fill(kafka: Kafka, codec: EventCodec, topic: string, n: number, seed: number): Promise<number> {
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
@@ -56,20 +56,15 @@ async function fill(kafka: Kafka, codec: EventCodec, topic: string, n: number, s
     for (let i = 0; i < n; i += CHUNK) {
       const size = Math.min(CHUNK, n - i);
       const now = Date.now();
-      const events: LikeEvent[] = Array.from({ length: size }, () => ({
-        eventId: uuidv7(),
-        // skewed: a few posts get most of the taps, like a viral post
-        postId: `p${Math.floor(POSTS * next() ** 3)}`,
-        userId: `u${Math.floor(USERS * next())}`,
-        action: next() < 0.8 ? 'LIKE' : 'UNLIKE',
-        occurredAt: now,
-      }));
-      const messages = await Promise.all(
-        events.map(async (e) => ({ key: likeKey(e.postId, e.userId), value: await codec.encodeLike(e) })),
-      );
+      const messages = new Array<{ key: string; value: Buffer }>(size);
+      for (let j = 0; j < size; j++) {
+        const pair = Math.floor(PAIRS * next() ** 2);
+        const e: LikeEvent = { eventId: uuidv7(), postId: `p${pair % POSTS}`, userId: `u${pair}`, action: next() < 0.7 ? 'LIKE' : 'UNLIKE', occurredAt: now };
+        messages[j] = { key: likeKey(e.postId, e.userId), value: codec.encodeLikeNow(e)! };
+      }
       await pending; // encode the next chunk while the previous one is in flight
       pending = producer.send({ topic, acks: -1, messages });
-      if ((i / CHUNK) % 10 === 0) log(`produced ${i + size}/${n}`);
+      if ((i / CHUNK) % 25 === 0) log(`produced ${i + size}/${n}`);
     }
     await pending;
   } finally {
@@ -78,105 +73,45 @@ async function fill(kafka: Kafka, codec: EventCodec, topic: string, n: number, s
   return Date.now() - started;
 }
 
-/** Time until every partition's store holds the log end and the partition is live (its catch-up output published). */
-async function untilCaughtUp(app: AggregatorApp, kafka: Kafka, topic: string, timeoutMs = 1_800_000): Promise<void> {
+interface Running {
+  child: ChildProcess;
+  url: string;
+}
+
+/** Starts the built aggregator on a data dir (optionally under the CPU profiler). */
+async function startAggregator(env: Record<string, string>, dataDir: string, profileName?: string): Promise<Running> {
+  const port = await freePort();
+  const nodeArgs = profileName ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'results')}`, `--cpu-prof-name=${profileName}.cpuprofile`] : [];
+  const child = spawnBuilt('apps/aggregator/src/main.js', { ...env, AGGREGATOR_DATA_DIR: dataDir, AGGREGATOR_PORT: String(port) }, undefined, { nodeArgs });
+  const url = `http://127.0.0.1:${port}`;
+  await untilStatus(`${url}/health`, (s) => s === 200, 'aggregator', { child, timeoutMs: 120_000 });
+  return { child, url };
+}
+
+/** Until every partition is live at the log end with nothing left to publish; resolves the ms since `t0`. */
+async function untilCaughtUp(agg: Running, kafka: Kafka, topic: string, t0: number): Promise<number> {
   const ends = await topicOffsets(kafka, topic);
-  const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const statuses = await Promise.all(app.aggregator.ownedPartitions.map((p) => app.aggregator.partitionStatus(p)));
-    const done = ends.every(
-      (e) => e.high === e.low || statuses.some((s) => s && s.partition === e.partition && s.storedOffset === e.high - 1 && s.phase === 'live' && s.dirty === 0),
-    );
-    if (done) return;
-    if (Date.now() > deadline) throw new Error('aggregator did not catch up in time');
-    await sleep(100);
+    try {
+      const res = await fetch(`${agg.url}/internal/partitions`);
+      const { partitions } = (await res.json()) as { partitions: Array<{ partition: number; storedOffset: number | null; phase: string; dirty: number }> };
+      const done = ends.every((e) => e.high === e.low || partitions.some((s) => s.partition === e.partition && s.storedOffset === e.high - 1 && s.phase === 'live' && s.dirty === 0));
+      if (done) return Date.now() - t0;
+    } catch {
+      // starting
+    }
+    if (agg.child.exitCode !== null) throw new Error('the aggregator exited');
+    await sleep(200);
   }
 }
 
-async function main(): Promise<void> {
-  const base = uniqueName('bench-agg');
-  const dataDir = await mkdtemp(join(tmpdir(), 'dt-bench-agg-'));
-  const settings: Settings = loadSettings({
-    ...process.env,
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-    ...freshNamesEnv(base),
-    TOPIC_PARTITIONS: String(PARTITIONS),
-    AGGREGATOR_DATA_DIR: dataDir,
-    AGGREGATOR_PORT: '0',
-  });
-  const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'bench-aggregate' });
-  const topics = settings.topics;
-  await ensureTopics(kafka, topicSpecs(topics));
-  const codec = new EventCodec(settings.registry.url, topics);
-  await codec.init();
-  const logger = createLogger('aggregator', settings.logLevel);
-  try {
-    log(`pre-filling ${topics.events} with ${EVENTS} events over ${PARTITIONS} partitions`);
-    const fillMs = await fill(kafka, codec, topics.events, EVENTS, 1);
-    log(`pre-filled in ${fillMs} ms (${rate(EVENTS, fillMs)}/s)`);
-
-    log('baseline: plain kafkajs consume-and-discard');
-    const discard = await drainTopic(kafka, topics.events, { concurrency: CONCURRENCY });
-    log(`discarded ${discard.records} in ${discard.ms} ms (${rate(discard.records, discard.ms)}/s)`);
-
-    log('restore: aggregator with empty stores, from the earliest offset');
-    let t0 = Date.now();
-    let app = await AggregatorApp.start(settings, { logger, concurrency: CONCURRENCY });
-    await untilCaughtUp(app, kafka, topics.events);
-    const restoreMs = Date.now() - t0;
-    log(`restored ${EVENTS} in ${restoreMs} ms (${rate(EVENTS, restoreMs)}/s)`);
-    await app.stop();
-    const storeBytes = dirBytes(dataDir);
-
-    log(`apply: ${MORE} more events while stopped, then catch up with stores present`);
-    await fill(kafka, codec, topics.events, MORE, 2);
-    const discardAll = await drainTopic(kafka, topics.events, { concurrency: CONCURRENCY });
-    log(`baseline over the whole topic: ${discardAll.records} in ${discardAll.ms} ms (${rate(discardAll.records, discardAll.ms)}/s)`);
-    t0 = Date.now();
-    app = await AggregatorApp.start(settings, { logger, concurrency: CONCURRENCY });
-    await untilCaughtUp(app, kafka, topics.events);
-    const applyMs = Date.now() - t0;
-    const metricValues = async (name: string) => (await app.metrics.getSingleMetric(name)?.get())?.values ?? [];
-    const countChanged = (await metricValues('doubletap_aggregator_count_changed_total')).reduce((n, v) => n + v.value, 0);
-    const batchValues = (await metricValues('doubletap_aggregator_batch_size')) as { metricName?: string; value: number }[];
-    const sumBatch = batchValues.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
-    const countBatch = batchValues.find((v) => v.metricName?.endsWith('_count'))?.value ?? 1;
-    log(`applied ${MORE} in ${applyMs} ms (${rate(MORE, applyMs)}/s), ${countChanged} CountChanged`);
-    await app.stop();
-
-    const at = new Date().toISOString();
-    const result = {
-      at,
-      machine: machine(),
-      setup: { events: EVENTS, more: MORE, partitions: PARTITIONS, posts: POSTS, users: USERS, concurrency: CONCURRENCY },
-      fill: { events: EVENTS, ms: fillMs, eventsPerSecond: rate(EVENTS, fillMs) },
-      discardBaseline: {
-        records: discard.records,
-        ms: discard.ms,
-        recordsPerSecond: rate(discard.records, discard.ms),
-        wholeTopic: { records: discardAll.records, ms: discardAll.ms, recordsPerSecond: rate(discardAll.records, discardAll.ms) },
-      },
-      restore: { events: EVENTS, ms: restoreMs, eventsPerSecond: rate(EVENTS, restoreMs), storeBytes },
-      apply: {
-        events: MORE,
-        ms: applyMs,
-        eventsPerSecond: rate(MORE, applyMs),
-        countChanged,
-        meanBatchSize: Math.round(sumBatch / Math.max(countBatch, 1)),
-      },
-      note: 'restore and apply times include the consumer-group join and store opening (measured from AggregatorApp.start)',
-    };
-    const file = writeResult('aggregate', at, result);
-    writeAggregationSection(result, file);
-    log(`wrote ${file} and BENCHMARKS.md`);
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  } finally {
-    await deleteTopics(kafka, [topics.events, topics.counts, topics.deadLetter]).catch(() => undefined);
-    const redis = createRedis({ url: settings.redis.url, offlineQueue: true });
-    await redis.del(`${settings.redis.keyPrefix}owners`).catch(() => undefined);
-    await redis.quit();
-    await rm(dataDir, { recursive: true, force: true });
-  }
+/** Stops the aggregator (SIGTERM) and returns its peak RSS (bytes) and, when profiled, the summary. */
+async function stopAggregator(agg: Running, profileName?: string): Promise<{ peakRss: number | null; profile?: ProfileSummary }> {
+  const peakRss = peakRssBytes(agg.child.pid);
+  await stopChild(agg.child, 60_000);
+  if (!profileName) return { peakRss };
+  const file = `bench/results/${profileName}.cpuprofile`;
+  return { peakRss, profile: summarize(JSON.parse(readFileSync(join(ROOT, file), 'utf8')) as Parameters<typeof summarize>[0], file) };
 }
 
 function dirBytes(dir: string): number {
@@ -188,32 +123,128 @@ function dirBytes(dir: string): number {
   return total;
 }
 
-function writeAggregationSection(
-  r: {
-    at: string;
-    machine: Machine;
-    setup: { events: number; more: number; partitions: number; posts: number; users: number; concurrency: number };
-    discardBaseline: { recordsPerSecond: number; wholeTopic: { recordsPerSecond: number; records: number } };
-    restore: { eventsPerSecond: number; ms: number; storeBytes: number };
-    apply: { events: number; eventsPerSecond: number; ms: number; countChanged: number; meanBatchSize: number };
-    fill: { eventsPerSecond: number };
-  },
-  resultFile: string,
-): void {
+async function main(): Promise<void> {
+  const base = uniqueName('bench-agg');
+  const dirs = [await mkdtemp(join(tmpdir(), 'dt-bench-agg-a-')), await mkdtemp(join(tmpdir(), 'dt-bench-agg-b-'))];
+  const env: Record<string, string> = { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...freshNamesEnv(base), TOPIC_PARTITIONS: String(PARTITIONS) };
+  const settings: Settings = loadSettings({ ...process.env, ...env });
+  const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'bench-aggregate' });
+  const topics = settings.topics;
+  await ensureTopics(kafka, topicSpecs(topics));
+  const codec = new EventCodec(settings.registry.url, topics);
+  await codec.init();
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const profileName = (phase: string) => (PROFILE ? `aggregate-${phase}-${stamp}` : undefined);
+  try {
+    log(`pre-filling ${topics.events}: ${EVENTS} events over ${PAIRS} pairs (${(EVENTS / PAIRS).toFixed(1)} updates per pair), ${PARTITIONS} partitions`);
+    const fillMs = await fill(kafka, codec, topics.events, EVENTS, 1);
+    log(`pre-filled in ${fillMs} ms (${rate(EVENTS, fillMs)}/s)`);
+
+    log('baseline: plain kafkajs consume-and-discard');
+    const discard = await drainTopic(kafka, topics.events, { concurrency: CONCURRENCY });
+    log(`discarded ${discard.records} in ${discard.ms} ms (${rate(discard.records, discard.ms)}/s)`);
+
+    log('replay: empty stores and an empty changelog, from the earliest offset');
+    let t0 = Date.now();
+    let agg = await startAggregator(env, dirs[0], profileName('replay'));
+    const replayMs = await untilCaughtUp(agg, kafka, topics.events, t0);
+    const replayStop = await stopAggregator(agg, profileName('replay'));
+    const storeBytes = dirBytes(dirs[0]);
+    log(`replayed ${EVENTS} in ${replayMs} ms (${rate(EVENTS, replayMs)}/s), peak RSS ${Math.round((replayStop.peakRss ?? 0) / 1048576)} MiB`);
+
+    const changelogRecords = (await topicOffsets(kafka, topics.changelog)).reduce((n, o) => n + o.high - o.low, 0);
+    log(`changelog restore: the partitions move to an empty data dir (${changelogRecords} changelog offsets)`);
+    t0 = Date.now();
+    agg = await startAggregator(env, dirs[1]);
+    const restoreMs = await untilCaughtUp(agg, kafka, topics.events, t0);
+    const restoreStop = await stopAggregator(agg);
+    log(`restored in ${restoreMs} ms: ${(replayMs / restoreMs).toFixed(1)}× faster than the replay`);
+
+    log(`apply: ${MORE} more events while stopped, then catch up with stores present`);
+    await fill(kafka, codec, topics.events, MORE, 2);
+    const discardAll = await drainTopic(kafka, topics.events, { concurrency: CONCURRENCY });
+    log(`baseline over the whole topic: ${discardAll.records} in ${discardAll.ms} ms (${rate(discardAll.records, discardAll.ms)}/s)`);
+    t0 = Date.now();
+    agg = await startAggregator(env, dirs[1], profileName('apply'));
+    const applyMs = await untilCaughtUp(agg, kafka, topics.events, t0);
+    const applyStop = await stopAggregator(agg, profileName('apply'));
+    log(`applied ${MORE} in ${applyMs} ms (${rate(MORE, applyMs)}/s)`);
+
+    const at = new Date().toISOString();
+    const baseline = rate(discard.records, discard.ms);
+    const baselineAll = rate(discardAll.records, discardAll.ms);
+    const result = {
+      at,
+      machine: machine(),
+      command: 'npm run bench:aggregate',
+      setup: { events: EVENTS, pairs: PAIRS, updatesPerPair: Number((EVENTS / PAIRS).toFixed(1)), posts: POSTS, more: MORE, partitions: PARTITIONS, concurrency: CONCURRENCY },
+      fill: { events: EVENTS, ms: fillMs, eventsPerSecond: rate(EVENTS, fillMs) },
+      discardBaseline: { records: discard.records, ms: discard.ms, recordsPerSecond: baseline, wholeTopic: { records: discardAll.records, ms: discardAll.ms, recordsPerSecond: baselineAll } },
+      replay: { events: EVENTS, ms: replayMs, eventsPerSecond: rate(EVENTS, replayMs), vsBaseline: Number((rate(EVENTS, replayMs) / baseline).toFixed(3)), storeBytes, peakRssBytes: replayStop.peakRss, profile: replayStop.profile },
+      changelogRestore: {
+        records: changelogRecords,
+        seconds: Number((restoreMs / 1000).toFixed(2)),
+        eventsPerSecond: rate(EVENTS, restoreMs),
+        vsReplay: Number((replayMs / restoreMs).toFixed(1)),
+        peakRssBytes: restoreStop.peakRss,
+      },
+      apply: { events: MORE, ms: applyMs, eventsPerSecond: rate(MORE, applyMs), vsBaseline: Number((rate(MORE, applyMs) / baselineAll).toFixed(3)), peakRssBytes: applyStop.peakRss, profile: applyStop.profile },
+      note: 'times run from the aggregator process start (group join, store opening and the changelog inspection included) until every partition is live at the log end',
+    };
+    const file = writeResult('aggregate', at, result);
+    writeAggregationSection(result, file);
+    log(`wrote ${file} and BENCHMARKS.md`);
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    await deleteTopics(kafka, topicNames(topics)).catch(() => undefined);
+    const redis = createRedis({ url: settings.redis.url, offlineQueue: true });
+    await deleteKeysWithPrefix(redis, settings.redis.keyPrefix).catch(() => undefined);
+    await redis.quit();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  }
+}
+
+type Result = {
+  at: string;
+  machine: Machine;
+  setup: { events: number; pairs: number; updatesPerPair: number; posts: number; more: number; partitions: number; concurrency: number };
+  fill: { eventsPerSecond: number };
+  discardBaseline: { recordsPerSecond: number; wholeTopic: { recordsPerSecond: number; records: number } };
+  replay: { eventsPerSecond: number; ms: number; vsBaseline: number; storeBytes: number; peakRssBytes: number | null; profile?: ProfileSummary };
+  changelogRestore: { records: number; seconds: number; vsReplay: number; peakRssBytes: number | null };
+  apply: { events: number; eventsPerSecond: number; ms: number; vsBaseline: number; peakRssBytes: number | null; profile?: ProfileSummary };
+};
+
+function profileLines(title: string, p: ProfileSummary | undefined): string[] {
+  if (!p) return [];
+  return [
+    '',
+    `${title} (\`${p.file}\`, ${p.totalMs} ms sampled; open it in Chrome DevTools or speedscope for the flame graph):`,
+    '',
+    `- by component: ${p.byComponent.slice(0, 8).map((c) => `${c.component} ${c.percent}%`).join(', ')}`,
+    `- top functions (self time): ${p.topFunctions.slice(0, 8).map((f) => `${f.fn} ${f.percent}%`).join('; ')}`,
+  ];
+}
+
+function writeAggregationSection(r: Result, resultFile: string): void {
   const n = (v: number) => v.toLocaleString('en-US');
+  const mib = (b: number | null) => (b === null ? 'n/a' : `${n(Math.round(b / 1048576))} MiB`);
   const s = r.setup;
   writeSection('Aggregation', [
-    'Command: `npm run bench:aggregate` (knobs: `BENCH_EVENTS`, `BENCH_MORE`, `BENCH_PARTITIONS`, `BENCH_POSTS`, `BENCH_USERS`, `BENCH_CONCURRENCY`).',
+    'Command: `npm run bench:aggregate` (knobs: `BENCH_EVENTS`, `BENCH_PAIRS`, `BENCH_POSTS`, `BENCH_MORE`, `BENCH_PARTITIONS`, `BENCH_CONCURRENCY`; `BENCH_PROFILE=1` adds CPU profiles). The aggregator runs as its own process.',
     `Last run ${r.at} on ${describeMachine(r.machine)}, the local single-node stack (Kafka, registry and Redis share the same cores); raw numbers in \`${resultFile}\`.`,
-    `Input: ${n(s.events)} + ${n(s.more)} random LIKE/UNLIKE events (80/20) over ${n(s.posts)} posts (skewed) and ${n(s.users)} users, ${s.partitions} partitions, ${s.concurrency} applied in parallel; pre-filled at ${n(r.fill.eventsPerSecond)} events/s.`,
+    `Input: ${n(s.events)} + ${n(s.more)} LIKE/UNLIKE events (70/30) over ${n(s.pairs)} (post, user) pairs (${s.updatesPerPair} updates per pair) and ${n(s.posts)} posts, skewed; ${s.partitions} partitions, ${s.concurrency} applied in parallel; pre-filled at ${n(r.fill.eventsPerSecond)} events/s.`,
     '',
-    '| what | result |',
-    '| --- | --- |',
-    `| plain kafkajs consume-and-discard of the same topic (baseline) | **${n(r.discardBaseline.recordsPerSecond)} records/s** (${n(r.discardBaseline.wholeTopic.recordsPerSecond)}/s over all ${n(r.discardBaseline.wholeTopic.records)}) |`,
-    `| restore: empty stores rebuilt from the earliest offset (${n(s.events)} events) | **${n(r.restore.eventsPerSecond)} events/s** (${(r.restore.ms / 1000).toFixed(1)} s; stores ≈ ${n(Math.round(r.restore.storeBytes / 1048576))} MiB) |`,
-    `| apply: backlog of ${n(r.apply.events)} events with stores present, CountChanged per batch (acks=all) | **${n(r.apply.eventsPerSecond)} events/s** (${(r.apply.ms / 1000).toFixed(1)} s, ${n(r.apply.countChanged)} CountChanged, mean batch ${n(r.apply.meanBatchSize)}) |`,
+    '| what | result | share of the baseline |',
+    '| --- | --- | --- |',
+    `| plain kafkajs consume-and-discard of the same topic (baseline) | **${n(r.discardBaseline.recordsPerSecond)} records/s** (${n(r.discardBaseline.wholeTopic.recordsPerSecond)}/s over all ${n(r.discardBaseline.wholeTopic.records)}) | 1 |`,
+    `| replay: empty stores, from the earliest offset (${n(s.events)} events), then the stores written to the changelog | **${n(r.replay.eventsPerSecond)} events/s** (${(r.replay.ms / 1000).toFixed(1)} s; stores ≈ ${mib(r.replay.storeBytes)}; peak RSS ${mib(r.replay.peakRssBytes)}) | ${r.replay.vsBaseline} |`,
+    `| changelog restore: the same partitions on an empty data dir (${n(r.changelogRestore.records)} changelog records) | **${r.changelogRestore.seconds} s, ${r.changelogRestore.vsReplay}× faster than the replay** (peak RSS ${mib(r.changelogRestore.peakRssBytes)}) | |`,
+    `| apply: a backlog of ${n(r.apply.events)} events with stores present (changelog appended per batch) | **${n(r.apply.eventsPerSecond)} events/s** (${(r.apply.ms / 1000).toFixed(1)} s; peak RSS ${mib(r.apply.peakRssBytes)}) | ${r.apply.vsBaseline} |`,
     '',
-    'Each applied batch: Avro decode + validation, one LevelDB multi-get, the pure decider, one atomic LevelDB batch (membership + counts + outbox + offset), then CountChanged acknowledged by Kafka before the consumer offset is committed. Restore defers CountChanged to the end of the restore (the outbox keeps only the latest per post). Times include the consumer-group join.',
+    'Each batch: decode (sync, cached writer schema), the pure fold (libs/likes), one LevelDB multi-get, one output transaction (dead letters, changelog, CountChanged; while catching up the CountChanged wait for the end), one atomic LevelDB write. Times run from the process start: group join, store opening and the changelog inspection are included.',
+    ...profileLines('Profile of the replay', r.replay.profile),
+    ...profileLines('Profile of the apply', r.apply.profile),
   ]);
 }
 

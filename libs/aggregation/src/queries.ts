@@ -13,7 +13,7 @@ export interface PartitionStatus {
   /** waiting for a dependency */
   blocked?: { waitingFor: string; since: string; error?: string };
   storeBytes: number;
-  /** posts whose CountChanged is still to publish (catching up) */
+  /** posts whose CountChanged is still to publish (catching up), counted up to 1000 */
   dirty: number;
 }
 
@@ -66,7 +66,7 @@ export class QueryService {
         ? { waitingFor: task.blocked.what, since: new Date(task.blocked.since).toISOString(), error: task.blocked.error }
         : undefined,
       storeBytes: await store.sizeBytes(),
-      dirty: await store.dirtyCount(10000),
+      dirty: await store.dirtyCount(1000),
     };
   }
 }

@@ -27,11 +27,17 @@ export async function freePort(): Promise<number> {
  * Starts a compiled entry point (`dist/<script>`, e.g. `apps/api/src/main.js`) as its own Node
  * process with the lib aliases resolved; stdout is dropped, stderr is passed through.
  */
-export function spawnBuilt(script: string, env: Record<string, string>, onEarlyExit?: (why: string) => void): ChildProcess {
-  const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts', 'paths.js'), join(ROOT, 'dist', script)], {
+export function spawnBuilt(
+  script: string,
+  env: Record<string, string>,
+  onEarlyExit?: (why: string) => void,
+  options: { nodeArgs?: string[]; stdout?: 'ignore' | 'pipe' } = {},
+): ChildProcess {
+  const args = [...(options.nodeArgs ?? []), '-r', join(ROOT, 'scripts', 'paths.js'), join(ROOT, 'dist', script)];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'],
   });
   child.once('exit', (code, signal) => {
     if (code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGKILL')
