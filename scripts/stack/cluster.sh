@@ -223,12 +223,11 @@ cl_brokers_up() {
 }
 
 # ---------------------------------------------------------------- cluster: registry, redis
-cl_registry_up() {
+cl_registry_start() { # starts the registry unless it runs; does not wait
   local pid version
   if pid="$(cl_pid registry)"; then
     proc_paused "$pid" && die "registry is paused (pid $pid): \`stack.sh fault --brokers 3 resume registry\`"
-    cl_wait_healthy registry 90 && { say "cluster registry running (pid $pid)"; return 0; }
-    die "cluster registry (pid $pid) does not answer on $(cl_registry_url) (log: $CL_LOGS/registry.log)"
+    return 0
   fi
   port_open "$CL_REGISTRY_PORT" && die "port $CL_REGISTRY_PORT is busy but not by the cluster's registry: stop that process or set DOUBLETAP_CLUSTER_REGISTRY_PORT"
   port_open "$CL_REGISTRY_MGMT_PORT" && die "port $CL_REGISTRY_MGMT_PORT is busy: stop that process or set DOUBLETAP_CLUSTER_REGISTRY_MGMT_PORT"
@@ -237,8 +236,17 @@ cl_registry_up() {
   # its own H2 file: schema ids survive a registry restart, and never mix with the single stack's
   version="$(registry_launch "$CL_REGISTRY_PORT" "$CL_REGISTRY_MGMT_PORT" "$CL_DIR/registry/registry" "$CL_DIR" registry \
     "$CL_LOGS/registry.log" "$CL_RUN/registry.pid")"
+  say "cluster registry starting (Apicurio $version, pid $(cat "$CL_RUN/registry.pid"))"
+}
+
+cl_registry_wait() {
   cl_wait_healthy registry 90 || { tail -20 "$CL_LOGS/registry.log" >&2; die "cluster registry did not answer within 90s (log: $CL_LOGS/registry.log)"; }
-  say "cluster registry up on $(cl_registry_url) (Apicurio $version, pid $(cat "$CL_RUN/registry.pid"))"
+  say "cluster registry up on $(cl_registry_url) (pid $(cat "$CL_RUN/registry.pid"))"
+}
+
+cl_registry_up() { # starts it when needed, waits until it answers
+  cl_registry_start
+  cl_registry_wait
 }
 
 cl_redis_up() {
@@ -267,8 +275,9 @@ cl_redis_up() {
 cl_up() {
   fetch
   mkdir -p "$CL_RUN" "$CL_LOGS"
+  cl_registry_start # it needs no Kafka: the slowest JVM to boot boots while the brokers do
   cl_brokers_up
-  cl_registry_up
+  cl_registry_wait
   cl_redis_up
 }
 

@@ -443,6 +443,7 @@ Environment: DOUBLETAP_STACK_DIR, DOUBLETAP_BROKERS, DOUBLETAP_KAFKA_PORT, DOUBL
   DOUBLETAP_REGISTRY_JAVA17=1 (force the Java 17 registry), DOUBLETAP_CLUSTER_KAFKA_PORT (first broker;
   node n uses it + 2(n-1) and the port after for its controller), DOUBLETAP_CLUSTER_REGISTRY_PORT,
   DOUBLETAP_CLUSTER_REGISTRY_MGMT_PORT, DOUBLETAP_CLUSTER_REDIS_PORT, DOUBLETAP_CLUSTER_KAFKA_HEAP
+  (keep ports below the ephemeral range, 32768+, or an outgoing connection may hold one first)
 EOF
 }
 
