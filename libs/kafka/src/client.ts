@@ -33,12 +33,24 @@ function levelOf(entry: LogEntry, message: string): 'error' | 'warn' | 'info' | 
   return level;
 }
 
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
 /** A kafkajs client whose logs go to our structured logger (see levelOf for what is demoted). */
 export function createKafka(options: KafkaClientOptions): Kafka {
   const { logger } = options;
   const config: KafkaConfig = {
     clientId: options.clientId,
-    brokers: options.brokers,
+    // kafkajs bootstraps from the first broker it lists and moves on only after a connection error;
+    // a broker that is paused (SIGSTOP, a GC storm) accepts the TCP connection and never answers. A
+    // shuffled list spreads bootstrap load and lets most clients start while one broker hangs.
+    brokers: shuffled(options.brokers),
     connectionTimeout: options.connectionTimeout ?? 3000,
     requestTimeout: options.requestTimeout ?? 10000,
     retry: { retries: options.retries ?? 5, initialRetryTime: 100, maxRetryTime: 2000 },
