@@ -59,6 +59,15 @@ export function offsetRecord(topic: string, partition: number, offset: number, e
   return { topic, partition, key: storeKeys.offset, value: Buffer.from(JSON.stringify({ offset, epochStart })) };
 }
 
+/**
+ * A tombstone for meta/offset: the changelog says nothing about its state until a later record
+ * names an offset again (written first when a changelog update spans several transactions, so a
+ * crash in between leaves a changelog that is not used rather than one that lies).
+ */
+export function offsetTombstone(topic: string, partition: number): TxRecord {
+  return { topic, partition, key: storeKeys.offset, value: null };
+}
+
 export function sourceRecord(topic: string, partition: number, source: SourceIdentity): TxRecord {
   return { topic, partition, key: storeKeys.source, value: Buffer.from(JSON.stringify(source)) };
 }
@@ -88,6 +97,7 @@ export class KafkaChangelog implements ChangelogIO {
     const ends = new Map((await topicOffsets(this.kafka, this.topic)).map((o) => [o.partition, o]));
     const out = new Map<number, ChangelogState>();
     let pending: ChangelogState[] = [];
+    const tombstoned = new Set<number>();
     for (const p of partitions) {
       const o = ends.get(p);
       if (!o) throw new Error(`changelog ${this.topic} has no partition ${p} (run \`doubletap setup\`)`);
@@ -107,7 +117,11 @@ export class KafkaChangelog implements ChangelogIO {
         onBatch: async (partition, records) => {
           const state = out.get(partition)!;
           for (const r of records) {
-            if (r.key === storeKeys.offset && r.value) {
+            if (r.key === storeKeys.offset && r.value === null) {
+              state.offset = undefined;
+              state.epochStart = undefined;
+              tombstoned.add(partition);
+            } else if (r.key === storeKeys.offset && r.value) {
               const meta = parseOffsetRecord(r.value);
               state.offset = meta.offset;
               state.epochStart = meta.epochStart;
@@ -115,7 +129,8 @@ export class KafkaChangelog implements ChangelogIO {
           }
         },
       });
-      pending = pending.filter((s) => s.offset === undefined && s.high - window > s.low);
+      // a tombstone as the latest meta/offset also ends the search: the changelog is unusable
+      pending = pending.filter((s) => s.offset === undefined && !tombstoned.has(s.partition) && s.high - window > s.low);
     }
     return out;
   }

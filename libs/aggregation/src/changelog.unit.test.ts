@@ -139,4 +139,59 @@ describe('a partition that moves restores from the changelog, exactly', () => {
     expect(restored.lastOffset()).toBe(599);
     await restored.close();
   });
+
+  it('a catch-up with stores present writes each changed key once, at its end; the changelog then restores exactly', async () => {
+    const users = Array.from({ length: 400 }, (_, i) => `u${i}`).filter((u) => homePartition('q', u, PARTITIONS) === P).slice(0, 30);
+    let seed = 3;
+    const rnd = (k: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % k);
+    const history = Array.from({ length: 900 }, () => likeEvent('q', users[rnd(users.length)], rnd(3) === 0 ? 'UNLIKE' : 'LIKE'));
+    const output = new FakeKafkaOutput();
+    const changelog = new FakeChangelog(output, CHANGELOG);
+    const input = new FakeInput(topics.events, PARTITIONS, 'id-1');
+    input.set(P, 0, 300);
+    const a = await owner(output, input, changelog);
+    for (let i = 0; i < 300; i += 100) await a.task.handle(records(P, i, history.slice(i, i + 100)), batchContext());
+    await a.task.release();
+
+    // the same store, 600 events behind: a catch-up, changelog deferred to its end
+    input.set(P, 0, 900);
+    const dir = a.dir;
+    const control = new FakeControl();
+    const b = new PartitionTask({
+      partition: P,
+      pinned: PARTITIONS,
+      dataDir: dir,
+      topics,
+      codec: new FakeCodec(),
+      kafka: {} as Kafka,
+      openSender: output.open,
+      transactionalId: 'g-p0',
+      input,
+      changelog,
+      changelogTopic: CHANGELOG,
+      control: () => control,
+      logger: quietLogger,
+      metrics: freshMetrics(),
+      flushChunk: 7,
+    });
+    await b.fence();
+    await b.take({ identity, offsets: { partition: P, low: 0, high: 900 }, changelog: (await changelog.inspect([P])).get(P) });
+    const before = output.of(CHANGELOG).length;
+    for (let i = 300; i < 800; i += 100) await b.handle(records(P, i, history.slice(i, i + 100)), batchContext());
+    expect(output.of(CHANGELOG).length).toBe(before); // nothing per batch while catching up
+    await b.handle(records(P, 800, history.slice(800)), batchContext());
+    expect(b.phase.kind).toBe('live');
+    const written = output.of(CHANGELOG).length - before;
+    expect(written).toBeLessThanOrEqual(users.length + 1 + 2 + 1); // each key once (+ count, source, offset, tombstone)
+    await b.release();
+
+    const c = await owner(output, input, changelog);
+    const members = await c.task.openStore!.allMembers();
+    const oracle = new Set(history.map((e) => `${e.postId}/${e.userId}`));
+    const last = new Map(history.map((e) => [`${e.postId}/${e.userId}`, e.action]));
+    expect(new Set(members)).toEqual(new Set([...oracle].filter((k) => last.get(k) === 'LIKE')));
+    expect(await c.task.openStore!.allCounts()).toEqual(new Map([['q', members.length]]));
+    expect(c.task.openStore!.lastOffset()).toBe(899);
+    await c.task.release();
+  });
 });

@@ -64,7 +64,7 @@ export class RecordDecoder {
         });
         continue;
       }
-      const home = partitionForKey(key, this.partitions);
+      const home = partitionForKey(record.keyBytes ?? key, this.partitions);
       if (home !== this.partition) {
         dead.push({
           record,

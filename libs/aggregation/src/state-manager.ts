@@ -3,7 +3,7 @@ import type { PartitionOffsets, TopicIdentity, TxRecord } from '@doubletap/kafka
 import type { Logger } from '@doubletap/observability';
 import { countKey } from '@doubletap/likes';
 import { PartitionStore, type BatchWrite, type SourceIdentity, type StoreEntry } from '@doubletap/store';
-import { changelogRecords, entryRecords, offsetRecord, sourceRecord, type ChangelogIO, type ChangelogState } from './changelog';
+import { changelogRecords, entryRecords, offsetRecord, offsetTombstone, sourceRecord, type ChangelogIO, type ChangelogState } from './changelog';
 import type { AggregatorMetrics } from './metrics';
 import { planChangelog, planTake, type TakePlan } from './take-plan';
 
@@ -29,8 +29,12 @@ export interface StateManagerDeps {
   countsTopic: string;
 }
 
-/** How the changelog follows the store while this task owns the partition. */
-type LogMode = { kind: 'off' } | { kind: 'append'; epochStart: number } | { kind: 'rewrite' };
+/**
+ * How the changelog follows the store while this task owns the partition: not at all, appended per
+ * batch, appended once at the end of a catch-up (`deferred`: each changed key is marked in the store
+ * and written once, however often the backlog changed it), or rewritten whole after the catch-up.
+ */
+type LogMode = { kind: 'off' } | { kind: 'append'; epochStart: number; deferred: boolean } | { kind: 'rewrite' };
 
 /**
  * The store of one partition (Kafka Streams' state manager): opens it, decides with the changelog
@@ -81,9 +85,12 @@ export class StateManager {
           this.current = await PartitionStore.open(dataDir, p);
         }
         await this.restore(view.changelog, cl.offset, cl.source);
-        this.log = { kind: 'append', epochStart: cl.epochStart };
-      } else if (cl.kind === 'append') this.log = { kind: 'append', epochStart: cl.epochStart };
-      else this.log = { kind: 'rewrite' };
+        this.log = { kind: 'append', epochStart: cl.epochStart, deferred: false };
+      } else if (cl.kind === 'append') this.log = { kind: 'append', epochStart: cl.epochStart, deferred: false };
+      else {
+        this.log = { kind: 'rewrite' };
+        await this.current.clearUnlogged(); // the whole store goes to the changelog anyway
+      }
     }
     const plan = planTake({
       partition: p,
@@ -94,19 +101,24 @@ export class StateManager {
       source: this.current.source(),
     });
     if (plan.kind === 'consume' && !this.current.source()) this.pendingSource = plan.source;
+    // a catch-up logs each changed key once, at its end; keys marked by a catch-up that did not end
+    // (a crash) are written then too
+    if (this.log.kind === 'append' && plan.kind === 'consume' && (plan.target > plan.from || (await this.current.unlogged(1)).length > 0))
+      this.log.deferred = true;
     return plan;
   }
 
-  /** The changelog records of a batch (none unless the changelog is being appended to). */
+  /** The changelog records of a batch (none unless the changelog is being appended to per batch). */
   changelogFor(write: BatchWrite): TxRecord[] {
-    if (this.log.kind !== 'append' || !this.deps.changelogTopic) return [];
+    if (this.log.kind !== 'append' || this.log.deferred || !this.deps.changelogTopic) return [];
     const withSource = this.pendingSource && { ...write, source: this.pendingSource };
     return changelogRecords(this.deps.changelogTopic, this.deps.partition, withSource ?? write, this.log.epochStart);
   }
 
   /** The atomic store write of a batch (records the source identity with the first one). */
   async commit(write: BatchWrite): Promise<void> {
-    await this.store.commitBatch({ ...write, source: this.pendingSource ?? write.source });
+    const logLater = this.log.kind === 'append' && this.log.deferred;
+    await this.store.commitBatch({ ...write, source: this.pendingSource ?? write.source, logLater });
     this.pendingSource = undefined;
   }
 
@@ -117,6 +129,7 @@ export class StateManager {
    */
   async finishCatchUp(publish: Publish, afterOutput?: () => void): Promise<void> {
     if (this.log.kind === 'rewrite') await this.rewriteChangelog(publish);
+    else if (this.log.kind === 'append' && this.log.deferred) await this.writeUnlogged(publish, this.log.epochStart);
     await this.publishDirty(publish, afterOutput);
   }
 
@@ -165,8 +178,40 @@ export class StateManager {
       offsetRecord(topic, p, stored, epochStart),
     ]);
     written += batch.length;
-    this.log = { kind: 'append', epochStart };
+    this.log = { kind: 'append', epochStart, deferred: false };
     logger.info({ partition: p, entries: written, offset: stored, epochStart }, 'changelog rewritten from the store');
+  }
+
+  /**
+   * Writes every key the catch-up changed, with its current value, and then the offset. Several
+   * transactions when there are many keys: the first then withdraws meta/offset (a tombstone), so a
+   * crash before the last leaves a changelog nobody restores from (it is rewritten) rather than one
+   * whose offset does not match its keys.
+   */
+  private async writeUnlogged(publish: Publish, epochStart: number): Promise<void> {
+    const { partition: p, changelogTopic: topic, logger } = this.deps;
+    const stored = this.store.lastOffset();
+    if (!topic || stored === undefined) return;
+    const chunk = this.deps.chunk ?? 5000;
+    let after: string | undefined;
+    let written = 0;
+    let first = true;
+    for (;;) {
+      const entries = await this.store.unlogged(chunk, after);
+      const last = entries.length < chunk;
+      const records = entryRecords(topic, p, entries);
+      if (first && !last) records.unshift(offsetTombstone(topic, p));
+      const source = this.store.source();
+      if (last) records.push(...(source ? [sourceRecord(topic, p, source)] : []), offsetRecord(topic, p, stored, epochStart));
+      await publish(records);
+      written += entries.length;
+      first = false;
+      if (last) break;
+      after = entries[entries.length - 1].key;
+    }
+    await this.store.clearUnlogged();
+    this.log = { kind: 'append', epochStart, deferred: false };
+    logger.info({ partition: p, keys: written, offset: stored }, 'changelog brought up to date after the catch-up');
   }
 
   private async publishDirty(publish: Publish, afterOutput?: () => void): Promise<void> {

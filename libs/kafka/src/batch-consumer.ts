@@ -8,6 +8,8 @@ export interface ConsumedRecord {
   /** offset as a number: safe up to 2^53, far beyond any partition's life */
   offset: number;
   key: string | null;
+  /** the key's bytes as they came (no copy): hashing them needs no re-encoding */
+  keyBytes?: Buffer | null;
   value: Buffer | null;
   timestamp: number;
   headers: Record<string, string>;
@@ -54,6 +56,14 @@ export interface BatchHandler {
    * such fetches, so a reader waiting to reach an end offset learns it here.
    */
   onPosition?(partition: number, lastOffset: number): void;
+}
+
+/** Shared by every record without headers (most of them): one object less per record. */
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+function hasKeys(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 export interface BatchConsumerOptions {
@@ -209,14 +219,20 @@ export class BatchConsumer {
         const { batch } = payload;
         await this.assignmentTask; // stores of a new assignment are open before their first batch
         if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
-        const records: ConsumedRecord[] = batch.messages.map((m) => ({
-          partition: batch.partition,
-          offset: Number(m.offset),
-          key: m.key ? m.key.toString('utf8') : null,
-          value: m.value,
-          timestamp: Number(m.timestamp),
-          headers: headersToStrings(m.headers),
-        }));
+        const messages = batch.messages;
+        const records = new Array<ConsumedRecord>(messages.length);
+        for (let i = 0; i < messages.length; i++) {
+          const m = messages[i];
+          records[i] = {
+            partition: batch.partition,
+            offset: Number(m.offset),
+            key: m.key ? m.key.toString('utf8') : null,
+            keyBytes: m.key,
+            value: m.value,
+            timestamp: Number(m.timestamp),
+            headers: m.headers && hasKeys(m.headers) ? headersToStrings(m.headers) : NO_HEADERS,
+          };
+        }
         let held = false;
         await handler.handleBatch(batch.partition, records, {
           heartbeat: () => payload.heartbeat(),

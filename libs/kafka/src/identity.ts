@@ -29,7 +29,10 @@ export class TopicIdentityReader {
 
   async describe(topic: string): Promise<TopicIdentity | undefined> {
     let last: unknown;
-    for (const broker of this.brokers) {
+    // start from a different broker each time: one that hangs (paused) costs one timeout, not every read
+    const start = this.correlation % this.brokers.length;
+    const order = [...this.brokers.slice(start), ...this.brokers.slice(0, start)];
+    for (const broker of order) {
       try {
         const response = await this.request(broker, encodeMetadataRequest(++this.correlation, this.clientId, topic));
         const found = decodeMetadataResponse(response).find((t) => t.name === topic);

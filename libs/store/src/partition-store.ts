@@ -8,6 +8,7 @@ import { join } from 'node:path';
  *   m/<postId>/<userId>  present = liked
  *   c/<postId>           partial count of the post in this partition (decimal)
  *   d/<postId>           dirty: the post changed while catching up, its CountChanged is still to publish
+ *   x/<store key>        the key changed while catching up, its changelog record is still to write
  *   meta/offset          last input offset applied (decimal)
  *   meta/source          the input topic the state was built from: {"topicId","partitions"} (JSON)
  *
@@ -30,6 +31,8 @@ export interface BatchWrite {
   dirty?: Iterable<string>;
   /** dirty marks to remove (their CountChanged was committed) */
   clean?: Iterable<string>;
+  /** mark every key this batch changes for the changelog (a catch-up writes it at its end) */
+  logLater?: boolean;
   /** the input topic's identity, written with the first batch and whenever it is confirmed */
   source?: SourceIdentity;
 }
@@ -63,6 +66,7 @@ export class StoreOpenError extends Error {
 const MEMBER = 'm/';
 const COUNT = 'c/';
 const DIRTY = 'd/';
+const UNLOGGED = 'x/';
 /** the outbox of stores written before output moved ahead of the store commit: read once, as dirty */
 const LEGACY_OUTBOX = 'o/';
 const OFFSET = 'meta/offset';
@@ -181,10 +185,12 @@ export class PartitionStore {
     for (const [key, liked] of write.membership) {
       if (liked) batch.put(MEMBER + key, '1');
       else batch.del(MEMBER + key);
+      if (write.logLater) batch.put(UNLOGGED + MEMBER + key, '');
     }
     for (const [postId, count] of write.counts) {
       if (count < 0) throw new Error(`partition ${this.partition}: negative count ${count} for post ${postId}`);
       batch.put(COUNT + postId, String(count));
+      if (write.logLater) batch.put(UNLOGGED + COUNT + postId, '');
     }
     if (write.clean) for (const postId of write.clean) batch.del(DIRTY + postId);
     if (write.dirty) for (const postId of write.dirty) batch.put(DIRTY + postId, '1');
@@ -210,6 +216,28 @@ export class PartitionStore {
     if (ids.length === 0) return [];
     const counts = await this.db.getMany(ids.map((p) => COUNT + p));
     return ids.map((postId, i) => ({ postId, count: Number(counts[i] ?? 0) }));
+  }
+
+  /** Up to `limit` keys marked for the changelog (after `after`), with their current values (null = deleted). */
+  async unlogged(limit: number, after?: string): Promise<StoreEntry[]> {
+    const keys: string[] = [];
+    const range = after === undefined ? { gte: UNLOGGED, lt: end(UNLOGGED), limit } : { gt: UNLOGGED + after, lt: end(UNLOGGED), limit };
+    for await (const k of this.db.keys(range)) keys.push(k.slice(UNLOGGED.length));
+    if (keys.length === 0) return [];
+    const values = await this.db.getMany(keys);
+    return keys.map((key, i) => ({ key, value: values[i] ?? null }));
+  }
+
+  /** Removes every changelog mark (their records were written), in chunks. */
+  async clearUnlogged(): Promise<void> {
+    for (;;) {
+      const keys: string[] = [];
+      for await (const k of this.db.keys({ gte: UNLOGGED, lt: end(UNLOGGED), limit: 10_000 })) keys.push(k);
+      if (keys.length === 0) return;
+      const batch = this.db.batch();
+      for (const k of keys) batch.del(k);
+      await batch.write();
+    }
   }
 
   async dirtyCount(limit = Number.MAX_SAFE_INTEGER): Promise<number> {

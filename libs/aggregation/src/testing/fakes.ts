@@ -187,6 +187,7 @@ export class FakeChangelog implements ChangelogIO {
       const records = this.records(p);
       const state: ChangelogState = { partition: p, low: this.low.get(p) ?? 0, high: records.length };
       for (const r of records.slice(state.low)) {
+        if (r.key === 'meta/offset' && r.value === null) Object.assign(state, { offset: undefined, epochStart: undefined });
         if (r.key === 'meta/offset' && r.value) Object.assign(state, { offset: parseOffsetRecord(r.value).offset, epochStart: parseOffsetRecord(r.value).epochStart });
         if (r.key === 'meta/source' && r.value) state.source = JSON.parse(r.value.toString()) as SourceIdentity;
       }
