@@ -59,7 +59,7 @@ export interface BatchHandler {
 }
 
 /** Shared by every record without headers (most of them): one object less per record. */
-const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_HEADERS: Record<string, string> = Object.freeze({});
 
 function hasKeys(o: object): boolean {
   for (const _ in o) return true;
