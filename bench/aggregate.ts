@@ -81,7 +81,8 @@ interface Running {
 /** Starts the built aggregator on a data dir (optionally under the CPU profiler). */
 async function startAggregator(env: Record<string, string>, dataDir: string, profileName?: string): Promise<Running> {
   const port = await freePort();
-  const nodeArgs = profileName ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'results')}`, `--cpu-prof-name=${profileName}.cpuprofile`] : [];
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = profileName ? [...extra, '--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'results')}`, `--cpu-prof-name=${profileName}.cpuprofile`] : extra;
   const child = spawnBuilt('apps/aggregator/src/main.js', { ...env, AGGREGATOR_DATA_DIR: dataDir, AGGREGATOR_PORT: String(port) }, undefined, { nodeArgs });
   const url = `http://127.0.0.1:${port}`;
   await untilStatus(`${url}/health`, (s) => s === 200, 'aggregator', { child, timeoutMs: 120_000 });

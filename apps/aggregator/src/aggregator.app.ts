@@ -106,10 +106,10 @@ export class AggregatorApp {
       handler: aggregator,
       logger,
       fromBeginning: true,
-      // large fetches: a catch-up moves through the log in big batches (one transaction and one
-      // store write each); live traffic still arrives in whatever batch the last fetch holds
-      maxBytesPerPartition: 4 * 1048576,
-      maxBytes: 32 * 1048576,
+      // 1 MiB per partition and 8 MiB per fetch: batches of ~10k events (one transaction and one
+      // store write each) without holding more decoded records than the RSS budget allows
+      maxBytesPerPartition: 1048576,
+      maxBytes: 8 * 1048576,
       partitionsConsumedConcurrently: options.concurrency ?? Math.min(4, partitions),
     });
     aggregator.attach(consumer);

@@ -103,7 +103,9 @@ export class PartitionStore {
     let db: ClassicLevel<string, string> | undefined;
     try {
       await mkdir(path, { recursive: true });
-      db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+      // a small block cache per partition store (one process holds many): memory stays bounded
+      // whatever the state size, the OS page cache does the rest
+      db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8', cacheSize: 2 * 1048576 });
       await db.open();
       const store = new PartitionStore(partition, path, db);
       const [rawOffset, rawSource] = await db.getMany([OFFSET, SOURCE]);
