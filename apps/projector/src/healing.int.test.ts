@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { loadSettings, type Settings } from '@doubletap/config';
 import { countKey, EventCodec, type CountChanged } from '@doubletap/events';
 import { createIdempotentProducer, createKafka, deleteTopics, ensureTopics, topicOffsets, type Producer } from '@doubletap/kafka';
@@ -9,9 +10,10 @@ import {
   progressKey,
   ReadSideHealingError,
   redisReady,
+  ReadUnavailableError,
   type Redis,
 } from '@doubletap/redis';
-import { stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { freePort, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
 import { ProjectorApp } from './projector.app';
 
 /**
@@ -101,7 +103,7 @@ async function metric(app: ProjectorApp, name: string, labels: Record<string, st
  */
 function hammer(reader: LikesReader, posts: string[], bounds: () => { low: Map<string, number>; high: Map<string, number> }) {
   let running = true;
-  const seen = { reads: 0, healing: 0, violations: [] as string[] };
+  const seen = { reads: 0, healing: 0, unavailable: 0, violations: [] as string[] };
   const done = (async () => {
     while (running) {
       try {
@@ -114,8 +116,9 @@ function hammer(reader: LikesReader, posts: string[], bounds: () => { low: Map<s
           if (c.count < lo || c.count > hi) seen.violations.push(`${c.postId}: served ${c.count}, outside [${lo}, ${hi}]`);
         }
       } catch (e) {
-        if (!(e instanceof ReadSideHealingError)) throw e;
-        seen.healing++;
+        if (e instanceof ReadSideHealingError) seen.healing++;
+        else if (e instanceof ReadUnavailableError) seen.unavailable++; // Redis itself is down
+        else throw e;
       }
       await new Promise((r) => setTimeout(r, 2));
     }
@@ -149,19 +152,26 @@ describe('projector: Redis data loss is detected and healed from likes.counts (i
     await redis.quit();
   });
 
-  async function setup(name: string) {
+  async function setup(name: string, redisUrl = base.redis.url, reader_ = redis) {
     const topic = uniqueName(`t-heal-${name}`);
     topics.push(topic);
     await ensureTopics(kafka, [{ topic, partitions: PARTITIONS, config: {} }]);
     const prefix = `${uniqueName(`heal-${name}`)}:`;
     prefixes.push(prefix);
     const settings: Settings = loadSettings(
-      stackEnv({ TOPIC_COUNTS: topic, TOPIC_EVENTS: `${topic}.events`, PROJECTOR_GROUP: uniqueName('g-heal'), PROJECTOR_PORT: '0', REDIS_KEY_PREFIX: prefix }),
+      stackEnv({
+        TOPIC_COUNTS: topic,
+        TOPIC_EVENTS: `${topic}.events`,
+        PROJECTOR_GROUP: uniqueName('g-heal'),
+        PROJECTOR_PORT: '0',
+        REDIS_KEY_PREFIX: prefix,
+        REDIS_URL: redisUrl,
+      }),
     );
     const codec = new EventCodec(base.registry.url, { events: `${topic}.events`, counts: topic });
     await codec.init();
     const app = new ProjectorApp(settings, { logger: quiet, progressCheckMs: 200, backoffMs: { initial: 50, max: 500 } });
-    const reader = new LikesReader(redis, prefix);
+    const reader = new LikesReader(reader_, prefix);
     const posts = Array.from({ length: 60 }, (_, i) => `p${i}`);
     const matches = async (expected: Map<string, number>) =>
       (await reader.getMany(posts)).every((c) => c.count === (expected.get(c.postId) ?? 0));
@@ -266,4 +276,70 @@ describe('projector: Redis data loss is detected and healed from likes.counts (i
       await app.stop();
     }
   });
+
+  it('the real thing on a Redis of its own: killed -9 and restarted EMPTY under load; the projector waits, then heals; /health stays green', async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    let server = await startRedis(port);
+    const own = createRedis({ url, name: 'healing-test-own' }); // fails fast while Redis is down
+    own.on('error', () => undefined);
+    const { topic, codec, app, reader, posts, matches } = await setup('restart', url, own);
+    const stream = new Stream(posts, 7);
+    const status = async (path: string) => (await fetch(`http://127.0.0.1:${app.port}${path}`)).status;
+    try {
+      await redisReady(own);
+      await app.start();
+      await produce(producer, codec, topic, stream.next(10));
+      const phase1 = truth(stream.all);
+      await waitFor('phase 1 applied', () => matches(phase1), 30_000);
+
+      const during = stream.next(5);
+      const after = stream.next(5);
+      const end = truth(stream.all);
+      const reads = hammer(reader, posts, () => ({ low: phase1, high: end }));
+      await stopRedis(server); // no persistence: everything it held is gone
+      await produce(producer, codec, topic, during);
+      await waitFor('/ready red while Redis is down', async () => (await status('/ready')) === 503);
+      expect(await status('/health')).toBe(200);
+      const down = await reader.getMany(posts).catch((e: unknown) => e);
+      expect(down).toBeInstanceOf(ReadUnavailableError);
+      expect(down).not.toBeInstanceOf(ReadSideHealingError);
+
+      server = await startRedis(port);
+      await produce(producer, codec, topic, after);
+      await waitFor('healed after the empty restart', () => matches(end), 60_000);
+      const seen = await reads.stop();
+      expect(seen.violations).toEqual([]);
+      expect(await metric(app, 'doubletap_projector_heals_total')).toBe(2 * PARTITIONS);
+      await waitFor('/ready green again', async () => (await status('/ready')) === 200);
+      expect(await status('/health')).toBe(200);
+    } finally {
+      await app.stop();
+      own.disconnect();
+      await stopRedis(server);
+    }
+  });
 });
+
+/** A redis-server of this test's own (never the shared one), without any persistence. */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
+    stdio: 'ignore',
+  });
+  const probe = createRedis({ url: `redis://127.0.0.1:${port}` });
+  probe.on('error', () => undefined);
+  try {
+    await waitFor('redis-server to start', async () => (await probe.ping()) === 'PONG', 10_000);
+  } finally {
+    probe.disconnect();
+  }
+  return child;
+}
+
+/** SIGKILL (no shutdown, nothing saved) and wait until it is gone, so the port is free again. */
+async function stopRedis(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  process.kill(child.pid, 'SIGKILL');
+  await exited;
+}
