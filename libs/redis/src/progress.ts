@@ -19,10 +19,11 @@ import { progressKey, readyChannel, readySentinelKey } from './keys';
 
 /** Lua: (re)derive the sentinel from the p:<n> fields; announce on `channel` when it appears. */
 const LUA_SYNC_READY = `
-local function partitionCount(callerP)
-  local stored = tonumber(redis.call('HGET', KEYS[1], 'partitions') or '0')
-  if callerP > stored then return callerP end
-  return stored
+local function partitionCount(callerP, n)
+  local P = tonumber(redis.call('HGET', KEYS[1], 'partitions') or '0')
+  if callerP > P then P = callerP end
+  if n and n + 1 > P then P = n + 1 end -- a partition added after the caller read P
+  return P
 end
 local function syncReady(P, channel)
   local complete = P > 0
@@ -68,7 +69,7 @@ const START_HEAL_LUA = `${LUA_SYNC_READY}
 local pf, hf = 'p:' .. ARGV[1], 'h:' .. ARGV[1]
 local cur = redis.call('HGET', KEYS[1], pf)
 if cur then return {'live', cur} end
-local P = partitionCount(tonumber(ARGV[4]))
+local P = partitionCount(tonumber(ARGV[4]), tonumber(ARGV[1]))
 redis.call('HSET', KEYS[1], 'partitions', string.format('%d', P))
 local from = tonumber(ARGV[2])
 local h = tonumber(redis.call('HGET', KEYS[1], hf) or '-1')
@@ -110,7 +111,7 @@ if cur then
 end
 if h ~= ARGV[3] and h ~= ARGV[4] then return {'moved', false, h or false} end
 if tonumber(ARGV[4]) >= tonumber(ARGV[5]) then
-  local P = partitionCount(tonumber(ARGV[6]))
+  local P = partitionCount(tonumber(ARGV[6]), tonumber(ARGV[1]))
   redis.call('HSET', KEYS[1], pf, ARGV[4], 'partitions', string.format('%d', P))
   redis.call('HDEL', KEYS[1], hf)
   syncReady(P, ARGV[7])
