@@ -5,6 +5,7 @@ import { mintToken } from '@doubletap/auth';
 import { loadSettings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
 import { createKafka, deleteTopics, ensureTopics, readTopic, topicSpecs } from '@doubletap/kafka';
+import { createRedis, deleteKeysWithPrefix, markReadSideComplete } from '@doubletap/redis';
 import { freePort, REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
 
 const MAIN = join(REPO_ROOT, 'dist', 'apps', 'api', 'src', 'main.js');
@@ -23,6 +24,7 @@ describe('api process: SIGTERM under load', () => {
     TOPIC_PARTITIONS: '4',
     RATE_LIMIT_PER_SEC: '0',
     LOG_LEVEL: 'warn',
+    REDIS_KEY_PREFIX: `${uniqueName('e2e-shutdown')}:`,
   });
   const settings = loadSettings(env);
   const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'e2e' });
@@ -36,10 +38,17 @@ describe('api process: SIGTERM under load', () => {
       if (!existsSync(MAIN)) throw e;
     }
     await ensureTopics(kafka, topicSpecs(topics));
+    // no projector runs here: the read side is declared complete, or the api is never ready (ADR 0008)
+    const redis = createRedis({ url: settings.redis.url, offlineQueue: true });
+    await markReadSideComplete(redis, settings.redis.keyPrefix, topics.partitions);
+    await redis.quit();
   }, 60000);
   afterAll(async () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await deleteTopics(kafka, [topics.events, topics.counts, topics.deadLetter]);
+    const redis = createRedis({ url: settings.redis.url, offlineQueue: true });
+    await deleteKeysWithPrefix(redis, settings.redis.keyPrefix);
+    await redis.quit();
   });
 
   it('answers what is in flight, then exits; every 202 is in the topic exactly once', async () => {

@@ -3,6 +3,7 @@ import { mintToken } from '@doubletap/auth';
 import { loadSettings, type Settings } from '@doubletap/config';
 import { createKafka, deleteTopics, ensureTopics, type Kafka, topicSpecs } from '@doubletap/kafka';
 import { createLogger } from '@doubletap/observability';
+import { createRedis, deleteKeysWithPrefix, markReadSideComplete, redisReady } from '@doubletap/redis';
 import { stackEnv, uniqueName } from '@doubletap/testing';
 import { createApp } from '../src/app';
 
@@ -62,9 +63,15 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-/** Boots the api in-process on a random port against the local stack, with extra environment. */
+/**
+ * Boots the api in-process on a random port against the local stack, with extra environment. Without
+ * REDIS_KEY_PREFIX in `env` it gets a key prefix of its own (deleted again by close()).
+ */
 export async function startApi(env: Record<string, string>): Promise<RunningApi> {
-  const settings = loadSettings(stackEnv({ LOG_LEVEL: 'silent', API_PORT: '0', ...env }));
+  const ownPrefix = env.REDIS_KEY_PREFIX === undefined ? `${uniqueName('api-test')}:` : undefined;
+  const settings = loadSettings(
+    stackEnv({ LOG_LEVEL: 'silent', API_PORT: '0', ...(ownPrefix ? { REDIS_KEY_PREFIX: ownPrefix } : {}), ...env }),
+  );
   const { app } = await createApp(settings, createLogger('api-test', process.env.API_TEST_LOG === '1' ? 'error' : 'silent'));
   await app.listen(0, '127.0.0.1');
   const url = await app.getUrl();
@@ -73,11 +80,41 @@ export async function startApi(env: Record<string, string>): Promise<RunningApi>
     url: url.replace('[::1]', '127.0.0.1'),
     settings,
     token: (userId, ttlSeconds) => mintToken(settings.auth.hs256Secret, userId, { ttlSeconds }),
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      if (ownPrefix) await withRedis(settings.redis.url, (redis) => deleteKeysWithPrefix(redis, ownPrefix));
+    },
   };
 }
 
-/** Waits until /ready says ok (producer connected, schema resolved, Redis reachable). */
+/** Runs fn on a short-lived client; a Redis that is not there (tests point at dead ports) is skipped. */
+async function withRedis(url: string, fn: (redis: ReturnType<typeof createRedis>) => Promise<unknown>): Promise<void> {
+  const redis = createRedis({ url, name: 'api-test-admin' });
+  try {
+    await redisReady(redis, 1000);
+    await fn(redis);
+  } catch {
+    // unreachable Redis: nothing of this test can be in it
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * The api refuses reads (and is not ready) until a projector has completed the read side of its key
+ * prefix (ADR 0008). Tests without a projector declare it complete: nothing is projected, so there
+ * is nothing to heal.
+ */
+export async function markReadSideCompleteFor(api: RunningApi, partitions: number): Promise<void> {
+  const redis = createRedis({ url: api.settings.redis.url, name: 'api-test-admin', offlineQueue: true });
+  try {
+    await markReadSideComplete(redis, api.settings.redis.keyPrefix, partitions);
+  } finally {
+    await redis.quit();
+  }
+}
+
+/** Waits until /ready says ok (producer connected, schema resolved, Redis reachable, read side complete). */
 export async function untilReady(api: RunningApi, timeoutMs = 15000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -88,7 +125,10 @@ export async function untilReady(api: RunningApi, timeoutMs = 15000): Promise<vo
   }
 }
 
-/** Fresh topics plus an in-process api on them (`env` on top of the topics'); `ready` waits for /ready. */
+/**
+ * Fresh topics plus an in-process api on them (`env` on top of the topics'); `ready` declares the
+ * read side complete (no projector runs here) and waits for /ready.
+ */
 export async function startApiOnFreshTopics(
   kafka: Kafka,
   partitions: number,
@@ -97,7 +137,10 @@ export async function startApiOnFreshTopics(
 ): Promise<{ topics: Topics; api: RunningApi }> {
   const topics = await freshTopics(kafka, partitions);
   const api = await startApi({ ...topicEnv(topics), ...env });
-  if (options.ready) await untilReady(api);
+  if (options.ready) {
+    await markReadSideCompleteFor(api, partitions);
+    await untilReady(api);
+  }
   return { topics, api };
 }
 

@@ -96,7 +96,7 @@ describe('POST/DELETE /v1/posts/:postId/likes (real Kafka, registry, Redis)', ()
       checks: Record<string, unknown>;
     };
     expect(ready.status).toBe('ok');
-    expect(Object.keys(ready.checks).sort()).toEqual(['events-topic', 'kafka-producer', 'redis', 'schema']);
+    expect(Object.keys(ready.checks).sort()).toEqual(['events-topic', 'kafka-producer', 'read-side', 'redis', 'schema']);
     const metrics = await (await fetch(`${api.url}/metrics`)).text();
     expect(metrics).toMatch(
       /doubletap_api_request_duration_seconds_bucket\{[^}]*route="\/v1\/posts\/:postId\/likes"[^}]*status="202"/,

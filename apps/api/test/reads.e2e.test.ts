@@ -240,4 +240,75 @@ describe('read path end to end: api + aggregator + projector as processes', () =
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('Redis killed (-9) and restarted EMPTY (no persistence) near the end of a run: reads refused, never partial, until the projector healed it; then exact', async () => {
+    const port = await freePort();
+    let redis: ChildProcess | undefined;
+    const startRedis = async () => {
+      const child = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'no', '--save', ''],
+        { stdio: 'ignore' },
+      );
+      const probe = createRedis({ url: `redis://127.0.0.1:${port}`, offlineQueue: true });
+      try {
+        await waitFor('own redis up', async () => (await probe.ping()) === 'PONG', 10000);
+      } finally {
+        probe.disconnect();
+      }
+      return child;
+    };
+    redis = await startRedis();
+    const p = await startPipeline({ partitions: 4, redisUrl: `redis://127.0.0.1:${port}` });
+    // likes only: every post's count can only grow, so any total served after the loss from a
+    // COMPLETE read side is at least what was served before it; a partial one (some partitions
+    // missing) falls below
+    const posts = Array.from({ length: 40 }, (_, i) => `lp-${i}`);
+    const actions = randomActions(1200, 4242, posts.length, 60, 'lp-').map((a) => ({ ...a, action: 'LIKE' as const }));
+    const projector = p.apps.find((a) => a.name === 'projector')!;
+    const sse = await openSse(`${p.apiUrl}/v1/posts/lp-0/likes/stream`);
+    try {
+      await send(p, actions.slice(0, 1000));
+      await settled(p, posts);
+      const before = await apiCounts(p, posts);
+
+      redis.kill('SIGKILL');
+      await new Promise((r) => redis!.once('exit', r));
+      redis = await startRedis(); // empty: the data and the projector's progress are gone
+      const truth = truthOf(actions, posts);
+      const answers = { ok: 0, healing: 0, unavailable: 0, partial: [] as string[] };
+      let reading = true;
+      const reader = (async () => {
+        while (reading) {
+          const res = await fetch(`${p.apiUrl}/v1/likes?posts=${posts.join(',')}`);
+          if (res.status === 200) {
+            answers.ok++;
+            for (const c of ((await res.json()) as { posts: { postId: string; count: number }[] }).posts)
+              if (c.count < before[c.postId] || c.count > truth[c.postId])
+                answers.partial.push(`${c.postId}: ${c.count} outside [${before[c.postId]}, ${truth[c.postId]}]`);
+          } else {
+            expect(res.status).toBe(503);
+            expect(res.headers.get('retry-after')).not.toBeNull();
+            const problem = (await res.json()) as { type: string };
+            if (problem.type.endsWith('/read-side-healing')) answers.healing++;
+            else answers.unavailable++;
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      await send(p, actions.slice(1000));
+      expect(await settled(p, posts)).toEqual(truth);
+      reading = false;
+      await reader;
+      expect(answers.partial).toEqual([]);
+      expect(answers.ok).toBeGreaterThan(0);
+      expect(projector.logs.some((l) => l.includes('read side lost: healing partition'))).toBe(true);
+      expect((await fetch(`${p.apiUrl}/ready`)).status).toBe(200);
+      await sse.until((e) => e.count === truth['lp-0'], 30000);
+    } finally {
+      sse.close();
+      await p.close();
+      redis?.kill('SIGKILL');
+    }
+  });
 });

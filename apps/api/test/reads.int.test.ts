@@ -6,7 +6,10 @@ import {
   createRedis,
   deleteKeysWithPrefix,
   LikesProjection,
+  markReadSideComplete,
+  progressKey,
   publishOwners,
+  readySentinelKey,
   type Redis,
 } from '@doubletap/redis';
 import { uniqueName, waitFor } from '@doubletap/testing';
@@ -49,6 +52,8 @@ describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process ap
     }));
     redis = createRedis({ url: api.settings.redis.url, offlineQueue: true });
     projection = new LikesProjection(redis, prefix);
+    // no projector here: the test writes the projection itself and declares the read side complete
+    await markReadSideComplete(redis, prefix, PARTITIONS);
   }, 30000);
   afterAll(async () => {
     await api?.close();
@@ -208,6 +213,42 @@ describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process ap
       expect(await again.until(() => true)).toMatchObject({ count: 10_001 });
     } finally {
       again.close();
+    }
+  });
+
+  it('read side healing: count, batch and stream are 503 + Retry-After (never a partial total), /ready says why; open streams are refreshed once it is complete', async () => {
+    await set('healed', 7);
+    const watcher = await openSse(`${api.url}/v1/posts/healed/likes/stream`);
+    try {
+      expect(await watcher.until(() => true)).toMatchObject({ count: 7 });
+      // what a projector leaves while it heals after a loss: no sentinel, partition 1 not restored yet
+      await redis.hdel(progressKey(prefix), 'p:1');
+      await redis.del(readySentinelKey(prefix));
+      for (const path of ['/v1/posts/healed/likes', '/v1/likes?posts=healed,other', '/v1/posts/healed/likes/stream']) {
+        const res = await get(path);
+        const p = await problem(res, 503);
+        expect(res.headers.get('retry-after')).toBe('2');
+        expect(p.type).toBe('https://doubletap.dev/problems/read-side-healing');
+        expect(p.detail).toMatch(/read side healing: 2 of 3 partitions restored/);
+      }
+      const ready = await get('/ready');
+      expect(ready.status).toBe(503);
+      const report = (await ready.json()) as { checks: Record<string, { status: string; error?: string }> };
+      expect(report.checks['read-side']).toMatchObject({ status: 'down', error: 'read side healing: 2 of 3 partitions restored' });
+      expect(report.checks.redis.status).toBe('ok');
+
+      // the heal applies a record: nothing is announced to the open stream while the total may be partial
+      await projection.applyBatch([{ postId: 'healed', partition: 1, count: 5, sourceOffset: offset++ }]);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(watcher.events.map((e) => e.count)).toEqual([7]);
+
+      await markReadSideComplete(redis, prefix, PARTITIONS); // the heal is done
+      expect(await watcher.until((e) => e.count === 12)).toMatchObject({ display: '12' });
+      expect(watcher.events.map((e) => e.count)).toEqual([7, 12]);
+      expect(await (await get('/v1/posts/healed/likes')).json()).toMatchObject({ count: 12 });
+      expect((await get('/ready')).status).toBe(200);
+    } finally {
+      watcher.close();
     }
   });
 

@@ -7,7 +7,7 @@ export function projectorMetrics(registry: Registry = createMetricsRegistry('pro
     records: counter(
       registry,
       'doubletap_projector_records_total',
-      'CountChanged records handled, by outcome (applied | stale | invalid | tombstone)',
+      'CountChanged records handled, by outcome (applied | stale | invalid | tombstone | skipped: not applied because the partition was being positioned or had them already)',
       ['outcome'],
     ),
     postsChanged: counter(registry, 'doubletap_projector_posts_changed_total', 'post totals changed (one PUBLISH each)'),
@@ -32,6 +32,20 @@ export function projectorMetrics(registry: Registry = createMetricsRegistry('pro
     ),
     lag: gauge(registry, 'doubletap_projector_lag_records', 'records behind the log end, per partition', ['partition']),
     blocked: gauge(registry, 'doubletap_projector_blocked', '1 while a batch waits for Redis to come back'),
+    healing: gauge(
+      registry,
+      'doubletap_projector_healing',
+      '1 while this projector heals the partition (its progress was missing in Redis: data loss or a fresh read side), else 0',
+      ['partition'],
+    ),
+    heals: counter(registry, 'doubletap_projector_heals_total', 'heals started: a partition replayed from the log start into Redis'),
+    healedRecords: counter(registry, 'doubletap_projector_healed_records_total', 'records applied by heals'),
+    reseeks: counter(
+      registry,
+      'doubletap_projector_reseeks_total',
+      'partitions re-positioned because Redis held other progress than this projector expected, by reason',
+      ['reason'],
+    ),
   };
 }
 

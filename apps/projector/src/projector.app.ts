@@ -1,8 +1,8 @@
 import type { Settings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
-import { BatchConsumer, createKafka, partitionCount, type Kafka } from '@doubletap/kafka';
+import { BatchConsumer, createKafka, partitionCount, topicOffsets, type Kafka } from '@doubletap/kafka';
 import { createLogger, HealthRegistry, type Logger } from '@doubletap/observability';
-import { createRedis, LikesProjection, type Redis } from '@doubletap/redis';
+import { createRedis, LikesProjection, ReadSideProgress, type Redis } from '@doubletap/redis';
 import { projectorMetrics, type ProjectorMetrics } from './metrics';
 import { startOpsServer, type OpsServer } from './ops-server';
 import { ProjectionHandler } from './projection.handler';
@@ -12,11 +12,20 @@ export interface ProjectorOptions {
   /** partitions of likes.counts applied in parallel (each stays in order); default 4 */
   concurrency?: number;
   backoffMs?: { initial: number; max: number };
+  /**
+   * how often the owned partitions' progress in Redis is checked while no record arrives (a
+   * FLUSHALL or an empty restart of Redis is then healed without waiting for traffic), ms; default
+   * 1000 (env PROJECTOR_PROGRESS_CHECK_MS in main.ts), 0 = never
+   */
+  progressCheckMs?: number;
 }
 
 /**
- * The projector process: likes.counts → guarded apply in Redis (+ PUBLISH), offsets committed
- * after Redis applied. Starts even when Redis is down (it waits, /ready says why).
+ * The projector process: likes.counts → guarded apply in Redis (+ PUBLISH), with its progress kept
+ * in Redis beside the data (ADR 0008: Redis, not the committed Kafka offsets, says where each
+ * partition resumes, and a Redis that lost its data is healed from likes.counts). Kafka offsets are
+ * still committed, for lag monitoring only. Starts even when Redis is down (it waits, /ready says
+ * why; /health stays green: waiting and healing are work, not death).
  */
 export class ProjectorApp {
   readonly logger: Logger;
@@ -28,6 +37,10 @@ export class ProjectorApp {
   private readonly kafka: Kafka;
   private ops?: OpsServer;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  /** P of likes.counts, read at start */
+  private partitionCount = 0;
+  private progress?: ReadSideProgress;
+  private readonly progressCheckMs: number;
 
   constructor(
     readonly settings: Settings,
@@ -35,13 +48,41 @@ export class ProjectorApp {
   ) {
     this.logger = options.logger ?? createLogger('projector', settings.logLevel);
     this.metrics = projectorMetrics();
-    this.redis = createRedis({ url: settings.redis.url, name: 'projector', offlineQueue: false, commandTimeoutMs: 5000 });
+    this.progressCheckMs = options.progressCheckMs ?? 1000;
+    // no offline queue and no resend after a reconnect: a command meant for the Redis that went away
+    // fails instead of landing, unchecked, in a new (possibly empty) one
+    this.redis = createRedis({
+      url: settings.redis.url,
+      name: 'projector',
+      offlineQueue: false,
+      resendAfterReconnect: false,
+      commandTimeoutMs: 5000,
+    });
     this.redis.on('error', (err: Error) => this.logger.debug({ err }, 'redis connection error'));
     const projection = new LikesProjection(this.redis, settings.redis.keyPrefix);
     const codec = new EventCodec(settings.registry.url, { events: settings.topics.events, counts: settings.topics.counts });
+    const started = () => {
+      if (!this.progress) throw new Error('projector not started');
+      return this.progress;
+    };
     this.handler = new ProjectionHandler({
       decode: (value) => codec.decodeCount(value),
-      apply: (changes) => projection.applyBatch(changes),
+      apply: (changes, step) => projection.applyBatch(changes, step),
+      progress: {
+        positions: (partitions) => started().positions(partitions),
+        startHeal: (partition, low, high) => started().startHeal(partition, low, high),
+      },
+      control: {
+        seek: (partition, offset) => this.consumer.seek(partition, offset),
+        pause: (partitions) => this.consumer.pause(partitions),
+        resume: (partitions) => this.consumer.resume(partitions),
+      },
+      logEnds: async () => {
+        const ends = await topicOffsets(this.kafka, settings.topics.counts);
+        if (ends.length === 0) throw new Error(`topic ${settings.topics.counts} has no partitions (does it exist?)`);
+        return new Map(ends.map((e) => [e.partition, { low: e.low, high: e.high }]));
+      },
+      partitions: () => this.partitionCount,
       metrics: this.metrics,
       logger: this.logger,
       backoffMs: options.backoffMs,
@@ -67,6 +108,10 @@ export class ProjectorApp {
       if (this.state !== 'running') throw new Error(`projector is ${this.state}`);
       if (!this.handler.joined) throw new Error(`not yet a member of group ${settings.projector.groupId}`);
     });
+    this.health.register('read-side', async () => {
+      const why = this.handler.tracker.notReady();
+      if (why) throw new Error(why);
+    });
   }
 
   /** port of the ops HTTP server (after start) */
@@ -77,8 +122,10 @@ export class ProjectorApp {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error(`cannot start a ${this.state} projector`);
     const topic = this.settings.topics.counts;
-    if ((await partitionCount(this.kafka, topic).catch(() => 0)) === 0)
+    this.partitionCount = await partitionCount(this.kafka, topic).catch(() => 0);
+    if (this.partitionCount === 0)
       throw new Error(`topic ${topic} does not exist (or Kafka is unreachable): run \`doubletap setup\` first`);
+    this.progress = new ReadSideProgress(this.redis, this.settings.redis.keyPrefix, this.partitionCount);
     this.ops = await startOpsServer({
       host: this.settings.projector.host,
       port: this.settings.projector.port,
@@ -86,6 +133,7 @@ export class ProjectorApp {
       metrics: this.metrics.registry,
     });
     await this.consumer.start();
+    this.handler.tracker.start(this.progressCheckMs);
     this.state = 'running';
     this.logger.info(
       { topic: this.settings.topics.counts, group: this.settings.projector.groupId, port: this.port },
@@ -97,6 +145,7 @@ export class ProjectorApp {
   async stop(): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.state = 'stopping';
+    this.handler.tracker.stop();
     try {
       await this.consumer.stop();
     } catch (err) {

@@ -14,6 +14,13 @@ export interface RedisClientOptions {
   commandTimeoutMs?: number;
   /** re-SUBSCRIBE after a reconnect (ioredis default true); false when the caller resubscribes itself */
   autoResubscribe?: boolean;
+  /**
+   * Resend commands that were in flight when the connection dropped, on the new connection (ioredis
+   * default true). false for writers whose commands only make sense against the Redis they were
+   * meant for (the projector: a write meant for the old Redis must never land unchecked in a new,
+   * empty one); such a command fails instead and its caller decides.
+   */
+  resendAfterReconnect?: boolean;
 }
 
 export function createRedis(options: RedisClientOptions): Redis {
@@ -25,6 +32,7 @@ export function createRedis(options: RedisClientOptions): Redis {
     connectTimeout: 2000,
     lazyConnect: false,
     autoResubscribe: options.autoResubscribe ?? true,
+    autoResendUnfulfilledCommands: options.resendAfterReconnect ?? true,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
   };
   return new Redis(options.url, config);

@@ -7,6 +7,7 @@ import {
   likesKey,
   LikesProjection,
   LikesReader,
+  markReadSideComplete,
   ReadSideGenerations,
   redisReady,
   type Redis,
@@ -23,6 +24,7 @@ describe('read-side generations', () => {
     redis = createRedis({ url: settings.redis.url, name: 'generations-test' });
     subscriber = createRedis({ url: settings.redis.url, name: 'generations-test-sub' });
     await Promise.all([redisReady(redis), redisReady(subscriber)]);
+    await markReadSideComplete(redis, prefix, 4); // no projector here: the read side is declared complete
   });
   afterAll(async () => {
     await deleteKeysWithPrefix(redis, prefix);
@@ -83,5 +85,13 @@ describe('read-side generations', () => {
     const live = new LikesProjection(redis, `${prefix}x:`);
     await live.applyBatch([cc('same', 2, 9, 100)]);
     expect((await live.applyBatch([cc('same', 2, 4, 100)])).applied).toBe(0); // the live guard stays strict
+  });
+
+  it('of two records with EQUAL source offsets in ONE batch, a rebuild keeps the later one', async () => {
+    const writer = new GenerationWriter(redis, prefix, 8);
+    const r = await writer.applyBatch([cc('tie', 2, 9, 100), cc('tie', 2, 4, 100)]);
+    expect(r.applied).toBe(1);
+    expect(await redis.hget(generationKey(prefix, 8, 'tie'), 'total')).toBe('4');
+    expect(await redis.hget(generationKey(prefix, 8, 'tie'), 'c:2')).toBe('4');
   });
 });

@@ -1,13 +1,22 @@
 export { createRedis, redisReady } from './client';
 export type { Redis, RedisClientOptions } from './client';
-export { countChannel, likesKey, ownersKey, rateKey } from './keys';
+export { countChannel, likesKey, ownersKey, progressKey, rateKey, readyChannel, readySentinelKey } from './keys';
 export { TokenBucket } from './rate-limit';
 export type { RateDecision } from './rate-limit';
 export { publishOwners, readOwners, withdrawOwners } from './owners';
 export type { OwnerRecord } from './owners';
 export { APPLY_COUNTS_LUA, GenerationWriter, LikesProjection } from './projection';
 export type { ApplyResult, ChangedPost, CountChange } from './projection';
-export { LikesReader, MAX_POSTS_PER_READ, READ_COUNTS_LUA, ReadRequestError, ReadUnavailableError } from './reader';
+export {
+  LikesReader,
+  MAX_POSTS_PER_READ,
+  READ_COUNTS_LUA,
+  ReadRequestError,
+  ReadSideHealingError,
+  ReadUnavailableError,
+} from './reader';
+export { healingReason, markReadSideComplete, readSideStatus, ReadSideProgress } from './progress';
+export type { HealStart, PartitionProgress, ProgressOutcome, ProgressStep, ReadSideStatus } from './progress';
 export type { CountSnapshot } from './reader';
 export { LiveCounts, LiveSubscription } from './live-counts';
 export type { CountUpdate, LiveCountsOptions } from './live-counts';

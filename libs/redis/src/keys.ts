@@ -6,3 +6,15 @@ export const likesKey = (prefix: string, postId: string): string => `${prefix}li
 export const countChannel = (prefix: string, postId: string): string => `${prefix}likes:changed:{${postId}}`;
 export const ownersKey = (prefix: string): string => `${prefix}owners`;
 export const rateKey = (prefix: string, userId: string): string => `${prefix}rate:{${userId}}`;
+
+/**
+ * The projector's progress, kept IN Redis beside the data it describes (ADR 0008): hash with
+ * `p:<n>` = next likes.counts offset to apply for partition n, `h:<n>` = the same while partition n
+ * heals, and `partitions` = the partition count P of likes.counts. A Redis that loses its data loses
+ * this hash with it, which is how the loss is detected.
+ */
+export const progressKey = (prefix: string): string => `${prefix}likes:progress`;
+/** Exists iff every partition 0..P-1 has `p:<n>`: the read side is complete. Readers refuse without it. */
+export const readySentinelKey = (prefix: string): string => `${prefix}likes:ready`;
+/** Announces that the sentinel was (re)set, so live viewers re-read the counts they hold. */
+export const readyChannel = (prefix: string): string => `${prefix}likes:restored`;

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { isValidId } from '@doubletap/events';
 import type { Logger } from '@doubletap/observability';
 import { createRedis } from './client';
-import { countChannel } from './keys';
+import { countChannel, readyChannel } from './keys';
 import { MAX_POSTS_PER_READ, type CountSnapshot, type LikesReader } from './reader';
 
 /** A count as pushed to live viewers (same shape as a CountSnapshot). */
@@ -107,7 +107,9 @@ interface ChannelState {
  * every post. The first viewer of a post SUBSCRIBEs its channel, the last one leaving UNSUBSCRIBEs
  * it (commands on one connection are ordered, so the server's state always ends up matching the
  * viewer set). After a reconnect the hub re-subscribes every watched channel itself and pushes the
- * current counts, since updates published while it was away are gone.
+ * current counts, since updates published while it was away are gone. The same refresh runs when
+ * the read side announces that it is complete again after a heal (ADR 0008): nothing is published
+ * while it heals, so viewers would otherwise keep the value from before the loss.
  *
  * Mounting it behind SSE (one hub per process, shared by every request):
  *   const live = new LiveCounts({ url, prefix, reader });        // at startup; live.close() at shutdown
@@ -119,9 +121,11 @@ interface ChannelState {
 export class LiveCounts {
   private readonly subscriber: Redis;
   private readonly channels = new Map<string, ChannelState>();
+  private readonly restored: string;
   private closing = false;
 
   constructor(private readonly options: LiveCountsOptions) {
+    this.restored = readyChannel(options.prefix);
     this.subscriber = createRedis({
       url: options.url,
       name: 'live-counts',
@@ -201,6 +205,10 @@ export class LiveCounts {
   }
 
   private onMessage(channel: string, message: string): void {
+    if (channel === this.restored) {
+      void this.refresh('refresh after the read side healed');
+      return;
+    }
     const state = this.channels.get(channel);
     if (!state) return;
     let update: CountUpdate;
@@ -218,11 +226,18 @@ export class LiveCounts {
 
   /** On every (re)connect: subscribe everything watched now, then push the current counts. */
   private async resync(): Promise<void> {
+    if (this.closing) return;
+    await this.command('subscribe', this.restored);
     const channels = [...this.channels.keys()];
-    if (channels.length === 0 || this.closing) return;
+    if (channels.length === 0) return;
     for (let i = 0; i < channels.length; i += 1000) await this.command('subscribe', ...channels.slice(i, i + 1000));
+    await this.refresh('refresh after reconnect');
+  }
+
+  /** Offers every watched post its current count (viewers ignore what is not newer than they have). */
+  private async refresh(what: string): Promise<void> {
     const reader = this.options.reader;
-    if (!reader) return;
+    if (!reader || this.closing) return;
     const states = [...this.channels.values()];
     for (let i = 0; i < states.length; i += MAX_POSTS_PER_READ) {
       const chunk = states.slice(i, i + MAX_POSTS_PER_READ);
@@ -230,7 +245,7 @@ export class LiveCounts {
         const counts = await reader.getMany(chunk.map((s) => s.postId));
         counts.forEach((c, j) => chunk[j].subs.forEach((sub) => sub.offer(c)));
       } catch (err) {
-        this.options.logger?.warn({ err }, 'live counts: refresh after reconnect failed');
+        this.options.logger?.warn({ err }, `live counts: ${what} failed`);
         return;
       }
     }

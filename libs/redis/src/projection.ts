@@ -1,6 +1,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { buildingPointerKey, generationPointerKey, likesKeyBase, LUA_GENERATION_KEY } from './generations';
-import { countChannel } from './keys';
+import { countChannel, readySentinelKey } from './keys';
+import { defineProgressCommands, parseProgressOutcome, queueProgressStep, type ProgressOutcome, type ProgressStep } from './progress';
 
 /** One CountChanged as the projection needs it (structurally the same as @doubletap/events CountChanged). */
 export interface CountChange {
@@ -27,16 +28,21 @@ export interface ApplyResult {
   applied: number;
   /** records that changed nothing: older or repeated offsets (including in-batch duplicates) */
   stale: number;
+  /** the outcome of the batch's progress step, when one was given (progress.ts) */
+  progress?: ProgressOutcome;
 }
 
 /**
  * Guarded apply for ONE post, atomic. KEYS[1] = generation pointer, KEYS[2] = pointer of the
- * generation being built (see generations.ts); the post's hash key is resolved INSIDE the script,
+ * generation being built (see generations.ts), KEYS[3] = the read side's completeness sentinel
+ * (progress.ts); the post's hash key is resolved INSIDE the script,
  * so an apply can never straddle a generation switch. For each (partition, count, offset) triple,
  * apply only when offset > stored `o:<p>` (missing = -1); total += count - old `c:<p>`. When
  * anything changed: `at` = max(now, previous at + 1) (strictly increasing per post, so a reader can
  * order values by it), and the new total is PUBLISHed on the post's channel inside the same script,
- * so "applied" and "announced" cannot diverge.
+ * so "applied" and "announced" cannot diverge — but only while the sentinel exists: during a heal
+ * the totals are partial, and live viewers must not see them any more than readers do (they are
+ * refreshed when the sentinel comes back, see LiveCounts).
  *
  * ARGV: now, channel, postId, key base (`<prefix>likes:`), target, then triples.
  * target '' (the live projector): apply to the current generation and publish; while a rebuild is
@@ -102,7 +108,7 @@ if applied == 0 then
   return {0, string.format('%d', total), redis.call('HGET', key, 'at') or '0'}
 end
 local totalText, atText = stamp(key, nil, total)
-redis.call('PUBLISH', ARGV[2], '{"postId":' .. cjson.encode(postId) .. ',"count":' .. totalText .. ',"asOf":' .. atText .. '}')
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('PUBLISH', ARGV[2], '{"postId":' .. cjson.encode(postId) .. ',"count":' .. totalText .. ',"asOf":' .. atText .. '}') end
 if nextKey then
   local a2, t2 = apply(nextKey, false)
   if a2 > 0 then stamp(nextKey, key, t2) end
@@ -113,56 +119,73 @@ return {applied, totalText, atText}
 const COMMAND = 'dtApplyLikeCounts';
 type ApplyReply = [number, string, string];
 interface WithApply {
-  [COMMAND](pointer: string, building: string, ...args: string[]): Promise<ApplyReply>;
+  [COMMAND](pointer: string, building: string, ready: string, ...args: string[]): Promise<ApplyReply>;
 }
 
 /** ioredis sends EVALSHA and falls back to EVAL per connection, so a restarted Redis needs nothing. */
 function defineApply(client: Redis): void {
   if (typeof (client as unknown as Partial<WithApply>)[COMMAND] !== 'function') {
-    client.defineCommand(COMMAND, { numberOfKeys: 2, lua: APPLY_COUNTS_LUA });
+    client.defineCommand(COMMAND, { numberOfKeys: 3, lua: APPLY_COUNTS_LUA });
   }
 }
 
-/** Newest record per (post, partition) only: the rest of a batch would be stale anyway. */
-function newestPerPartition(changes: readonly CountChange[]): Map<string, Map<number, CountChange>> {
+/**
+ * The record to send per (post, partition): the one with the highest source offset — the rest of
+ * the batch would be stale anyway. Of records with EQUAL offsets, `laterWinsTies` (target mode, a
+ * rebuild: ADR 0005, the later record in the log is the authoritative one) keeps the last; the live
+ * mode keeps the first, as its strict guard would if the records came one by one.
+ */
+export function newestPerPartition(
+  changes: readonly CountChange[],
+  laterWinsTies = false,
+): Map<string, Map<number, CountChange>> {
   const byPost = new Map<string, Map<number, CountChange>>();
   for (const c of changes) {
     let parts = byPost.get(c.postId);
     if (!parts) byPost.set(c.postId, (parts = new Map<number, CountChange>()));
     const seen = parts.get(c.partition);
-    if (!seen || c.sourceOffset > seen.sourceOffset) parts.set(c.partition, c);
+    if (!seen || c.sourceOffset > seen.sourceOffset || (laterWinsTies && c.sourceOffset === seen.sourceOffset)) {
+      parts.set(c.partition, c);
+    }
   }
   return byPost;
 }
 
-/** One pipeline of per-post script calls; `target` '' = live (follow the pointers), else a generation. */
+/**
+ * One pipeline of per-post script calls; `target` '' = live (follow the pointers), else a generation.
+ * A progress step, when given, is queued after the applies on the same connection (so Redis runs it
+ * after them: progress never runs ahead of the data it describes).
+ */
 async function applyCounts(
   client: Redis,
   prefix: string,
   changes: readonly CountChange[],
   now: number,
   target: string,
+  step?: ProgressStep,
 ): Promise<ApplyResult> {
-  const byPost = newestPerPartition(changes);
-  if (byPost.size === 0) return { changed: [], applied: 0, stale: changes.length };
+  const byPost = newestPerPartition(changes, target !== '');
+  if (byPost.size === 0 && !step) return { changed: [], applied: 0, stale: changes.length };
   const pipeline = client.pipeline() as ChainableCommander & WithApply;
   const posts = [...byPost.keys()];
   const pointer = generationPointerKey(prefix);
   const building = buildingPointerKey(prefix);
+  const ready = readySentinelKey(prefix);
   const base = likesKeyBase(prefix);
   for (const postId of posts) {
     const args: string[] = [String(now), countChannel(prefix, postId), postId, base, target];
     for (const c of byPost.get(postId)!.values()) {
       args.push(String(c.partition), String(c.count), String(c.sourceOffset));
     }
-    void pipeline[COMMAND](pointer, building, ...args);
+    void pipeline[COMMAND](pointer, building, ready, ...args);
   }
+  if (step) queueProgressStep(pipeline, prefix, step);
   const replies = await pipeline.exec();
   if (!replies) throw new Error('redis pipeline was discarded');
 
   const changed: ChangedPost[] = [];
   let applied = 0;
-  replies.forEach(([err, reply], i) => {
+  replies.slice(0, posts.length).forEach(([err, reply], i) => {
     if (err) throw err;
     const [n, total, at] = reply as ApplyReply;
     if (Number(n) > 0) {
@@ -170,7 +193,13 @@ async function applyCounts(
       changed.push({ postId: posts[i], count: Number(total), asOf: Number(at) });
     }
   });
-  return { changed, applied, stale: changes.length - applied };
+  const result: ApplyResult = { changed, applied, stale: changes.length - applied };
+  if (step) {
+    const [err, reply] = replies[posts.length];
+    if (err) throw err;
+    result.progress = parseProgressOutcome(reply as (string | null)[]);
+  }
+  return result;
 }
 
 /**
@@ -186,10 +215,15 @@ export class LikesProjection {
     private readonly now: () => number = Date.now,
   ) {
     defineApply(client);
+    defineProgressCommands(client);
   }
 
-  async applyBatch(changes: readonly CountChange[]): Promise<ApplyResult> {
-    return applyCounts(this.client, this.prefix, changes, this.now(), '');
+  /**
+   * Applies a batch; with `step` (the projector, ADR 0008) also moves the partition's progress by
+   * compare-and-set, after the data: see `ApplyResult.progress` for what Redis held.
+   */
+  async applyBatch(changes: readonly CountChange[], step?: ProgressStep): Promise<ApplyResult> {
+    return applyCounts(this.client, this.prefix, changes, this.now(), '', step);
   }
 }
 

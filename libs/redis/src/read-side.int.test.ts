@@ -6,6 +6,7 @@ import {
   LikesProjection,
   LikesReader,
   LiveCounts,
+  markReadSideComplete,
   ReadRequestError,
   redisReady,
   type CountUpdate,
@@ -25,6 +26,7 @@ describe('Redis read side', () => {
     await redisReady(redis);
     projection = new LikesProjection(redis, prefix);
     reader = new LikesReader(redis, prefix);
+    await markReadSideComplete(redis, prefix, 12); // no projector here: the read side is declared complete
   });
   afterAll(async () => {
     await deleteKeysWithPrefix(redis, prefix);

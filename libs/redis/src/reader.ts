@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import { isValidId } from '@doubletap/events';
 import { generationPointerKey, likesKeyBase, LUA_GENERATION_KEY } from './generations';
+import { progressKey, readySentinelKey } from './keys';
+import { healingReason, LUA_HEALING_STATUS } from './progress';
 
 /** The count of one post as the read side knows it. */
 export interface CountSnapshot {
@@ -15,9 +17,27 @@ export const MAX_POSTS_PER_READ = 100;
 
 /** Redis could not answer: the api maps this to 503 with Retry-After. */
 export class ReadUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super(`read model unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  constructor(cause: unknown, message?: string) {
+    super(message ?? `read model unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'ReadUnavailableError';
+  }
+}
+
+/**
+ * The read side is not complete (Redis lost its data, or nothing was projected yet) and is being
+ * healed from likes.counts (ADR 0008): any total now could be partial, so none is given. The api
+ * maps this to 503 with Retry-After; it is a ReadUnavailableError, so callers that only know that
+ * one treat it the same way.
+ */
+export class ReadSideHealingError extends ReadUnavailableError {
+  constructor(
+    /** partitions of likes.counts restored so far */
+    readonly restored: number,
+    /** P as recorded by the projector; null when no projector recorded it yet */
+    readonly partitions: number | null,
+  ) {
+    super(undefined, healingReason({ restored, partitions }));
+    this.name = 'ReadSideHealingError';
   }
 }
 
@@ -39,29 +59,33 @@ function checkId(postId: string): void {
 }
 
 /**
- * KEYS[1] = generation pointer; ARGV = key base, postIds. Resolves the served generation and reads
- * every post's `total` and `at` in ONE atomic script, so a read never mixes two generations and
- * never sees one that is still being built. Returns total, at pairs (nil for an unknown post).
+ * KEYS[1] = generation pointer, KEYS[2] = the read side's sentinel, KEYS[3] = the projector's
+ * progress hash; ARGV = key base, postIds. Checks the sentinel, resolves the served generation and
+ * reads every post's `total` and `at` in ONE atomic script, so a read never mixes two generations,
+ * never sees one that is still being built, and never answers from a read side that is healing.
+ * Returns {'ok', total, at, total, at, ...} (nil for an unknown post), or {'healing', restored, P}.
  */
-export const READ_COUNTS_LUA = `${LUA_GENERATION_KEY}
+export const READ_COUNTS_LUA = `${LUA_GENERATION_KEY}${LUA_HEALING_STATUS}
+if redis.call('EXISTS', KEYS[2]) == 0 then return healingStatus(KEYS[3]) end
 local g = redis.call('GET', KEYS[1])
-local out = {}
+local out = {'ok'}
 for i = 2, #ARGV do
   local v = redis.call('HMGET', genKey(ARGV[1], g, ARGV[i]), 'total', 'at')
-  out[2 * i - 3] = v[1]
-  out[2 * i - 2] = v[2]
+  out[2 * i - 2] = v[1]
+  out[2 * i - 1] = v[2]
 end
 return out
 `;
 
 const COMMAND = 'dtReadLikeCounts';
 interface WithRead {
-  [COMMAND](pointer: string, base: string, ...postIds: string[]): Promise<(string | null)[]>;
+  [COMMAND](pointer: string, ready: string, progress: string, base: string, ...postIds: string[]): Promise<(string | number | null)[]>;
 }
 
 /**
  * O(1) count reads from the projection, through the generation pointer (one script call = one round
  * trip; ioredis sends EVAL the first time per connection, EVALSHA after). An unknown post has count 0.
+ * While the read side heals (its sentinel is absent) every read fails with ReadSideHealingError.
  */
 export class LikesReader {
   constructor(
@@ -69,22 +93,34 @@ export class LikesReader {
     private readonly prefix: string,
   ) {
     if (typeof (client as unknown as Partial<WithRead>)[COMMAND] !== 'function') {
-      client.defineCommand(COMMAND, { numberOfKeys: 1, lua: READ_COUNTS_LUA });
+      client.defineCommand(COMMAND, { numberOfKeys: 3, lua: READ_COUNTS_LUA });
     }
   }
 
-  private read(postIds: readonly string[]): Promise<(string | null)[]> {
-    return (this.client as unknown as WithRead)[COMMAND](generationPointerKey(this.prefix), likesKeyBase(this.prefix), ...postIds);
+  /** total, at pairs of the posts; throws ReadUnavailableError (ReadSideHealingError while healing). */
+  private async read(postIds: readonly string[]): Promise<(string | null)[]> {
+    let reply: (string | number | null)[];
+    try {
+      reply = await (this.client as unknown as WithRead)[COMMAND](
+        generationPointerKey(this.prefix),
+        readySentinelKey(this.prefix),
+        progressKey(this.prefix),
+        likesKeyBase(this.prefix),
+        ...postIds,
+      );
+    } catch (e) {
+      throw new ReadUnavailableError(e);
+    }
+    if (reply[0] === 'healing') {
+      const p = Number(reply[2]);
+      throw new ReadSideHealingError(Number(reply[1]), p > 0 ? p : null);
+    }
+    return reply.slice(1) as (string | null)[];
   }
 
   async getCount(postId: string): Promise<CountSnapshot> {
     checkId(postId);
-    let reply: (string | null)[];
-    try {
-      reply = await this.read([postId]);
-    } catch (e) {
-      throw new ReadUnavailableError(e);
-    }
+    const reply = await this.read([postId]);
     return snapshot(postId, reply[0] ?? null, reply[1] ?? null);
   }
 
@@ -98,12 +134,7 @@ export class LikesReader {
       throw new ReadRequestError(`at most ${MAX_POSTS_PER_READ} posts per read (got ${unique.length})`);
     unique.forEach(checkId);
     if (unique.length === 0) return [];
-    let reply: (string | null)[];
-    try {
-      reply = await this.read(unique);
-    } catch (e) {
-      throw new ReadUnavailableError(e);
-    }
+    const reply = await this.read(unique);
     return unique.map((postId, i) => snapshot(postId, reply[2 * i] ?? null, reply[2 * i + 1] ?? null));
   }
 }

@@ -27,6 +27,10 @@ export interface Pipeline {
 /**
  * Starts api, aggregator and projector (`dist/apps/<app>/src/main.js`, so build first) against the
  * local stack, each on a fresh name so runs never see each other's data; waits until each is ready.
+ * The projector is ready once every partition it owns is positioned from Redis (its fresh key prefix
+ * makes it "heal" each, at once on an empty likes.counts), and the api only once the read side is
+ * complete (ADR 0008): when startPipeline returns, reads are answered, not refused. Started without
+ * a projector, the api never gets ready (nothing would ever complete its read side).
  */
 export async function startPipeline(options: {
   partitions?: number;

@@ -8,23 +8,26 @@ import {
 import { SETTINGS, type Settings } from '@doubletap/config';
 import { ID_PATTERN, isValidId } from '@doubletap/events';
 import { createKafka, partitionCount } from '@doubletap/kafka';
-import { Gauge, type Logger, type Registry } from '@doubletap/observability';
+import { Gauge, type HealthRegistry, type Logger, type Registry } from '@doubletap/observability';
 import { formatCount, ViewerLikeClient, type ViewerLikeUnknownReason } from '@doubletap/queries';
 import {
   type CountSnapshot,
   createRedis,
   LikesReader,
+  healingReason,
   LiveCounts,
   type LiveSubscription,
   MAX_POSTS_PER_READ,
   readOwner,
+  readSideStatus,
   redisReady,
   ReadRequestError,
+  ReadSideHealingError,
   ReadUnavailableError,
   type Redis,
 } from '@doubletap/redis';
 import { ProblemException, unavailable } from '../http/problem';
-import { LOGGER, METRICS } from '../platform/tokens';
+import { HEALTH, LOGGER, METRICS } from '../platform/tokens';
 
 /** A count as the api shows it (JSON bodies and SSE events). */
 export interface CountView {
@@ -52,6 +55,8 @@ export const toView = (s: CountSnapshot): CountView => ({
 const VIEWER_QUERY_TIMEOUT_MS = 250;
 /** The partition count of the events topic is re-read this often (partitions can be added). */
 const PARTITIONS_REFRESH_MS = 60_000;
+/** Retry-After of a read refused while the read side heals (a heal of likes.counts takes seconds). */
+const HEALING_RETRY_AFTER_S = 2;
 
 export const invalidId = (what: string, id: string): ProblemException =>
   new ProblemException(
@@ -62,7 +67,8 @@ export const invalidId = (what: string, id: string): ProblemException =>
 
 /**
  * The read side of one api process: count reads from the Redis projection (fail fast: a command
- * never waits for a reconnect, so Redis down is a 503 at once), the process-wide live-count hub
+ * never waits for a reconnect, so Redis down is a 503 at once; a read side that is healing after a
+ * Redis data loss is a 503 too, never a partial total — ADR 0008), the process-wide live-count hub
  * (one subscriber connection shared by every SSE viewer), and the interactive "did I like it"
  * query to the aggregator owning partition(postId/userId).
  */
@@ -82,11 +88,18 @@ export class ReadSide implements OnModuleInit, BeforeApplicationShutdown, OnAppl
     @Inject(SETTINGS) private readonly settings: Settings,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS) metrics: Registry,
+    @Inject(HEALTH) health: HealthRegistry,
   ) {
     const { url, keyPrefix } = settings.redis;
     this.redis = createRedis({ url, name: 'doubletap-api-reads', commandTimeoutMs: 500 });
     this.redis.on('error', (err: Error) => logger.debug({ err }, 'reads: redis error'));
     this.reader = new LikesReader(this.redis, keyPrefix);
+    // not ready while reads would be refused: a load balancer sends them to a replica that can
+    // answer (every replica shares the one Redis, so during a heal none is ready; startup waits)
+    health.register('read-side', async () => {
+      const status = await readSideStatus(this.redis, keyPrefix);
+      if (!status.complete) throw new Error(healingReason(status));
+    });
     this.live = new LiveCounts({
       url,
       prefix: keyPrefix,
@@ -187,6 +200,14 @@ export class ReadSide implements OnModuleInit, BeforeApplicationShutdown, OnAppl
       return await read();
     } catch (e) {
       if (e instanceof ReadRequestError) throw new ProblemException(400, 'bad-request', e.message);
+      if (e instanceof ReadSideHealingError)
+        throw new ProblemException(
+          503,
+          'read-side-healing',
+          `the like counts are being restored after a loss of the read model (${e.message}); no partial count is served, retry shortly`,
+          { 'retry-after': String(HEALING_RETRY_AFTER_S) },
+          { restored: e.restored, partitions: e.partitions },
+        );
       if (e instanceof ReadUnavailableError)
         throw unavailable(`the read model (Redis) cannot answer: ${e.message}`, 1);
       throw e;
