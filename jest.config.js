@@ -24,7 +24,7 @@ module.exports = {
       ...base,
       displayName: 'e2e',
       testMatch: ['<rootDir>/**/*.e2e.test.ts'],
-      globalSetup: '<rootDir>/test/setup/stack.global-setup.js',
+      globalSetup: '<rootDir>/test/setup/e2e.global-setup.js',
       slowTestThreshold: 60,
       setupFilesAfterEnv: ['<rootDir>/test/setup/timeout-e2e.js'],
     },

@@ -1,20 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { ApiCountSource, checkCounts, GroundTruth, HttpClient, runLoad, type LoadReport } from '@doubletap/loadgen';
 import { createRedis, likesKey, redisReady } from '@doubletap/redis';
-import { REPO_ROOT, startPipeline, type Pipeline } from '@doubletap/testing';
+import { startPipeline, type Pipeline } from '@doubletap/testing';
 
 describe('doubletap load against the running apps', () => {
   let pipeline: Pipeline | undefined;
 
   beforeAll(async () => {
-    try {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: 'pipe' });
-    } catch (e) {
-      // type errors elsewhere in the workspace still emit; only a missing entry point is fatal
-      if (!existsSync(join(REPO_ROOT, 'dist', 'apps', 'api', 'src', 'main.js'))) throw e;
-    }
     pipeline = await startPipeline({ partitions: 4, name: 'e2e-load' });
   }, 120_000);
   afterAll(async () => {

@@ -1,15 +1,12 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { loadSettings, type Settings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
 import { createKafka, deleteTopics, ensureTopics, topicNames, topicSpecs } from '@doubletap/kafka';
 import { createRedis, readOwners, type Redis } from '@doubletap/redis';
 import { PartitionStore } from '@doubletap/store';
-import { freshNamesEnv, REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { type AppProcess, freshNamesEnv, spawnApp, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
 import {
   caughtUp,
   countsFromTopic,
@@ -22,41 +19,9 @@ import {
 } from './fixtures';
 
 const PARTITIONS = 4;
-const MAIN = join(REPO_ROOT, 'dist/apps/aggregator/src/main.js');
-
-interface Proc {
-  child: ChildProcess;
-  url: Promise<string>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  logs: string[];
-}
-
-function startAggregator(env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['-r', './scripts/paths.js', MAIN], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: string[] = [];
-  const url = new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      logs.push(line);
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'aggregator started' && entry.url) resolve(entry.url);
-      } catch {
-        // not JSON
-      }
-    });
-    child.once('exit', () => reject(new Error(`aggregator exited before it started:\n${logs.slice(-20).join('\n')}`)));
-  });
-  url.catch(() => undefined);
-  createInterface({ input: child.stderr }).on('line', (line) => logs.push(line));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, url, exited, logs };
-}
+/** The aggregator as a built process (log level info: the tests read its lifecycle lines). */
+const startAggregator = (env: Record<string, string>): AppProcess => spawnApp('aggregator', env, { logLevel: 'info' });
+const urlOf = async (p: AppProcess): Promise<string> => String((await p.started).url);
 
 async function statusesOf(url: string): Promise<PartitionStatus[]> {
   try {
@@ -69,16 +34,13 @@ async function statusesOf(url: string): Promise<PartitionStatus[]> {
 
 describe('aggregator processes (built, against the local stack)', () => {
   const kafka = createKafka({ brokers: loadSettings(stackEnv()).kafka.brokers, clientId: 'agg-e2e-test' });
-  const running: Proc[] = [];
+  const running: AppProcess[] = [];
   const cleanup: Array<() => Promise<void>> = [];
   let redis: Redis;
 
   beforeAll(() => {
-    // e2e runs the built app: compile (type errors elsewhere in the repo do not stop emission)
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: 'ignore' });
-    if (!existsSync(MAIN)) throw new Error(`build did not produce ${MAIN}`);
     redis = createRedis({ url: loadSettings(stackEnv()).redis.url, offlineQueue: true });
-  }, 120000);
+  });
 
   afterEach(async () => {
     for (const p of running.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
@@ -113,7 +75,7 @@ describe('aggregator processes (built, against the local stack)', () => {
     return { settings, env, codec, newDir };
   }
 
-  const launch = (env: Record<string, string>, extra: Record<string, string>): Proc => {
+  const launch = (env: Record<string, string>, extra: Record<string, string>): AppProcess => {
     const p = startAggregator({ ...env, ...extra });
     running.push(p);
     return p;
@@ -151,7 +113,7 @@ describe('aggregator processes (built, against the local stack)', () => {
 
     // 2) restart while more events stream in, then kill -9 it from outside mid-stream
     const second = launch(env, { AGGREGATOR_DATA_DIR: dataDir });
-    const secondUrl = await second.url;
+    const secondUrl = await urlOf(second);
     const more = randomActions(6000, 2);
     all.push(...more);
     const producing = produceActions(kafka, codec, settings.topics.events, more, 200);
@@ -165,7 +127,7 @@ describe('aggregator processes (built, against the local stack)', () => {
 
     // 3) restart: resumes after the stored offsets, publishes what was left dirty, counts exact
     const third = launch(env, { AGGREGATOR_DATA_DIR: dataDir });
-    const thirdUrl = await third.url;
+    const thirdUrl = await urlOf(third);
     await waitFor('third caught up', async () => caughtUp(kafka, settings.topics.events, await statusesOf(thirdUrl)), 30000);
     const truth = groundTruth(all);
     expect(nonZero(await countsFromTopic(kafka, codec, settings.topics.counts))).toEqual(nonZero(truth));
@@ -182,7 +144,7 @@ describe('aggregator processes (built, against the local stack)', () => {
     await produceActions(kafka, codec, settings.topics.events, all);
     const a = launch(env, { AGGREGATOR_DATA_DIR: await newDir() });
     const b = launch(env, { AGGREGATOR_DATA_DIR: await newDir() });
-    const [aUrl, bUrl] = await Promise.all([a.url, b.url]);
+    const [aUrl, bUrl] = await Promise.all([urlOf(a), urlOf(b)]);
     const both = async () => [...(await statusesOf(aUrl)), ...(await statusesOf(bUrl))];
     await waitFor(
       'both own partitions and caught up',

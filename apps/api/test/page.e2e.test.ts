@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { buildOnce, type Pipeline, startPipeline } from './pipeline';
+import { type Pipeline, startPipeline } from '@doubletap/testing';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = [
@@ -26,7 +26,6 @@ describe('the live post page in headless Chromium (api + aggregator + projector 
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/ensure-chromium.sh`);
-    buildOnce();
     p = await startPipeline({ partitions: 4 });
   }, 120000);
   afterAll(async () => {

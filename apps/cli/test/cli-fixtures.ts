@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { EventCodec, likeKey, uuidv7, type LikeAction } from '@doubletap/events';
-import { createIdempotentProducer, type Kafka } from '@doubletap/kafka';
+import type { LikeAction } from '@doubletap/events';
 import { REPO_ROOT } from '@doubletap/testing';
 
 export const CLI = join(REPO_ROOT, 'bin/doubletap.js');
@@ -30,33 +29,7 @@ export function randomActions(n: number, seed: number, posts: number, users: num
   }));
 }
 
-/** The truth without any project code: a user counts when their last action on the post is LIKE. */
-export function groundTruth(actions: readonly Action[]): Map<string, number> {
-  const last = new Map<string, Action>();
-  for (const a of actions) last.set(`${a.postId}/${a.userId}`, a);
-  const counts = new Map<string, number>();
-  for (const a of actions) counts.set(a.postId, 0);
-  for (const a of last.values()) if (a.action === 'LIKE') counts.set(a.postId, counts.get(a.postId)! + 1);
-  return counts;
-}
-
-export async function produceActions(kafka: Kafka, codec: EventCodec, topic: string, actions: readonly Action[]): Promise<void> {
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  try {
-    for (let i = 0; i < actions.length; i += 1000) {
-      const messages = await Promise.all(
-        actions.slice(i, i + 1000).map(async (a) => ({
-          key: likeKey(a.postId, a.userId),
-          value: await codec.encodeLike({ eventId: uuidv7(), ...a, occurredAt: Date.now() }),
-        })),
-      );
-      await producer.send({ topic, acks: -1, messages });
-    }
-  } finally {
-    await producer.disconnect();
-  }
-}
+export { groundTruth, produceActions } from '@doubletap/testing';
 
 export interface AppProc {
   child: ChildProcess;

@@ -45,7 +45,6 @@ describe('doubletap rebuild / verify / topics / schemas (built CLI, aggregator a
   const served = async () => new Map((await reader.getMany(posts)).map((c) => [c.postId, c.count]));
 
   beforeAll(async () => {
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: 'ignore' });
     dataDir = await mkdtemp(join(tmpdir(), 'dt-cli-'));
     env = stackEnv({
       ...freshNamesEnv(name),

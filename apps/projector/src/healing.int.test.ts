@@ -13,7 +13,7 @@ import {
   ReadUnavailableError,
   type Redis,
 } from '@doubletap/redis';
-import { freePort, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { freePort, stackEnv, totalsOf, uniqueName, waitFor } from '@doubletap/testing';
 import { ProjectorApp } from './projector.app';
 
 /**
@@ -72,18 +72,8 @@ class Stream {
   }
 }
 
-/** The truth from the records alone: per (post, source partition) the highest sourceOffset wins, summed. */
-function truth(records: readonly CountChanged[]): Map<string, number> {
-  const latest = new Map<string, CountChanged>();
-  for (const r of records) {
-    const k = countKey(r.postId, r.partition);
-    const seen = latest.get(k);
-    if (!seen || r.sourceOffset > seen.sourceOffset) latest.set(k, r);
-  }
-  const totals = new Map<string, number>();
-  for (const r of latest.values()) totals.set(r.postId, (totals.get(r.postId) ?? 0) + r.count);
-  return totals;
-}
+/** The truth from the records alone: the merge rule of libs/likes (highest sourceOffset per (post, partition)), summed. */
+const truth = (records: readonly CountChanged[]): Map<string, number> => totalsOf(records);
 
 async function produce(producer: Producer, codec: EventCodec, topic: string, records: CountChanged[]): Promise<void> {
   const messages = await Promise.all(records.map(async (r) => ({ key: countKey(r.postId, r.partition), value: await codec.encodeCount(r) })));

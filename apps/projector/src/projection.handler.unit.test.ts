@@ -9,7 +9,7 @@ import type {
   ProgressOutcome,
   ProgressStep,
 } from '@doubletap/redis';
-import { waitFor } from '@doubletap/testing';
+import { totalsOf, waitFor } from '@doubletap/testing';
 import { projectorMetrics } from './metrics';
 import { BatchAbandonedError, ProjectionHandler } from './projection.handler';
 
@@ -259,20 +259,16 @@ const metric = async (
   return m?.value ?? 0;
 };
 
-/** The truth from the records themselves: latest source offset per (post, partition), summed. */
+/** The truth from the records themselves: the merge rule of libs/likes over every record. */
 function truth(consumer: FakeConsumer): Map<string, number> {
-  const latest = new Map<string, { count: number; offset: number; post: string }>();
+  const changes: CountChanged[] = [];
   for (const log of consumer.logs.values())
     for (const r of log) {
       if (r.value === null || r.value.toString() === 'garbage') continue;
-      const [post, part, count, offset] = r.value.toString().split(',');
-      const k = `${post}/${part}`;
-      if (!latest.has(k) || Number(offset) > latest.get(k)!.offset)
-        latest.set(k, { post, count: Number(count), offset: Number(offset) });
+      const [postId, partition, count, sourceOffset] = r.value.toString().split(',');
+      changes.push({ postId, partition: Number(partition), count: Number(count), sourceOffset: Number(sourceOffset) });
     }
-  const totals = new Map<string, number>();
-  for (const v of latest.values()) totals.set(v.post, (totals.get(v.post) ?? 0) + v.count);
-  return totals;
+  return totalsOf(changes);
 }
 
 function expectTotals(redis: FakeReadSide, consumer: FakeConsumer): void {

@@ -9,3 +9,4 @@ export { newestPerPartition, supersedes, totalOf } from './merge';
 export type { KeyedPartial, PartialCount } from './merge';
 export { diffCounts, expectedCounts, LastActionOracle } from './oracle';
 export type { Mismatch, OracleEvent } from './oracle';
+export { randomHistory, seededRandom } from './testing';
