@@ -142,9 +142,14 @@ describe('aggregator processes (built, against the local stack)', () => {
     const { settings, env, codec, newDir } = await fixture();
     const all: Action[] = randomActions(4000, 3);
     await produceActions(kafka, codec, settings.topics.events, all);
+    // A first, alone, until it owns every partition: B then only ever holds what the rebalance
+    // gives it, so A's partitions are absent from B's data dir when A stops (started together,
+    // B could own a partition briefly, keep its store and catch up from it instead of restoring)
     const a = launch(env, { AGGREGATOR_DATA_DIR: await newDir() });
+    const aUrl = await urlOf(a);
+    await waitFor('A owns every partition', async () => (await statusesOf(aUrl)).length === PARTITIONS, 30000);
     const b = launch(env, { AGGREGATOR_DATA_DIR: await newDir() });
-    const [aUrl, bUrl] = await Promise.all([urlOf(a), urlOf(b)]);
+    const bUrl = await urlOf(b);
     const both = async () => [...(await statusesOf(aUrl)), ...(await statusesOf(bUrl))];
     await waitFor(
       'both own partitions and caught up',
