@@ -86,7 +86,7 @@ export class AggregatorApp {
       codec,
       kafka,
       transactionalIdPrefix: settings.aggregator.groupId,
-      input: { offsets: () => topicOffsets(kafka, topics.events), identity: () => identity.describe(topics.events) },
+      input: { offsets: () => topicOffsets(kafka, topics.events), identity: () => identity.describeRecent(topics.events) },
       changelog: { io: new KafkaChangelog(kafka, topics.changelog, logger), topic: topics.changelog },
       logger,
       metrics,

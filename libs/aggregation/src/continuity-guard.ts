@@ -48,10 +48,15 @@ export class ContinuityGuard {
   async judge(records: readonly ConsumedRecord[], stored: number | undefined): Promise<Judgement> {
     const verdict = continuity(records[0].offset, records[records.length - 1].offset, stored, this.expectedStart);
     if (verdict.kind === 'redelivery') {
-      const refusal = await this.checkIdentity(false);
+      // offsets going backwards: a rebalance or restart, or the topic created again (always looked at)
+      const refusal = await this.checkIdentity(true);
       return refusal ? { kind: 'refuse', refusal } : { kind: 'redelivery' };
     }
     if (verdict.kind === 'gap') return this.onGap(verdict.expected, verdict.got);
+    // records that continue the store are applied only while the topic is still the one the store
+    // was built from, with the pinned partition count (looked at every 2 s at most)
+    const refusal = await this.checkIdentity(false);
+    if (refusal) return { kind: 'refuse', refusal };
     this.gapSeeks = 0;
     return { kind: 'apply', records: verdict.from === records[0].offset ? records : records.filter((r) => r.offset >= verdict.from) };
   }

@@ -27,6 +27,21 @@ export class TopicIdentityReader {
     private readonly timeoutMs = 5000,
   ) {}
 
+  private readonly recent = new Map<string, { at: number; answer: Promise<TopicIdentity | undefined> }>();
+
+  /**
+   * describe(), shared by the callers that ask within `maxAgeMs` of one another: every partition of
+   * a process checks the identity before it applies a batch, and they share one request.
+   */
+  describeRecent(topic: string, maxAgeMs = 1000): Promise<TopicIdentity | undefined> {
+    const hit = this.recent.get(topic);
+    if (hit && Date.now() - hit.at < maxAgeMs) return hit.answer;
+    const answer = this.describe(topic);
+    this.recent.set(topic, { at: Date.now(), answer });
+    answer.catch(() => this.recent.delete(topic));
+    return answer;
+  }
+
   async describe(topic: string): Promise<TopicIdentity | undefined> {
     let last: unknown;
     // start from a different broker each time: one that hangs (paused) costs one timeout, not every read
