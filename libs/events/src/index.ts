@@ -13,6 +13,6 @@ export type { RegistryRetryOptions } from './registry-retry';
 export type { RegistryFailure } from './registry-failures';
 export { RegistryHttpError, UnusableAnswerError } from './registry-client';
 export type { RegisteredSchema, SchemaRegistryApi } from './registry-client';
-export { DEFAULT_UNKNOWN_ID_POLICY, UnknownSchemaIds } from './unknown-ids';
+export { DEFAULT_UNKNOWN_ID_POLICY, RECOUNT_UNKNOWN_ID_POLICY, UnknownSchemaIds } from './unknown-ids';
 export type { UnknownIdPolicy } from './unknown-ids';
 export { readSchema, schemasDir } from './schemas';

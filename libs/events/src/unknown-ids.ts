@@ -30,6 +30,14 @@ export const DEFAULT_UNKNOWN_ID_POLICY: UnknownIdPolicy = {
   capacity: 10_000,
 };
 
+/**
+ * For read-only recounts (`doubletap verify`): an id is judged unknown after 2 s of healthy 404s
+ * instead of 10, so a recount gets through a storm of records with unknown ids within its patience
+ * for the registry. A recount that a registry failover misleads reports a mismatch and is rerun; the
+ * aggregator, which writes, keeps the long grace.
+ */
+export const RECOUNT_UNKNOWN_ID_POLICY: Partial<UnknownIdPolicy> = { graceMs: 2_000, recheckMs: 500 };
+
 interface Pending {
   first: number;
   last: number;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadSettings } from '@doubletap/config';
-import { EventCodec, ID_PATTERN } from '@doubletap/events';
+import { EventCodec, ID_PATTERN, RECOUNT_UNKNOWN_ID_POLICY } from '@doubletap/events';
 import { createKafka } from '@doubletap/kafka';
 import { createRedis, redisReady, type Redis } from '@doubletap/redis';
 import { verify } from '../ops/verify';
@@ -37,7 +37,7 @@ Exit codes: 0 all match, 1 a mismatch (each listed) or an error.`,
         if (opts.apiUrl && !/^https?:\/\/[^/]+/.test(opts.apiUrl)) throw new Error(`--api-url ${opts.apiUrl} is not an http(s) URL`);
         const settings = loadSettings();
         const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'doubletap-verify' });
-        const codec = new EventCodec(settings.registry.url, settings.topics);
+        const codec = new EventCodec(settings.registry.url, settings.topics, { unknownSchemaIds: RECOUNT_UNKNOWN_ID_POLICY });
         await codec.init();
         let redis: Redis | undefined;
         if (!opts.apiUrl) {
