@@ -23,13 +23,16 @@ const LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  * (kafkajs logs them at error level although its retrier handles the retriable ones; what is not
  * retried surfaces as a thrown error that the caller logs), and the warning about a bounded retry
  * count on idempotent producers (bounded on purpose: a failed send settles, and the producer is then
- * replaced — see docs/adr/0006).
+ * replaced — see docs/adr/0006), and each retried attempt of a producer send (a transactional
+ * producer sees CONCURRENT_TRANSACTIONS right after a commit as a matter of course; a send that
+ * finally fails is thrown to its caller, which logs it).
  */
 function levelOf(entry: LogEntry, message: string): 'error' | 'warn' | 'info' | 'debug' {
   const level = LEVEL[entry.level] ?? 'debug';
   if (level === 'info') return 'debug';
   if (entry.namespace === 'Connection' && message.startsWith('Response ')) return 'debug';
   if (message.startsWith('Limiting retries for the idempotent producer')) return 'debug';
+  if (entry.namespace === 'Producer' && message.startsWith('Failed to send messages')) return 'debug';
   return level;
 }
 

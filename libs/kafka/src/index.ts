@@ -1,7 +1,7 @@
 export { createKafka } from './client';
 export type { Kafka, KafkaClientOptions } from './client';
 export { murmur2, partitionForKey } from './partitioner';
-export { deleteTopics, durabilityConfig, ensureTopics, partitionCount, topicNames, topicSpecs } from './topics';
+export { addPartitions, deleteTopics, durabilityConfig, ensureTopics, partitionCount, topicNames, topicSpecs } from './topics';
 export type { EnsureResult, TopicNames, TopicSpec } from './topics';
 export { headersToStrings, readTopic } from './read';
 export type { ReadOptions, ReadRecord } from './read';

@@ -168,3 +168,14 @@ export async function partitionCount(kafka: Kafka, topic: string): Promise<numbe
     await admin.disconnect();
   }
 }
+
+/** Raises `topic` to `count` partitions (an operator's action; the apps refuse the changed count, ADR 0010). */
+export async function addPartitions(kafka: Kafka, topic: string, count: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createPartitions({ topicPartitions: [{ topic, count }] });
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -41,7 +41,15 @@ export async function checkCounts(
   const expected = postIds.map((p) => truth.expected(p));
   let mismatches: Mismatch[] = [];
   for (;;) {
-    const counts = await source.counts(postIds);
+    let counts: Map<string, number>;
+    try {
+      counts = await source.counts(postIds);
+    } catch (e) {
+      // a read side that refuses while it heals (503) or restarts: ask again until the wait is over
+      if (Date.now() - started >= options.waitMs) throw e;
+      await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
+      continue;
+    }
     mismatches = [];
     for (const e of expected) {
       const count = counts.get(e.postId) ?? 0;

@@ -42,6 +42,10 @@ export interface LoadOptions extends WorkloadOptions {
   truth?: GroundTruth;
   /** progress lines */
   log?: (line: string) => void;
+  /** every 202's body (the api answers the eventId it wrote) */
+  onAccepted?: (body: string) => void;
+  /** aborting ends the schedule early (in-flight requests are still awaited) */
+  signal?: AbortSignal;
 }
 
 export interface LatencySummary {
@@ -168,19 +172,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
 
   const all = histogram();
   const seconds = Math.ceil(profileSeconds(profile));
-  const points = Array.from({ length: seconds }, (_, t) => ({
-    t,
-    offered: Math.round(rateAt(profile, t + 0.5)),
-    scheduled: 0,
-    accepted: 0,
-    errors: 0,
-    latency: histogram(2),
-    fresh: [] as number[],
-  }));
+  type Point = { t: number; offered: number; scheduled: number; accepted: number; errors: number; latency: hdr.Histogram; fresh: number[] };
+  // one point per second, made as the run reaches it (a long or open-ended profile costs nothing
+  // ahead); seconds after the schedule's end (the drain) get points of their own
+  const points: Point[] = [];
   const at = (ms: number) => {
     const t = Math.max(0, Math.floor(ms / 1000));
-    // answers after the schedule's end (the drain) get seconds of their own
-    while (points.length <= t) points.push({ t: points.length, offered: 0, scheduled: 0, accepted: 0, errors: 0, latency: histogram(2), fresh: [] });
+    while (points.length <= t) {
+      const s = points.length;
+      points.push({ t: s, offered: s < seconds ? Math.round(rateAt(profile, s + 0.5)) : 0, scheduled: 0, accepted: 0, errors: 0, latency: histogram(2), fresh: [] });
+    }
     return points[t];
   };
   const byStatus: Record<string, number> = {};
@@ -248,6 +249,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         }
         accepted++;
         at(done).accepted++;
+        o.onAccepted?.(a.body);
         if (plan.postId === hot && plan.action === 'LIKE' && ++hotLikes % o.sampleEvery === 0 && o.freshness !== 'off') {
           samples++;
           pending.push({ at: done, floor: truth.visibleFloor(hot) });
@@ -262,7 +264,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const due = arrivalTimes(profile, o.maxRequests);
   let next = due.next();
   let lastLog = 0;
-  while (!next.done) {
+  while (!next.done && !o.signal?.aborted) {
     const now = performance.now() - start;
     while (!next.done && next.value <= now) {
       fire(next.value);

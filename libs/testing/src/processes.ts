@@ -1,15 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
-
-/** The repository root, from the sources (jest) or from their compiled copy under dist/. */
-function repoRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
-const ROOT = repoRoot();
+import { join } from 'node:path';
+import { REPO_ROOT as ROOT } from './stack';
 
 /** A TCP port nobody listens on right now (127.0.0.1). */
 export async function freePort(): Promise<number> {

@@ -1,7 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
-export const REPO_ROOT = join(__dirname, '..', '..', '..');
+/** The repository root, from the sources (jest) or from their compiled copy under dist/. */
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+export const REPO_ROOT = repoRoot();
 
 /** The settings environment for tests: the local stack's addresses, quiet logs. */
 export function stackEnv(extra: Record<string, string> = {}): Record<string, string> {
