@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerChaos } from './commands/chaos.command';
 import { registerLag } from './commands/lag.command';
 import { registerRebuild } from './commands/rebuild.command';
 import { registerSchemas } from './commands/schemas.command';
@@ -10,7 +11,7 @@ import { registerTopics } from './commands/topics.command';
 import { registerVerify } from './commands/verify.command';
 
 const program = new Command('doubletap')
-  .description('doubletap operator CLI: local stack, topics and schemas, tokens, rebuild, verify, lag')
+  .description('doubletap operator CLI: local stack, topics and schemas, tokens, rebuild, verify, lag, load, chaos')
   .showHelpAfterError()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -23,6 +24,7 @@ registerVerify(program);
 registerLag(program);
 registerToken(program);
 registerLoad(program);
+registerChaos(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`doubletap: ${e instanceof Error ? e.message : String(e)}\n`);

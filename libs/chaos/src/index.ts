@@ -1,0 +1,5 @@
+export { runChaos } from './runner';
+export type { ChaosOptions } from './runner';
+export { renderReliability, renderTable } from './report';
+export { SCENARIOS } from './types';
+export type { ChaosReport, ScenarioName, ScenarioResult } from './types';

@@ -1,0 +1,312 @@
+import { addPartitions, deleteRecordsBefore, deleteTopics, ensureTopics, partitionCount, topicOffsets, topicSpecs } from '@doubletap/kafka';
+import { createRedis } from '@doubletap/redis';
+import { mintToken } from '@doubletap/auth';
+import { checkReadApi, countRecords } from './checks';
+import { poisonRecords, produceRaw, validLikes } from './direct';
+import { sleep, until, type Harness } from './harness';
+import type { ScenarioName } from './types';
+
+export interface ScenarioSpec {
+  /** aggregator processes in the pipeline */
+  aggregators: number;
+  run(h: Harness): Promise<void>;
+}
+
+const cycles = (h: Harness, quick: number, full: number) => (h.ctx.quick ? quick : full);
+
+/** kill -9 of one app, restarted at once (a supervisor), `n` times under load. */
+function killCycles(app: 'api' | 'aggregator' | 'projector'): ScenarioSpec {
+  return {
+    aggregators: 1,
+    async run(h) {
+      const id = app === 'aggregator' ? 'aggregator-1' : app;
+      h.startTraffic();
+      const n = cycles(h, 3, 20);
+      for (let i = 0; i < n; i++) {
+        await sleep(1500);
+        await h.pipeline.kill(id);
+        h.faultEnds();
+        await h.pipeline.restart(id, false);
+        h.cycles++;
+        await h.healed();
+      }
+      await sleep(2000);
+    },
+  };
+}
+
+/** Two aggregators; one is stopped (SIGSTOP) past its session timeout, the other takes its partitions, then the zombie resumes. */
+const zombie: ScenarioSpec = {
+  aggregators: 2,
+  async run(h) {
+    const p = h.pipeline;
+    h.startTraffic();
+    const n = cycles(h, 1, 2);
+    const partitions = h.ctx.partitions;
+    for (let i = 0; i < n; i++) {
+      await sleep(3000);
+      p.pause('aggregator-2');
+      h.log('aggregator-2 paused (SIGSTOP)');
+      await until(
+        'aggregator-1 owns every partition',
+        async () => {
+          const res = await fetch(`${p.url('aggregator-1')}/internal/partitions`, { signal: AbortSignal.timeout(2000) });
+          const { partitions: owned } = (await res.json()) as { partitions: Array<{ phase: string }> };
+          return owned.length === partitions && owned.every((s) => s.phase === 'live');
+        },
+        90_000,
+        500,
+      );
+      await sleep(2000); // aggregator-1 writes what was the zombie's
+      h.faultEnds();
+      p.resume('aggregator-2');
+      h.log('aggregator-2 resumed (SIGCONT): a zombie until it learns it lost its partitions');
+      h.cycles++;
+      await h.healed();
+      await sleep(3000);
+    }
+    const fenced = p.lines('aggregator-2').filter((l) => /fenced|not ours|lost/i.test(String(l.msg))).length;
+    h.notes.push(`aggregator-2 logged ${fenced} fencing/lost-partition lines after it resumed`);
+  },
+};
+
+/** The broker leading likes.events partition 0: kill -9, then started again on its data. */
+const brokerKill: ScenarioSpec = {
+  aggregators: 1,
+  async run(h) {
+    h.startTraffic();
+    for (let i = 0; i < cycles(h, 1, 3); i++) {
+      await sleep(3000);
+      const { part, nodeId } = await h.ctx.stack.leaderOf(h.pipeline.kafka, h.topics.events, 0);
+      h.log(`kill -9 ${part} (node ${nodeId}, leader of ${h.topics.events}/0)`);
+      await h.ctx.stack.kill(part);
+      await sleep(8000);
+      h.faultEnds();
+      await h.ctx.stack.start(part);
+      h.cycles++;
+      await h.healed();
+    }
+    await sleep(3000);
+  },
+};
+
+/** The leader broker SIGSTOPped for longer than the api's produce timeout, then SIGCONT. */
+const slowBroker: ScenarioSpec = {
+  aggregators: 1,
+  async run(h) {
+    h.startTraffic();
+    const pauseMs = h.pipeline.settings.api.produceTimeoutMs + 5000;
+    for (let i = 0; i < cycles(h, 1, 3); i++) {
+      await sleep(3000);
+      const { part } = await h.ctx.stack.leaderOf(h.pipeline.kafka, h.topics.events, 0);
+      h.log(`SIGSTOP ${part} for ${pauseMs} ms`);
+      await h.ctx.stack.pause(part);
+      await sleep(pauseMs);
+      h.faultEnds();
+      await h.ctx.stack.resume(part);
+      h.cycles++;
+      await h.healed();
+    }
+    await sleep(3000);
+  },
+};
+
+/** The schema registry stopped for 30 s under load. */
+const registryDown: ScenarioSpec = {
+  aggregators: 1,
+  async run(h) {
+    h.startTraffic();
+    for (let i = 0; i < cycles(h, 1, 2); i++) {
+      await sleep(3000);
+      await h.ctx.stack.term('registry');
+      h.log('registry stopped for 30 s');
+      await sleep(30_000);
+      h.faultEnds();
+      await h.ctx.stack.start('registry');
+      h.cycles++;
+      await h.healed();
+    }
+    await sleep(3000);
+  },
+};
+
+/** Redis lost under load: killed -9 and restarted empty, or FLUSHALL. */
+function redisLoss(how: 'kill' | 'flush'): ScenarioSpec {
+  return {
+    aggregators: 1,
+    async run(h) {
+      h.startTraffic();
+      for (let i = 0; i < cycles(h, 1, 3); i++) {
+        await sleep(4000);
+        if (how === 'kill') {
+          await h.ctx.stack.kill('redis');
+          await sleep(1000);
+          h.faultEnds();
+          await h.ctx.stack.start('redis');
+        } else {
+          const redis = createRedis({ url: h.pipeline.settings.redis.url, offlineQueue: true });
+          await redis.flushall();
+          await redis.quit();
+          h.faultEnds();
+        }
+        h.cycles++;
+        await h.healed();
+      }
+      await sleep(3000);
+    },
+  };
+}
+
+/** The refusal `code` shows on an aggregator: its /ready, its metric and its log line; returns the seconds it took. */
+async function expectRefusal(h: Harness, code: string, id = 'aggregator-1'): Promise<void> {
+  const from = Date.now();
+  const p = h.pipeline;
+  try {
+    await until(`/ready of ${id} names ${code}`, async () => (await p.status(id, 'ready')) === 503 && (await p.readyText(id)).includes(code), 120_000, 500);
+  } catch (e) {
+    h.fail(`${(e as Error).message}; /ready says ${(await p.readyText(id)).slice(0, 300)}`);
+    return;
+  }
+  h.refusedAfter((Date.now() - from) / 1000);
+  h.refusal = code;
+  const metric = (await p.metrics(id)).split('\n').filter((l) => l.startsWith('doubletap_aggregator_partition_stopped') && l.includes(`reason="${code}"`) && l.trim().endsWith(' 1'));
+  if (metric.length === 0) h.fail(`no doubletap_aggregator_partition_stopped{reason="${code}"} 1 in /metrics`);
+  const logged = p.lines(id).filter((l) => l.msg === 'partition stopped: refusing to apply its log' && l.code === code);
+  if (logged.length === 0) h.fail(`no "partition stopped" log line with code ${code}`);
+  const health = await p.status(id, 'health');
+  h.notes.push(`refused (${code}) on ${metric.length} partitions: /ready 503 naming it, metric, ${logged.length} log lines; /health ${health}`);
+}
+
+/** After a refusal the read API still serves exactly the counts from before the fault. */
+async function expectCountsUnchanged(h: Harness): Promise<void> {
+  await sleep(5000); // time for anything wrongly applied to reach the read side
+  const truth = h.traffic!.truth;
+  const token = await mintToken(h.pipeline.settings.auth.hs256Secret, 'chaos-reader', { ttlSeconds: 600 });
+  const read = await checkReadApi(h.pipeline.apiUrl, truth, token, 1000);
+  if (!read.ok) h.fail(`a count changed after the refusal: ${JSON.stringify(read.mismatches.slice(0, 3))}`);
+  else h.notes.push(`no count changed: the read API still equals the truth of before the fault on ${read.posts} posts`);
+}
+
+/** likes.events deleted and created again (same name, same partition count), then written to. */
+const topicRecreated: ScenarioSpec = {
+  aggregators: 1,
+  async run(h) {
+    const p = h.pipeline;
+    h.startTraffic();
+    await sleep(6000);
+    await h.checkAll();
+    const posts = h.traffic!.truth.postIds();
+    await deleteTopics(p.kafka, [h.topics.events]);
+    await until('likes.events is gone', async () => (await topicOffsets(p.kafka, h.topics.events).catch(() => [])).length === 0, 60_000, 500);
+    await until(
+      'likes.events is created again',
+      async () => (await ensureTopics(p.kafka, topicSpecs(h.topics).filter((s) => s.topic === h.topics.events)), true),
+      60_000,
+      1000,
+    );
+    h.cycles++;
+    await produceRaw(p.kafka, h.topics.events, await validLikes(h.codec, posts, 200, h.ctx.partitions));
+    await expectRefusal(h, 'topic-recreated');
+    await expectCountsUnchanged(h);
+  },
+};
+
+/** Partitions added to likes.events (the pinned count changes), then written to. */
+const partitionsAdded: ScenarioSpec = {
+  aggregators: 1,
+  async run(h) {
+    const p = h.pipeline;
+    h.startTraffic();
+    await sleep(6000);
+    await h.checkAll();
+    await addPartitions(p.kafka, h.topics.events, h.ctx.partitions + 2);
+    h.cycles++;
+    // the brokers learn the new count one after another: once all know it (and the aggregator's
+    // identity check is due, every 2 s), the first record refuses its partition. A record applied in
+    // between is one the api routed by the pinned count (it never uses the new partitions), or a
+    // record on a wrong partition, which is dead-lettered: no count goes wrong (ADR 0010).
+    let agreeing = 0;
+    await until('every broker knows the new partition count', async () => {
+      agreeing = (await partitionCount(p.kafka, h.topics.events)) === h.ctx.partitions + 2 ? agreeing + 1 : 0;
+      return agreeing >= 3;
+    }, 60_000, 300);
+    await sleep(2500);
+    const posts = h.traffic!.truth.postIds();
+    await produceRaw(p.kafka, h.topics.events, await validLikes(h.codec, posts, 200, h.ctx.partitions + 2));
+    await expectRefusal(h, 'partition-count-changed');
+    await expectCountsUnchanged(h);
+  },
+};
+
+/** The log start of partition 0 moved past the store's offset (delete-records) while the aggregator was down. */
+const logTruncated: ScenarioSpec = {
+  aggregators: 1,
+  async run(h) {
+    const p = h.pipeline;
+    h.startTraffic();
+    await sleep(6000);
+    await h.checkAll();
+    await p.term('aggregator-1');
+    const posts = h.traffic!.truth.postIds();
+    await produceRaw(p.kafka, h.topics.events, await validLikes(h.codec, posts, 100, h.ctx.partitions, 0));
+    const end = (await topicOffsets(p.kafka, h.topics.events)).find((o) => o.partition === 0)!.high;
+    await deleteRecordsBefore(p.kafka, h.topics.events, 0, end);
+    h.cycles++;
+    h.log(`deleted ${h.topics.events}/0 records before ${end} while the aggregator was stopped`);
+    await p.restart('aggregator-1', false);
+    await expectRefusal(h, 'log-truncated');
+    await expectCountsUnchanged(h);
+  },
+};
+
+/** A storm of poison records mixed into real traffic: dead-lettered, the consumer never dies, counts exact. */
+const poisonStorm: ScenarioSpec = {
+  aggregators: 1,
+  async run(h) {
+    const p = h.pipeline;
+    h.startTraffic();
+    await h.codec.init();
+    const total = h.ctx.quick ? 6000 : 30000;
+    const batch = h.ctx.quick ? 2000 : 10000;
+    let unhealthy = 0;
+    let probing = true;
+    const probe = (async () => {
+      while (probing) {
+        if ((await p.status('aggregator-1', 'health')) !== 200) unhealthy++;
+        await sleep(500);
+      }
+    })();
+    await sleep(2000);
+    for (let sent = 0; sent < total; sent += batch) {
+      await produceRaw(p.kafka, h.topics.events, await poisonRecords(h.codec, Math.min(batch, total - sent), h.ctx.partitions), batch);
+      h.cycles++;
+      await sleep(1000);
+    }
+    // committed records only (read back): offsets also count transaction markers and aborted sends
+    let dlq = 0;
+    await until('every poison record is dead-lettered', async () => (dlq = await countRecords(p.kafka, h.topics.deadLetter)) >= total, 120_000, 2000);
+    await h.healed();
+    probing = false;
+    await probe;
+    if (dlq !== total) h.fail(`${dlq} dead letters for ${total} poison records`);
+    if (unhealthy > 0) h.fail(`/health of the aggregator was not 200 ${unhealthy} times during the storm`);
+    const restarts = p.lines('aggregator-1').filter((l) => /consumer crashed|restarting/i.test(String(l.msg))).length;
+    h.notes.push(`${total} poison records in ${h.cycles} bursts: ${dlq} dead letters, /health 200 throughout, ${restarts} consumer restarts`);
+  },
+};
+
+export const SCENARIO_SPECS: Record<ScenarioName, ScenarioSpec> = {
+  'kill-api': killCycles('api'),
+  'kill-aggregator': killCycles('aggregator'),
+  'kill-projector': killCycles('projector'),
+  'zombie-aggregator': zombie,
+  'broker-kill': brokerKill,
+  'slow-broker': slowBroker,
+  'registry-down': registryDown,
+  'redis-loss': redisLoss('kill'),
+  'redis-flush': redisLoss('flush'),
+  'topic-recreated': topicRecreated,
+  'partitions-added': partitionsAdded,
+  'log-truncated': logTruncated,
+  'poison-storm': poisonStorm,
+};
