@@ -5,6 +5,7 @@ import { DevTokenModule } from './dev/dev-token.module';
 import { HealthModule } from './health/health.module';
 import { LikesModule } from './likes/likes.module';
 import { PlatformModule } from './platform/platform.module';
+import { RedisModule } from './platform/redis.module';
 import { ReadsModule } from './reads/reads.module';
 
 @Module({})
@@ -14,6 +15,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         PlatformModule.register(settings, logger, metrics),
+        RedisModule,
         LikesModule,
         ReadsModule,
         HealthModule,

@@ -8,6 +8,7 @@ import {
   histogram,
   type Logger,
   NestPinoLogger,
+  type Registry,
 } from '@doubletap/observability';
 import { AppModule } from './app.module';
 import { setupDocs } from './http/docs';
@@ -37,6 +38,21 @@ export async function createApp(
       abortOnError: false,
     },
   );
+  configureHttp(app, settings, logger, metrics);
+  setupDocs(app);
+  return { app, logger };
+}
+
+/**
+ * The api's HTTP layer on an app built with edgeServerOptions (also the unit tests' apps): the
+ * edge checks, the JSON-only body parser, request metrics and logs, the problem+json filter.
+ */
+export function configureHttp(
+  app: NestFastifyApplication,
+  settings: Settings,
+  logger: Logger,
+  metrics: Registry,
+): void {
   const fastify = app.getHttpAdapter().getInstance();
 
   const routes = new RouteTable();
@@ -92,7 +108,4 @@ export async function createApp(
   });
 
   app.useGlobalFilters(new ProblemFilter(logger, routes, settings.api.bodyLimitBytes));
-
-  setupDocs(app);
-  return { app, logger };
 }

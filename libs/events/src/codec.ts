@@ -118,8 +118,14 @@ export class EventCodec {
     return { likeEventId: events.id, countChangedId: counts.id, compatibility: this.compatibility };
   }
 
+  /** true once both encoders work: the ids are set last in init(), after the writers loaded */
   get ready(): boolean {
-    return this.likeWriter !== undefined && this.countWriter !== undefined;
+    return (
+      this.likeId !== undefined &&
+      this.countId !== undefined &&
+      this.likeWriter !== undefined &&
+      this.countWriter !== undefined
+    );
   }
 
   get schemaIds(): { likeEvent?: number; countChanged?: number } {

@@ -3,9 +3,8 @@ import { Controller, Get, Header, Inject, Query } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { mintToken } from '@doubletap/auth';
 import { SETTINGS, type Settings } from '@doubletap/config';
-import { isValidId } from '@doubletap/events';
-import { invalidId } from '../reads/read-side.service';
-import type { DevToken } from '../reads/reads.dto';
+import { IdPipe } from '../http/id.pipe';
+import type { DevToken } from './dev-token.dto';
 
 export const DEV_TOKEN_TTL_SECONDS = 3600;
 
@@ -21,9 +20,8 @@ export class DevTokenController {
 
   @Get('token')
   @Header('cache-control', 'no-store')
-  async token(@Query('user') user?: string): Promise<DevToken> {
+  async token(@Query('user', IdPipe) user?: string): Promise<DevToken> {
     const userId = user ?? `guest-${randomBytes(3).toString('hex')}`;
-    if (!isValidId(userId)) throw invalidId('user', userId);
     const { hs256Secret, issuer, audience } = this.settings.auth;
     const token = await mintToken(hs256Secret, userId, {
       ttlSeconds: DEV_TOKEN_TTL_SECONDS,

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import type { FastifyHttpOptions, FastifyInstance } from 'fastify';
 import { frameworkErrorProblem } from './framework-errors';
-import { sendProblem, unavailable } from './problem';
+import { sendProblem } from './problem';
+import { unavailable } from './problem-types';
 import { checkRequest, MAX_URL_LENGTH } from './request-checks';
 import { answerClientError, MAX_HEADER_BYTES, refuseConnect, refuseExpectation } from './wire-errors';
 

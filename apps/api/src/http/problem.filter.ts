@@ -16,6 +16,7 @@ import {
   quote,
   titleFor,
 } from './problem';
+import type { ProblemSlug } from './problem-types';
 import { checkRequest } from './request-checks';
 import type { RouteTable } from './route-table';
 
@@ -134,7 +135,7 @@ export class ProblemFilter implements ExceptionFilter {
     };
   }
 
-  private make(status: number, slug: string, detail: string, instance: string): Problem {
+  private make(status: number, slug: ProblemSlug, detail: string, instance: string): Problem {
     return { type: problemType(slug), title: titleFor(status), status, detail, instance };
   }
 }

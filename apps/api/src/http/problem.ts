@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import type { ProblemSlug } from './problem-types';
 
 /** RFC 9457 problem details; `type` names the kind of problem, `detail` says what exactly was wrong. */
 export interface Problem {
@@ -33,13 +34,13 @@ const TITLES: Record<number, string> = {
 
 export const titleFor = (status: number): string =>
   TITLES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error');
-export const problemType = (slug: string): string => `${TYPE_BASE}${slug}`;
+export const problemType = (slug: ProblemSlug): string => `${TYPE_BASE}${slug}`;
 
 /** Thrown anywhere in the api; the ProblemFilter renders it as application/problem+json. */
 export class ProblemException extends HttpException {
   constructor(
     status: number,
-    readonly slug: string,
+    readonly slug: ProblemSlug,
     readonly detail: string,
     readonly headers: Record<string, string> = {},
     readonly extensions: Record<string, unknown> = {},
@@ -58,9 +59,6 @@ export class ProblemException extends HttpException {
     };
   }
 }
-
-export const unavailable = (detail: string, retryAfterSec = 1): ProblemException =>
-  new ProblemException(503, 'unavailable', detail, { 'retry-after': String(retryAfterSec) });
 
 /** The path of a raw request target (what `instance` names): no query, and at most 200 characters. */
 export function instanceOf(url: string | undefined): string {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type Problem, PROBLEM_CONTENT_TYPE, problemType, quote, titleFor } from './problem';
+import type { ProblemSlug } from './problem-types';
 import { MAX_URL_LENGTH } from './request-checks';
 
 /**
@@ -19,7 +20,7 @@ export interface ClientError extends Error {
 
 interface WireProblem {
   status: number;
-  slug: string;
+  slug: ProblemSlug;
   detail: string;
 }
 
@@ -163,7 +164,7 @@ export function answerClientError(err: Error, duplex: Duplex): void {
  * connection without a word. This server is no proxy.
  */
 export function refuseConnect(req: IncomingMessage, socket: Duplex): void {
-  const problem = {
+  const problem: WireProblem = {
     status: 400,
     slug: 'connect-not-supported',
     detail: 'CONNECT is not supported: this server is not a proxy',

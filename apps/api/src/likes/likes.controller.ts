@@ -1,31 +1,16 @@
 import { Body, Controller, Delete, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
-import {
-  ApiAcceptedResponse,
-  ApiBearerAuth,
-  ApiOperation,
-  ApiParam,
-  ApiResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Viewer } from '@doubletap/auth';
+import { ID_PATTERN } from '@doubletap/events';
 import { BearerGuard, CurrentViewer } from '../auth/bearer.guard';
-import { LikeAccepted, ProblemDto } from './like-accepted.dto';
+import { IdPipe } from '../http/id.pipe';
+import { ApiProblems } from '../http/problem.dto';
+import { LikeAccepted } from './likes.dto';
 import { LikesService } from './likes.service';
-
-const problems = (codes: number[]) =>
-  codes.map((status) =>
-    ApiResponse({ status, type: ProblemDto, description: 'application/problem+json (RFC 9457)' }),
-  );
-
-function ApiProblems(codes: number[]): MethodDecorator {
-  return (target, key, descriptor) => {
-    for (const d of problems(codes)) d(target, key, descriptor);
-  };
-}
 
 @ApiTags('likes')
 @ApiBearerAuth()
-@ApiParam({ name: 'postId', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } })
+@ApiParam({ name: 'postId', schema: { type: 'string', pattern: ID_PATTERN.source } })
 @Controller('v1/posts/:postId/likes')
 @UseGuards(BearerGuard)
 export class LikesController {
@@ -37,7 +22,7 @@ export class LikesController {
   @ApiAcceptedResponse({ type: LikeAccepted })
   @ApiProblems([400, 401, 413, 429, 503])
   like(
-    @Param('postId') postId: string,
+    @Param('postId', IdPipe) postId: string,
     @CurrentViewer() viewer: Viewer,
     @Body() body: unknown,
   ): Promise<LikeAccepted> {
@@ -50,7 +35,7 @@ export class LikesController {
   @ApiAcceptedResponse({ type: LikeAccepted })
   @ApiProblems([400, 401, 413, 429, 503])
   unlike(
-    @Param('postId') postId: string,
+    @Param('postId', IdPipe) postId: string,
     @CurrentViewer() viewer: Viewer,
     @Body() body: unknown,
   ): Promise<LikeAccepted> {

@@ -1,33 +1,31 @@
-import { Injectable } from '@nestjs/common';
-import { ID_PATTERN, isValidId, type LikeAction, uuidv7 } from '@doubletap/events';
+import { Inject, Injectable } from '@nestjs/common';
+import { type LikeAction, uuidv7 } from '@doubletap/events';
 import { ProducerOverloadedError, ProducerUnavailableError } from '@doubletap/kafka';
-import { ProblemException, unavailable } from '../http/problem';
-import { EventProducer } from './event-producer.service';
-import type { LikeAccepted } from './like-accepted.dto';
+import { ProblemException } from '../http/problem';
+import { unavailable } from '../http/problem-types';
+import { LikeEventRepository } from './like-event.repository';
+import type { LikeAccepted } from './likes.dto';
 import { RateLimiter } from './rate-limiter.service';
 
 @Injectable()
 export class LikesService {
   constructor(
-    private readonly producer: EventProducer,
+    @Inject(LikeEventRepository) private readonly events: LikeEventRepository,
     private readonly rateLimiter: RateLimiter,
   ) {}
 
-  /** Validates, rate-limits and produces one LikeEvent; resolves only after Kafka acknowledged it. */
+  /**
+   * Rate-limits and appends one LikeEvent (postId already checked by IdPipe); resolves only after
+   * Kafka acknowledged it.
+   */
   async accept(action: LikeAction, postId: string, userId: string, body: unknown): Promise<LikeAccepted> {
-    if (!isValidId(postId))
-      throw new ProblemException(
-        400,
-        'invalid-id',
-        `postId ${JSON.stringify(postId)} does not match ${String(ID_PATTERN)}`,
-      );
     assertNoBody(body);
     await this.rateLimiter.take(userId);
-    if (!this.producer.schemaReady)
+    if (!this.events.ready)
       throw unavailable('the LikeEvent schema id is not resolved yet (schema registry unreachable)');
     const event = { eventId: uuidv7(), postId, userId, action, occurredAt: Date.now() };
     try {
-      await this.producer.produce(event);
+      await this.events.append(event);
     } catch (e) {
       if (e instanceof ProducerOverloadedError) throw unavailable(`overloaded: ${e.message}`, 1);
       if (e instanceof ProducerUnavailableError)

@@ -1,7 +1,6 @@
 import { Controller, Get, Header, Param, Query } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { isValidId } from '@doubletap/events';
-import { invalidId } from './read-side.service';
+import { IdPipe } from '../http/id.pipe';
 import { PAGE_HTML } from './page/page.html';
 
 /** The live post page (its dev identity, where there is one, is DevTokenModule's /dev/token). */
@@ -11,16 +10,14 @@ export class PageController {
   @Get()
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-cache')
-  home(@Query('post') post?: string): string {
-    if (post !== undefined && !isValidId(post)) throw invalidId('post', post);
+  home(@Query('post', IdPipe) _post?: string): string {
     return PAGE_HTML;
   }
 
   @Get('p/:postId')
   @Header('content-type', 'text/html; charset=utf-8')
   @Header('cache-control', 'no-cache')
-  post(@Param('postId') postId: string): string {
-    if (!isValidId(postId)) throw invalidId('postId', postId);
+  post(@Param('postId', IdPipe) _postId: string): string {
     return PAGE_HTML;
   }
 }

@@ -7,63 +7,23 @@ import {
   ApiParam,
   ApiProduces,
   ApiQuery,
-  ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ID_PATTERN } from '@doubletap/events';
 import { OptionalBearerGuard } from '../auth/optional-bearer.guard';
-import { ProblemException, unavailable } from '../http/problem';
-import { ProblemDto } from '../likes/like-accepted.dto';
-import { ReadSide, invalidId } from './read-side.service';
+import { IdPipe } from '../http/id.pipe';
+import { ApiProblems } from '../http/problem.dto';
+import { unavailable } from '../http/problem-types';
+import { PostsQueryPipe } from './posts-query.pipe';
+import { ReadSide } from './read-side.service';
 import { PostCounts, PostLikes } from './reads.dto';
 import { pipeCounts, SSE_HEADERS } from './sse';
-import { isValidId } from '@doubletap/events';
 
-const ID_PARAM = { name: 'postId', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } } as const;
+const ID_PARAM = { name: 'postId', schema: { type: 'string', pattern: ID_PATTERN.source } } as const;
 export const UNAVAILABLE_HEADER = 'x-liked-by-viewer-unavailable';
 export const SSE_HEARTBEAT_MS = 15_000;
 export const SSE_RETRY_MS = 2_000;
-
-function ApiProblems(codes: number[]): MethodDecorator {
-  return (target, key, descriptor) => {
-    for (const status of codes)
-      ApiResponse({ status, type: ProblemDto, description: 'application/problem+json (RFC 9457)' })(
-        target,
-        key,
-        descriptor,
-      );
-  };
-}
-
-/**
- * `posts` of GET /v1/likes: comma-separated ids (the parameter may also be repeated). Empty
- * entries are malformed; more than MAX entries (duplicates included) are refused before any id is
- * looked at; duplicates are answered once, in the order of their first appearance.
- */
-export function parsePosts(raw: unknown, max: number): string[] {
-  if (raw === undefined)
-    throw new ProblemException(
-      400,
-      'missing-posts',
-      'query parameter posts is required, e.g. ?posts=post_1,post_2',
-    );
-  const parts = (Array.isArray(raw) ? raw : [raw]).map(String).flatMap((s) => s.split(','));
-  if (parts.length > max)
-    throw new ProblemException(
-      400,
-      'too-many-posts',
-      `at most ${max} posts per request (got ${parts.length})`,
-    );
-  const empty = parts.findIndex((p) => p === '');
-  if (empty >= 0)
-    throw new ProblemException(
-      400,
-      'malformed-posts',
-      `posts must be a comma-separated list of post ids with no empty entries (entry ${empty + 1} is empty)`,
-    );
-  for (const p of parts) if (!isValidId(p)) throw invalidId('post id', p);
-  return [...new Set(parts)];
-}
 
 @ApiTags('reads')
 @Controller('v1')
@@ -91,11 +51,10 @@ export class ReadsController {
   })
   @ApiProblems([400, 401, 503])
   async one(
-    @Param('postId') postId: string,
+    @Param('postId', IdPipe) postId: string,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<PostLikes> {
-    this.reads.checkId(postId);
     const viewer = request.viewer;
     const [view, answer] = await Promise.all([
       this.reads.count(postId),
@@ -118,19 +77,11 @@ export class ReadsController {
   @ApiOkResponse({ type: PostCounts })
   @ApiProblems([400, 503])
   async many(
-    @Query() query: Record<string, unknown>,
+    @Query(PostsQueryPipe) posts: string[],
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<PostCounts> {
-    const unknown = Object.keys(query).filter((k) => k !== 'posts');
-    if (unknown.length > 0)
-      throw new ProblemException(
-        400,
-        'unknown-parameter',
-        `unknown query parameter ${unknown.map((k) => JSON.stringify(k)).join(', ')} (only posts is accepted)`,
-      );
-    const posts = parsePosts(query.posts, this.reads.maxPosts);
     void reply.header('cache-control', 'no-cache');
-    return { posts: await this.reads.counts(posts) };
+    return { posts: await this.reads.many(posts) };
   }
 
   @Get('posts/:postId/likes/stream')
@@ -153,8 +104,7 @@ export class ReadsController {
     description: 'ignored: a reconnect always gets the current count',
   })
   @ApiProblems([400, 503])
-  async stream(@Param('postId') postId: string, @Res() reply: FastifyReply): Promise<void> {
-    this.reads.checkId(postId);
+  async stream(@Param('postId', IdPipe) postId: string, @Res() reply: FastifyReply): Promise<void> {
     if (!this.reads.acceptingStreams) throw unavailable('the server is shutting down; reconnect', 1);
     // read before committing to a 200, so Redis down is a proper 503 problem
     const current = await this.reads.count(postId);

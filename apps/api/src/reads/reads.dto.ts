@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { ID_PATTERN } from '@doubletap/events';
 
-const ID = { pattern: '^[A-Za-z0-9_-]{1,64}$', example: 'post_1' };
+const ID = { pattern: ID_PATTERN.source, example: 'post_1' };
 
 export class PostCount {
   @ApiProperty(ID) postId!: string;
@@ -38,10 +39,4 @@ export class PostLikes extends PostCount {
 export class PostCounts {
   @ApiProperty({ type: [PostCount], description: 'one entry per distinct requested post, in request order' })
   posts!: PostCount[];
-}
-
-export class DevToken {
-  @ApiProperty({ example: 'guest-1a2b3c' }) userId!: string;
-  @ApiProperty() token!: string;
-  @ApiProperty({ example: 3600 }) expiresInSeconds!: number;
 }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { CountUpdate, LiveSubscription } from '@doubletap/redis';
-import { type CountView, toView } from './read-side.service';
+import { toView } from './count-view';
+import type { PostCount } from './reads.dto';
 
 export interface SseOptions {
   /** a comment line this often keeps proxies and the browser from timing the stream out */
@@ -19,7 +20,7 @@ export const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 } as const;
 
-export const countEvent = (view: CountView, id: number | null): string =>
+export const countEvent = (view: PostCount, id: number | null): string =>
   `${id === null ? '' : `id: ${id}\n`}event: count\ndata: ${JSON.stringify(view)}\n\n`;
 
 /**

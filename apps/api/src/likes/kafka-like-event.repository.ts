@@ -2,8 +2,10 @@ import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } fro
 import { SETTINGS, type Settings } from '@doubletap/config';
 import { EventCodec, likeKey, type LikeEvent } from '@doubletap/events';
 import { BatchingProducer, createKafka, KafkaBatchSink, TopicGuard } from '@doubletap/kafka';
-import { Gauge, histogram, type HealthRegistry, type Logger, type Registry } from '@doubletap/observability';
+import type { HealthRegistry, Logger, Registry } from '@doubletap/observability';
 import { HEALTH, LOGGER, METRICS } from '../platform/tokens';
+import type { LikeEventRepository } from './like-event.repository';
+import { produceMetrics } from './produce-metrics';
 
 /**
  * LikeEvents to Kafka: Avro through the registry (schema id resolved once, in the background until
@@ -11,8 +13,8 @@ import { HEALTH, LOGGER, METRICS } from '../platform/tokens';
  * server stopped (onApplicationShutdown): flushes what is queued, then disconnects.
  */
 @Injectable()
-export class EventProducer implements OnModuleInit, OnApplicationShutdown {
-  readonly codec: EventCodec;
+export class KafkaLikeEventRepository implements LikeEventRepository, OnModuleInit, OnApplicationShutdown {
+  private readonly codec: EventCodec;
   private readonly sink: KafkaBatchSink;
   private readonly batcher: BatchingProducer;
   /** the events topic must keep its pinned partition count and its topic id, or writes are refused */
@@ -47,19 +49,6 @@ export class EventProducer implements OnModuleInit, OnApplicationShutdown {
       pinnedPartitions: settings.topics.partitions,
       logger,
     });
-    const batchSize = histogram(
-      metrics,
-      'doubletap_api_produce_batch_size',
-      'messages per produce request',
-      ['outcome'],
-      [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
-    );
-    const batchSeconds = histogram(
-      metrics,
-      'doubletap_api_produce_seconds',
-      'duration of one produce request (acks=all)',
-      ['outcome'],
-    );
     this.batcher = new BatchingProducer(this.sink.send, {
       lingerMs: api.lingerMs,
       batchMaxSize: api.batchMaxSize,
@@ -68,22 +57,7 @@ export class EventProducer implements OnModuleInit, OnApplicationShutdown {
       unavailable: () => this.sink.unavailable() ?? this.topic.refusal(),
       // a batch whose outcome is unknown retires the producer: nothing else goes out on it
       onInDoubt: (why) => this.sink.discard(why),
-      observer: {
-        batch: (size, seconds, ok) => {
-          const outcome = ok ? 'acked' : 'failed';
-          batchSize.observe({ outcome }, size);
-          batchSeconds.observe({ outcome }, seconds);
-        },
-      },
-    });
-    const batcher = this.batcher;
-    new Gauge({
-      name: 'doubletap_api_produce_queue_depth',
-      help: 'messages waiting for or in a produce request',
-      registers: [metrics],
-      collect() {
-        this.set(batcher.depth);
-      },
+      observer: produceMetrics(metrics, () => this.batcher.depth),
     });
     health.register('kafka-producer', async () => {
       if (!this.sink.isConnected) throw new Error('the Kafka producer is not connected');
@@ -112,12 +86,11 @@ export class EventProducer implements OnModuleInit, OnApplicationShutdown {
     this.logger.info({ flushed: pending }, 'producer flushed and disconnected');
   }
 
-  get schemaReady(): boolean {
+  get ready(): boolean {
     return this.codec.ready;
   }
 
-  /** Resolves when Kafka acknowledged the event; rejects with ProducerOverloadedError/ProducerUnavailableError. */
-  produce(event: LikeEvent): Promise<void> {
+  append(event: LikeEvent): Promise<void> {
     let value: Buffer | undefined;
     try {
       value = this.codec.encodeLikeNow(event);
