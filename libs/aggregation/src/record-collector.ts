@@ -145,6 +145,9 @@ export class RecordCollector {
     const { topics, partition } = this.deps;
     return fitRecord<TxRecord>({
       topic: topics.deadLetter,
+      // explicit, so the transaction's answer can be checked partition by partition (the dead-letter
+      // topic has one partition; order across source partitions does not matter there)
+      partition: 0,
       key: record.key,
       value: record.value,
       headers: {

@@ -1,5 +1,6 @@
 import { type ICustomPartitioner, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from '@doubletap/observability';
+import { unacknowledged, UnacknowledgedError } from './acks';
 import { partitionForKey } from './partitioner';
 
 /**
@@ -352,12 +353,20 @@ export class KafkaBatchSink {
     if (!producer || !this.connected)
       throw new ProducerUnavailableError('the Kafka producer is not connected');
     try {
-      await producer.send({
+      const answer = await producer.send({
         topic: this.options.topic,
         acks: -1,
         timeout: this.options.timeoutMs,
         messages,
       });
+      const pinned = this.options.pinnedPartitions;
+      if (pinned !== undefined) {
+        const sent = new Set(messages.map((m) => partitionForKey(m.key, pinned)));
+        const missing = unacknowledged([...sent].map((partition) => ({ topic: this.options.topic, partition })), answer);
+        if (missing.length > 0) throw new UnacknowledgedError(missing);
+      } else if (answer.length === 0 || answer.some((a) => a.errorCode !== 0)) {
+        throw new UnacknowledgedError([]);
+      }
     } catch (e) {
       // the failed send has settled (kafkajs will not retry it any more): start over with a new
       // producer id before anything else is sent
@@ -388,8 +397,9 @@ export class KafkaBatchSink {
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
         createPartitioner: pinnedKeyHashPartitioner(this.options.pinnedPartitions),
-        // a bounded number of retries, so every send() settles within a few request timeouts
-        retry: { retries: 2, initialRetryTime: 50, maxRetryTime: 250 },
+        // one attempt per send: a retried attempt can skip a partition whose leader moved to a broker
+        // that answered the first one (acks.ts); a failed send is a 503, and the producer is replaced
+        retry: { retries: 0 },
       });
       producer.on(producer.events.DISCONNECT, () => {
         if (this.producer !== producer) return;

@@ -31,6 +31,8 @@ export { TopicIdentityReader } from './identity';
 export type { TopicIdentity } from './identity';
 export { TopicGuard } from './topic-guard';
 export type { TopicGuardState } from './topic-guard';
+export { unacknowledged, UnacknowledgedError } from './acks';
+export type { TopicPartition } from './acks';
 export { ProducerFencedError, TransactionalSender, TransactionFailedError } from './transactional-sender';
 export type { TransactionalSenderOptions, TxRecord } from './transactional-sender';
 export type {

@@ -1,5 +1,6 @@
 import { Partitioners, type Kafka, type Producer, type Transaction } from 'kafkajs';
 import type { Logger } from '@doubletap/observability';
+import { unacknowledged, UnacknowledgedError } from './acks';
 import { chunkBySize, DEFAULT_CHUNK_BYTES, recordSize, BATCH_OVERHEAD } from './chunks';
 import { describeError, isFencingError } from './errors';
 
@@ -117,13 +118,21 @@ export class TransactionalSender {
           if (list) list.push(r);
           else byTopic.set(r.topic, [r]);
         }
-        await txn.sendBatch({
+        const answer = await txn.sendBatch({
           acks: -1,
           topicMessages: [...byTopic].map(([topic, list]) => ({
             topic,
             messages: list.map((r) => ({ key: r.key, value: r.value, partition: r.partition, headers: r.headers })),
           })),
         });
+        // never commit a transaction whose answer skipped a partition (acks.ts): abandoned, it is
+        // aborted when the next producer with this id starts; records without an explicit
+        // partition cannot be checked, so every record this system writes names its partition
+        const missing = unacknowledged(
+          chunk.filter((r) => r.partition !== undefined).map((r) => ({ topic: r.topic, partition: r.partition! })),
+          answer,
+        );
+        if (missing.length > 0) throw new UnacknowledgedError(missing);
       }
       await txn.commit();
     } catch (e) {
