@@ -14,6 +14,7 @@ export class BlockedState {
   ) {}
 
   set(what: string | undefined, error?: unknown): void {
+    if (what === undefined && !this.current) return;
     const labels = { partition: String(this.partition) };
     if (this.current && this.current.what !== what) this.metrics.blocked.remove({ ...labels, waiting_for: this.current.what });
     if (what === undefined) {
@@ -41,7 +42,8 @@ export async function untilDecoded<T>(
   for (let attempt = 1; ; attempt++) {
     try {
       const value = await fn();
-      if (attempt > 1) options.blocked.set(undefined);
+      // cleared on any success: a batch given up while blocked leaves the state to the next batch
+      if (options.blocked.current) options.blocked.set(undefined);
       return value;
     } catch (e) {
       if (!(e instanceof DecodeBlockedError)) throw e;

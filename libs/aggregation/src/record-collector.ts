@@ -81,7 +81,6 @@ export class RecordCollector {
       if (!guard.active()) throw new PartitionLostError(this.deps.partition, 'given up while opening its producer');
       try {
         this.sender = await this.openSender(this.deps.transactionalId);
-        if (attempt > 1) this.deps.onBlocked?.(undefined);
         return;
       } catch (e) {
         this.deps.onBlocked?.('kafka', e);
@@ -114,7 +113,9 @@ export class RecordCollector {
       try {
         await this.sender!.send(records);
         this.deps.metrics.transactions.inc({ outcome: 'committed' });
-        if (attempt > 1) this.deps.onBlocked?.(undefined);
+        // cleared on every success, not only after a retry in this call: a batch abandoned while
+        // blocked (ownership not confirmed) left the state set, and /ready red, for good
+        this.deps.onBlocked?.(undefined);
         return;
       } catch (e) {
         const fenced = e instanceof ProducerFencedError;

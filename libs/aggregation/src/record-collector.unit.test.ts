@@ -69,6 +69,23 @@ describe('RecordCollector', () => {
     expect(output.committed).toEqual([]);
   });
 
+  it('a batch given up while blocked leaves nothing blocked once the next batch commits at its first attempt', async () => {
+    const output = new FakeKafkaOutput();
+    const blocked: Array<string | undefined> = [];
+    const c = collector(output, blocked);
+    await c.open(ours());
+    output.failNext = 1;
+    const unconfirmed = ours(async () => {
+      throw new Error('The coordinator is loading and hence cannot process requests');
+    });
+    const recs = [{ topic: 'c', partition: 0, key: 'p/0', value: Buffer.from('x') }];
+    await expect(c.send(recs, unconfirmed)).rejects.toBeInstanceOf(PartitionLostError);
+    expect(blocked).toEqual(['kafka']);
+    await c.send(recs, ours());
+    expect(output.committed).toEqual([recs]);
+    expect(blocked).toEqual(['kafka', undefined]);
+  });
+
   it('a partition being given up stops the retries', async () => {
     const output = new FakeKafkaOutput();
     const c = collector(output);

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { uuidv7, type EventCodec, type LikeEvent } from '@doubletap/events';
 import { createIdempotentProducer, type Kafka } from '@doubletap/kafka';
-import { likeKey, partitionForKey } from '@doubletap/likes';
+import { likeKey, partitionForKey, seededRandom } from '@doubletap/likes';
 
 export interface RawRecord {
   partition: number;
@@ -41,10 +40,13 @@ export async function validLikes(
 }
 
 /**
- * A poison storm: random bytes, a schema id the registry does not know (magic byte, id, garbage),
- * and valid Avro of the LikeEvent schema whose ids are invalid, spread over the partitions.
+ * A poison storm, the same for the same seed: random bytes, a schema id the registry does not know
+ * (magic byte, id, garbage), and valid Avro of the LikeEvent schema whose ids are invalid, spread
+ * over the partitions. Random bytes that happen to start with the magic byte name random schema ids.
  */
-export async function poisonRecords(codec: EventCodec, n: number, partitions: number): Promise<RawRecord[]> {
+export async function poisonRecords(codec: EventCodec, n: number, partitions: number, seed: number): Promise<RawRecord[]> {
+  const random = seededRandom(seed);
+  const bytes = (length: number) => Buffer.from(Array.from({ length }, () => random(256)));
   const out: RawRecord[] = [];
   const unknownId = Buffer.alloc(5);
   unknownId.writeUInt32BE(2_000_000_000, 1);
@@ -52,8 +54,8 @@ export async function poisonRecords(codec: EventCodec, n: number, partitions: nu
     const partition = i % partitions;
     const kind = i % 3;
     let value: Buffer;
-    if (kind === 0) value = randomBytes(1 + (i % 200));
-    else if (kind === 1) value = Buffer.concat([unknownId, randomBytes(20)]);
+    if (kind === 0) value = bytes(1 + random(200));
+    else if (kind === 1) value = Buffer.concat([unknownId, bytes(20)]);
     else
       value = await codec.encodeLike({ eventId: `not-a-uuid-${i}`, postId: `bad post ${i}`, userId: 'u', action: 'LIKE', occurredAt: Date.now() });
     out.push({ partition, key: `poison-${i}`, value });

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings, type Settings } from '@doubletap/config';
@@ -229,6 +229,18 @@ export class ChaosPipeline {
   /** Every partition with records is applied to its end, live, nothing left to publish. */
   async caughtUp(): Promise<boolean> {
     return aggregatorCaughtUp(this.kafka, this.settings.topics.events, await this.partitionStatuses());
+  }
+
+  /** Writes every instance's log lines (all incarnations) to `<dir>/<id>.log`; returns the paths. */
+  async saveLogs(dir: string): Promise<string[]> {
+    await mkdir(dir, { recursive: true });
+    const out: string[] = [];
+    for (const i of this.instances.values()) {
+      const path = join(dir, `${i.id}.log`);
+      await writeFile(path, `${i.history.join('\n')}\n`);
+      out.push(path);
+    }
+    return out;
   }
 
   /** Stops every instance (resumed first if paused), deletes topics, keys and data dirs. */

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { StackControl } from '@doubletap/testing';
 import { Harness, type ChaosContext } from './harness';
 import { ChaosPipeline } from './pipeline';
@@ -79,7 +81,8 @@ async function runScenario(ctx: ChaosContext, name: ScenarioName): Promise<Scena
     return await harness.result(started);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    ctx.log(`[${name}] error: ${why}`);
+    harness?.fail(`error: ${why.split('\n')[0]}`);
+    if (!harness) ctx.log(`[${name}] error: ${why}`);
     const partial = harness ? await harness.result(started).catch(() => undefined) : undefined;
     const base: ScenarioResult = partial ?? {
       name,
@@ -95,9 +98,14 @@ async function runScenario(ctx: ChaosContext, name: ScenarioName): Promise<Scena
       failures: [],
       seconds: 0,
     };
-    return { ...base, ok: false, failures: [...base.failures, `error: ${why.split('\n')[0]}`], seconds: Math.round((Date.now() - started) / 100) / 10 };
+    const failures = partial ? base.failures : [`error: ${why.split('\n')[0]}`];
+    return { ...base, ok: false, failures, seconds: Math.round((Date.now() - started) / 100) / 10 };
   } finally {
     await harness?.close();
+    if (pipeline && (!harness || harness.failures.length > 0)) {
+      const dir = join(tmpdir(), 'doubletap-chaos', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      await pipeline.saveLogs(dir).then(() => ctx.log(`[${name}] the apps' logs are in ${dir}`), () => undefined);
+    }
     await pipeline?.stop().catch((e: unknown) => ctx.log(`[${name}] cleanup failed: ${String(e)}`));
   }
 }

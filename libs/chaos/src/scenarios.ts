@@ -1,6 +1,7 @@
 import { addPartitions, deleteRecordsBefore, deleteTopics, ensureTopics, partitionCount, topicOffsets, topicSpecs } from '@doubletap/kafka';
 import { createRedis } from '@doubletap/redis';
 import { mintToken } from '@doubletap/auth';
+import type { StackPart } from '@doubletap/testing';
 import { checkReadApi, countRecords } from './checks';
 import { poisonRecords, produceRaw, validLikes } from './direct';
 import { sleep, until, type Harness } from './harness';
@@ -14,24 +15,38 @@ export interface ScenarioSpec {
 
 const cycles = (h: Harness, quick: number, full: number) => (h.ctx.quick ? quick : full);
 
+/**
+ * Traffic on; `n` times: wait `beforeMs`, inject the fault (which answers how to undo it), let it
+ * last `lastsMs`, undo it, and wait until every app is ready again; then a little more traffic.
+ */
+async function underLoad(h: Harness, n: number, o: { beforeMs: number; lastsMs: number; inject(): Promise<() => Promise<void>> }): Promise<void> {
+  h.startTraffic();
+  for (let i = 0; i < n; i++) {
+    await sleep(o.beforeMs);
+    const undo = await o.inject();
+    await sleep(o.lastsMs);
+    h.faultEnds();
+    await undo();
+    h.cycles++;
+    await h.healed();
+  }
+  await sleep(2500);
+}
+
 /** kill -9 of one app, restarted at once (a supervisor), `n` times under load. */
 function killCycles(app: 'api' | 'aggregator' | 'projector'): ScenarioSpec {
+  const id = app === 'aggregator' ? 'aggregator-1' : app;
   return {
     aggregators: 1,
-    async run(h) {
-      const id = app === 'aggregator' ? 'aggregator-1' : app;
-      h.startTraffic();
-      const n = cycles(h, 3, 20);
-      for (let i = 0; i < n; i++) {
-        await sleep(1500);
-        await h.pipeline.kill(id);
-        h.faultEnds();
-        await h.pipeline.restart(id, false);
-        h.cycles++;
-        await h.healed();
-      }
-      await sleep(2000);
-    },
+    run: (h) =>
+      underLoad(h, cycles(h, 2, 20), {
+        beforeMs: 1500,
+        lastsMs: 0,
+        inject: async () => {
+          await h.pipeline.kill(id);
+          return () => h.pipeline.restart(id, false);
+        },
+      }),
   };
 }
 
@@ -70,90 +85,76 @@ const zombie: ScenarioSpec = {
   },
 };
 
+/** The broker leading likes.events partition 0 now. */
+async function leader(h: Harness): Promise<StackPart> {
+  const { part, nodeId } = await h.ctx.stack.leaderOf(h.pipeline.kafka, h.topics.events, 0);
+  h.log(`${part} (node ${nodeId}) leads ${h.topics.events}/0`);
+  return part;
+}
+
 /** The broker leading likes.events partition 0: kill -9, then started again on its data. */
 const brokerKill: ScenarioSpec = {
   aggregators: 1,
-  async run(h) {
-    h.startTraffic();
-    for (let i = 0; i < cycles(h, 1, 3); i++) {
-      await sleep(3000);
-      const { part, nodeId } = await h.ctx.stack.leaderOf(h.pipeline.kafka, h.topics.events, 0);
-      h.log(`kill -9 ${part} (node ${nodeId}, leader of ${h.topics.events}/0)`);
-      await h.ctx.stack.kill(part);
-      await sleep(8000);
-      h.faultEnds();
-      await h.ctx.stack.start(part);
-      h.cycles++;
-      await h.healed();
-    }
-    await sleep(3000);
-  },
+  run: (h) =>
+    underLoad(h, cycles(h, 1, 3), {
+      beforeMs: 3000,
+      lastsMs: 8000,
+      inject: async () => {
+        const part = await leader(h);
+        await h.ctx.stack.kill(part);
+        return () => h.ctx.stack.start(part);
+      },
+    }),
 };
 
 /** The leader broker SIGSTOPped for longer than the api's produce timeout, then SIGCONT. */
 const slowBroker: ScenarioSpec = {
   aggregators: 1,
-  async run(h) {
-    h.startTraffic();
-    const pauseMs = h.pipeline.settings.api.produceTimeoutMs + 5000;
-    for (let i = 0; i < cycles(h, 1, 3); i++) {
-      await sleep(3000);
-      const { part } = await h.ctx.stack.leaderOf(h.pipeline.kafka, h.topics.events, 0);
-      h.log(`SIGSTOP ${part} for ${pauseMs} ms`);
-      await h.ctx.stack.pause(part);
-      await sleep(pauseMs);
-      h.faultEnds();
-      await h.ctx.stack.resume(part);
-      h.cycles++;
-      await h.healed();
-    }
-    await sleep(3000);
-  },
+  run: (h) =>
+    underLoad(h, cycles(h, 1, 3), {
+      beforeMs: 3000,
+      lastsMs: h.pipeline.settings.api.produceTimeoutMs + 5000,
+      inject: async () => {
+        const part = await leader(h);
+        await h.ctx.stack.pause(part);
+        return () => h.ctx.stack.resume(part);
+      },
+    }),
 };
 
 /** The schema registry stopped for 30 s under load. */
 const registryDown: ScenarioSpec = {
   aggregators: 1,
-  async run(h) {
-    h.startTraffic();
-    for (let i = 0; i < cycles(h, 1, 2); i++) {
-      await sleep(3000);
-      await h.ctx.stack.term('registry');
-      h.log('registry stopped for 30 s');
-      await sleep(30_000);
-      h.faultEnds();
-      await h.ctx.stack.start('registry');
-      h.cycles++;
-      await h.healed();
-    }
-    await sleep(3000);
-  },
+  run: (h) =>
+    underLoad(h, cycles(h, 1, 2), {
+      beforeMs: 3000,
+      lastsMs: 30_000,
+      inject: async () => {
+        await h.ctx.stack.term('registry');
+        return () => h.ctx.stack.start('registry');
+      },
+    }),
 };
 
 /** Redis lost under load: killed -9 and restarted empty, or FLUSHALL. */
 function redisLoss(how: 'kill' | 'flush'): ScenarioSpec {
   return {
     aggregators: 1,
-    async run(h) {
-      h.startTraffic();
-      for (let i = 0; i < cycles(h, 1, 3); i++) {
-        await sleep(4000);
-        if (how === 'kill') {
-          await h.ctx.stack.kill('redis');
-          await sleep(1000);
-          h.faultEnds();
-          await h.ctx.stack.start('redis');
-        } else {
+    run: (h) =>
+      underLoad(h, cycles(h, 1, 3), {
+        beforeMs: 4000,
+        lastsMs: how === 'kill' ? 1000 : 0,
+        inject: async () => {
+          if (how === 'kill') {
+            await h.ctx.stack.kill('redis');
+            return () => h.ctx.stack.start('redis');
+          }
           const redis = createRedis({ url: h.pipeline.settings.redis.url, offlineQueue: true });
           await redis.flushall();
           await redis.quit();
-          h.faultEnds();
-        }
-        h.cycles++;
-        await h.healed();
-      }
-      await sleep(3000);
-    },
+          return async () => undefined;
+        },
+      }),
   };
 }
 
@@ -193,7 +194,7 @@ const topicRecreated: ScenarioSpec = {
   async run(h) {
     const p = h.pipeline;
     h.startTraffic();
-    await sleep(6000);
+    await sleep(4000);
     await h.checkAll();
     const posts = h.traffic!.truth.postIds();
     await deleteTopics(p.kafka, [h.topics.events]);
@@ -217,7 +218,7 @@ const partitionsAdded: ScenarioSpec = {
   async run(h) {
     const p = h.pipeline;
     h.startTraffic();
-    await sleep(6000);
+    await sleep(4000);
     await h.checkAll();
     await addPartitions(p.kafka, h.topics.events, h.ctx.partitions + 2);
     h.cycles++;
@@ -244,7 +245,7 @@ const logTruncated: ScenarioSpec = {
   async run(h) {
     const p = h.pipeline;
     h.startTraffic();
-    await sleep(6000);
+    await sleep(4000);
     await h.checkAll();
     await p.term('aggregator-1');
     const posts = h.traffic!.truth.postIds();
@@ -278,7 +279,7 @@ const poisonStorm: ScenarioSpec = {
     })();
     await sleep(2000);
     for (let sent = 0; sent < total; sent += batch) {
-      await produceRaw(p.kafka, h.topics.events, await poisonRecords(h.codec, Math.min(batch, total - sent), h.ctx.partitions), batch);
+      await produceRaw(p.kafka, h.topics.events, await poisonRecords(h.codec, Math.min(batch, total - sent), h.ctx.partitions, h.ctx.seed * 1000 + sent), batch);
       h.cycles++;
       await sleep(1000);
     }

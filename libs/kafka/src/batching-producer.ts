@@ -303,7 +303,7 @@ export interface KafkaBatchSinkOptions {
 }
 
 /**
- * The Kafka side of a {@link BatchingProducer}: one idempotent producer (acks=all) that connects
+ * The Kafka side of a {@link BatchingProducer}: one producer (acks=all, one attempt per send) that connects
  * in the background (the process starts and reports "not ready" while Kafka is down) and is
  * replaced by a fresh one (new producer id) after any failed batch, so a batch that was written
  * but not acknowledged can never make the broker drop a later batch as a "duplicate sequence".
@@ -393,12 +393,15 @@ export class KafkaBatchSink {
     let delay = 100;
     while (!this.stopped) {
       const producer = this.kafka.producer({
-        idempotent: true,
+        // one attempt per send (kafkajs refuses an idempotent producer without retries, and its
+        // sequence numbers only ever deduplicate retries): a failed send is a 503 and the producer
+        // is replaced, so nothing is sent twice by the client
+        idempotent: false,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
         createPartitioner: pinnedKeyHashPartitioner(this.options.pinnedPartitions),
-        // one attempt per send: a retried attempt can skip a partition whose leader moved to a broker
-        // that answered the first one (acks.ts); a failed send is a 503, and the producer is replaced
+        // a retried attempt can skip a partition whose leader moved to a broker that answered the
+        // first one (acks.ts)
         retry: { retries: 0 },
       });
       producer.on(producer.events.DISCONNECT, () => {
