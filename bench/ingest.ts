@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { mintToken } from '@doubletap/auth';
 import { loadSettings } from '@doubletap/config';
 import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
+import { createRedis, deleteKeysWithPrefix, markReadSideComplete } from '@doubletap/redis';
 import { freePort, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { autocannon, type CannonRequest, type CannonResult } from './lib/autocannon';
 import { intKnob, machine, ROOT, writeResult } from './lib/common';
@@ -53,8 +54,14 @@ async function main(): Promise<void> {
   };
   const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'bench-ingest' });
   await ensureTopics(kafka, topicSpecs(topics));
+  // the api is ready only once its read side is complete (ADR 0008); no projector runs here, so the
+  // bench declares it complete under a key prefix of its own
+  const prefix = `${uniqueName('bench-ingest')}:`;
+  const redis = createRedis({ url: settings.redis.url, offlineQueue: true });
+  await markReadSideComplete(redis, prefix, topics.partitions);
   const [apiPort, helloPort] = [await freePort(), await freePort()];
   const api = spawnBuilt('apps/api/src/main.js', {
+    REDIS_KEY_PREFIX: prefix,
     API_PORT: String(apiPort),
     TOPIC_EVENTS: topics.events,
     TOPIC_COUNTS: topics.counts,
@@ -112,6 +119,8 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all([stopChild(api), stopChild(hello)]);
     await deleteTopics(kafka, [topics.events, topics.counts, topics.deadLetter]).catch(() => undefined);
+    await deleteKeysWithPrefix(redis, prefix).catch(() => undefined);
+    await redis.quit().catch(() => undefined);
   }
 
   const [base, like] = rows;
