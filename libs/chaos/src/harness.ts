@@ -1,6 +1,7 @@
 import { mintToken } from '@doubletap/auth';
+import type { CheckResult } from '@doubletap/loadgen';
 import { EventCodec, RECOUNT_UNKNOWN_ID_POLICY } from '@doubletap/events';
-import type { StackControl } from '@doubletap/testing';
+import { type StackControl, waitFor } from '@doubletap/testing';
 import { checkAcceptedInLog, checkReadApi, staleCountKeys } from './checks';
 import { ChaosPipeline } from './pipeline';
 import { Traffic } from './traffic';
@@ -19,21 +20,6 @@ export interface ChaosContext {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `probe` until it returns a truthy value; fails with `what` after timeoutMs. */
-export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 120_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 /** One scenario's run: its pipeline, its traffic, and what it found. */
 export class Harness {
@@ -123,7 +109,7 @@ export class Harness {
     if (report) this.notes.push(`load: ${report.requests.sent} sent, ${report.requests.accepted} accepted, by status ${JSON.stringify(report.requests.byStatus)}`);
     await this.codec.init();
     try {
-      await until('the aggregators applied all of likes.events', () => this.pipeline.caughtUp(), 180_000, 500);
+      await waitFor('the aggregators applied all of likes.events', () => this.pipeline.caughtUp(), 180_000, 500);
     } catch (e) {
       this.fail((e as Error).message);
     }
@@ -132,8 +118,7 @@ export class Harness {
     this.duplicated = logCheck.duplicated;
     if (logCheck.missing > 0 || logCheck.duplicated > 0) this.fail(`202'd events not in the log exactly once: ${logCheck.examples.join(', ')}`);
     if (truth) {
-      const token = await mintToken(this.pipeline.settings.auth.hs256Secret, 'chaos-reader', { ttlSeconds: 600 });
-      const read = await checkReadApi(this.pipeline.apiUrl, truth, token, 120_000);
+      const read = await this.readApi(120_000);
       this.mismatches += read.mismatchCount;
       if (!read.ok) this.fail(`read API differs from the ground truth on ${read.mismatchCount} posts: ${JSON.stringify(read.mismatches.slice(0, 3))}`);
       else this.notes.push(`read API = ground truth on ${read.posts} posts (${read.exactPosts} exact, ${read.uncertainPairs} uncertain pairs) after ${(read.waitedMs / 1000).toFixed(1)} s`);
@@ -144,6 +129,19 @@ export class Harness {
     else this.notes.push(`doubletap verify: ${v.posts} posts recounted from ${v.events} events, 0 mismatches`);
     this.staleCounts = await staleCountKeys(this.pipeline.kafka, this.codec, this.topics.counts);
     if (this.staleCounts > 0) this.fail(`${this.staleCounts} keys of likes.counts end on a stale count`);
+  }
+
+  /** The read API's counts against the traffic's ground truth, waiting up to waitMs for them to match. */
+  async readApi(waitMs: number): Promise<CheckResult> {
+    const token = await mintToken(this.pipeline.settings.auth.hs256Secret, 'chaos-reader', { ttlSeconds: 600 });
+    return checkReadApi(this.pipeline.apiUrl, this.traffic!.truth, token, waitMs);
+  }
+
+  /** Traffic for a few seconds, then the checks: a sound state before a fault the system must refuse. */
+  async settledState(): Promise<void> {
+    this.startTraffic();
+    await sleep(4000);
+    await this.checkAll();
   }
 
   /** What the scenario found. */

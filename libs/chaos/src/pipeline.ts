@@ -8,6 +8,7 @@ import {
   aggregatorCaughtUp,
   freePort,
   freshNamesEnv,
+  parseLogLine,
   spawnApp,
   stopApp,
   uniqueName,
@@ -102,16 +103,7 @@ export class ChaosPipeline {
 
   /** The lines `id` logged (every incarnation), parsed where they are JSON. */
   lines(id: string): Array<Record<string, unknown>> {
-    const out: Array<Record<string, unknown>> = [];
-    for (const l of this.get(id).history) {
-      if (!l.startsWith('{')) continue;
-      try {
-        out.push(JSON.parse(l) as Record<string, unknown>);
-      } catch {
-        // not a log line
-      }
-    }
-    return out;
+    return this.get(id).history.map(parseLogLine).filter((e): e is Record<string, unknown> => e !== undefined);
   }
 
   private get(id: string): Instance {
@@ -213,9 +205,10 @@ export class ChaosPipeline {
     if (waitReady) await this.ready(id);
   }
 
-  async partitionStatuses(): Promise<PartitionStatusView[]> {
+  /** What the aggregators (`ids`, default all) say of the partitions they own; one that does not answer says nothing. */
+  async partitionStatuses(ids = this.ids('aggregator')): Promise<PartitionStatusView[]> {
     const out: PartitionStatusView[] = [];
-    for (const id of this.ids('aggregator')) {
+    for (const id of ids) {
       try {
         const res = await fetch(`${this.url(id)}/internal/partitions`, { signal: AbortSignal.timeout(3000) });
         out.push(...((await res.json()) as { partitions: PartitionStatusView[] }).partitions);

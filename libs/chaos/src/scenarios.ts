@@ -1,10 +1,9 @@
 import { addPartitions, deleteRecordsBefore, deleteTopics, ensureTopics, partitionCount, topicOffsets, topicSpecs } from '@doubletap/kafka';
 import { createRedis } from '@doubletap/redis';
-import { mintToken } from '@doubletap/auth';
-import type { StackPart } from '@doubletap/testing';
-import { checkReadApi, countRecords } from './checks';
+import { type StackPart, waitFor } from '@doubletap/testing';
+import { countRecords } from './checks';
 import { poisonRecords, produceRaw, validLikes } from './direct';
-import { sleep, until, type Harness } from './harness';
+import { sleep, type Harness } from './harness';
 import type { ScenarioName } from './types';
 
 export interface ScenarioSpec {
@@ -62,11 +61,10 @@ const zombie: ScenarioSpec = {
       await sleep(3000);
       p.pause('aggregator-2');
       h.log('aggregator-2 paused (SIGSTOP)');
-      await until(
+      await waitFor(
         'aggregator-1 owns every partition',
         async () => {
-          const res = await fetch(`${p.url('aggregator-1')}/internal/partitions`, { signal: AbortSignal.timeout(2000) });
-          const { partitions: owned } = (await res.json()) as { partitions: Array<{ phase: string }> };
+          const owned = await p.partitionStatuses(['aggregator-1']);
           return owned.length === partitions && owned.every((s) => s.phase === 'live');
         },
         90_000,
@@ -163,7 +161,7 @@ async function expectRefusal(h: Harness, code: string, id = 'aggregator-1'): Pro
   const from = Date.now();
   const p = h.pipeline;
   try {
-    await until(`/ready of ${id} names ${code}`, async () => (await p.status(id, 'ready')) === 503 && (await p.readyText(id)).includes(code), 120_000, 500);
+    await waitFor(`/ready of ${id} names ${code}`, async () => (await p.status(id, 'ready')) === 503 && (await p.readyText(id)).includes(code), 120_000, 500);
   } catch (e) {
     h.fail(`${(e as Error).message}; /ready says ${(await p.readyText(id)).slice(0, 300)}`);
     return;
@@ -181,9 +179,7 @@ async function expectRefusal(h: Harness, code: string, id = 'aggregator-1'): Pro
 /** After a refusal the read API still serves exactly the counts from before the fault. */
 async function expectCountsUnchanged(h: Harness): Promise<void> {
   await sleep(5000); // time for anything wrongly applied to reach the read side
-  const truth = h.traffic!.truth;
-  const token = await mintToken(h.pipeline.settings.auth.hs256Secret, 'chaos-reader', { ttlSeconds: 600 });
-  const read = await checkReadApi(h.pipeline.apiUrl, truth, token, 1000);
+  const read = await h.readApi(1000);
   if (!read.ok) h.fail(`a count changed after the refusal: ${JSON.stringify(read.mismatches.slice(0, 3))}`);
   else h.notes.push(`no count changed: the read API still equals the truth of before the fault on ${read.posts} posts`);
 }
@@ -193,13 +189,11 @@ const topicRecreated: ScenarioSpec = {
   aggregators: 1,
   async run(h) {
     const p = h.pipeline;
-    h.startTraffic();
-    await sleep(4000);
-    await h.checkAll();
+    await h.settledState();
     const posts = h.traffic!.truth.postIds();
     await deleteTopics(p.kafka, [h.topics.events]);
-    await until('likes.events is gone', async () => (await topicOffsets(p.kafka, h.topics.events).catch(() => [])).length === 0, 60_000, 500);
-    await until(
+    await waitFor('likes.events is gone', async () => (await topicOffsets(p.kafka, h.topics.events).catch(() => [])).length === 0, 60_000, 500);
+    await waitFor(
       'likes.events is created again',
       async () => (await ensureTopics(p.kafka, topicSpecs(h.topics).filter((s) => s.topic === h.topics.events)), true),
       60_000,
@@ -217,9 +211,7 @@ const partitionsAdded: ScenarioSpec = {
   aggregators: 1,
   async run(h) {
     const p = h.pipeline;
-    h.startTraffic();
-    await sleep(4000);
-    await h.checkAll();
+    await h.settledState();
     await addPartitions(p.kafka, h.topics.events, h.ctx.partitions + 2);
     h.cycles++;
     // the brokers learn the new count one after another: once all know it (and the aggregator's
@@ -227,7 +219,7 @@ const partitionsAdded: ScenarioSpec = {
     // between is one the api routed by the pinned count (it never uses the new partitions), or a
     // record on a wrong partition, which is dead-lettered: no count goes wrong (ADR 0010).
     let agreeing = 0;
-    await until('every broker knows the new partition count', async () => {
+    await waitFor('every broker knows the new partition count', async () => {
       agreeing = (await partitionCount(p.kafka, h.topics.events)) === h.ctx.partitions + 2 ? agreeing + 1 : 0;
       return agreeing >= 3;
     }, 60_000, 300);
@@ -244,9 +236,7 @@ const logTruncated: ScenarioSpec = {
   aggregators: 1,
   async run(h) {
     const p = h.pipeline;
-    h.startTraffic();
-    await sleep(4000);
-    await h.checkAll();
+    await h.settledState();
     await p.term('aggregator-1');
     const posts = h.traffic!.truth.postIds();
     await produceRaw(p.kafka, h.topics.events, await validLikes(h.codec, posts, 100, h.ctx.partitions, 0));
@@ -285,7 +275,7 @@ const poisonStorm: ScenarioSpec = {
     }
     // committed records only (read back): offsets also count transaction markers and aborted sends
     let dlq = 0;
-    await until('every poison record is dead-lettered', async () => (dlq = await countRecords(p.kafka, h.topics.deadLetter)) >= total, 120_000, 2000);
+    await waitFor('every poison record is dead-lettered', async () => (dlq = await countRecords(p.kafka, h.topics.deadLetter)) >= total, 120_000, 2000);
     await h.healed();
     probing = false;
     await probe;

@@ -59,7 +59,7 @@ export function spawnApp(name: AppName, env: Record<string, string>, options: Sp
       logs.push(line);
       if (logs.length > keep) logs.shift();
       options.onLine?.(`${name} | ${line}`);
-      const entry = parse(line);
+      const entry = parseLogLine(line);
       if (entry?.msg === STARTED[name]) resolve(entry);
     };
     createInterface({ input: child.stdout }).on('line', onLine);
@@ -73,7 +73,7 @@ export function spawnApp(name: AppName, env: Record<string, string>, options: Sp
     logs,
     started,
     exited,
-    linesWith: (msg) => logs.map(parse).filter((e): e is Record<string, unknown> => e?.msg === msg),
+    linesWith: (msg) => logs.map(parseLogLine).filter((e): e is Record<string, unknown> => e?.msg === msg),
   };
 }
 
@@ -81,7 +81,8 @@ export async function stopApp(app: AppProcess, graceMs = 15_000): Promise<void> 
   await stopChild(app.child, graceMs);
 }
 
-function parse(line: string): Record<string, unknown> | undefined {
+/** A structured log line as its fields; undefined for any other line. */
+export function parseLogLine(line: string): Record<string, unknown> | undefined {
   if (!line.startsWith('{')) return undefined;
   try {
     return JSON.parse(line) as Record<string, unknown>;
