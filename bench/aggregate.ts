@@ -14,11 +14,13 @@
  * Writes bench/results/aggregate-<ts>.json and the "## Aggregation" section of BENCHMARKS.md; the
  * JSON goes to stdout. BENCH_PROFILE=1 profiles the aggregator process (node --cpu-prof) in
  * phases 3 and 5 and adds where the time went to both.
+ * BENCH_LOG_FILE=<path> appends the aggregator's log lines to that file.
+ * BENCH_DISTINCT=1 makes every event a LIKE of a new pair (the stores then hold BENCH_EVENTS pairs: the memory run).
  * Knobs: BENCH_EVENTS (1000000), BENCH_PAIRS (BENCH_EVENTS/8), BENCH_POSTS (2000), BENCH_MORE
  * (BENCH_EVENTS/2), BENCH_PARTITIONS (4), BENCH_CONCURRENCY (= partitions).
  */
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +29,7 @@ import { EventCodec, uuidv7, type LikeEvent } from '@doubletap/events';
 import { createIdempotentProducer, createKafka, deleteTopics, drainTopic, ensureTopics, topicNames, topicOffsets, topicSpecs, type Kafka } from '@doubletap/kafka';
 import { likeKey } from '@doubletap/likes';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
-import { freePort, freshNamesEnv, peakRssBytes, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
+import { cpuSeconds, freePort, freshNamesEnv, peakRssBytes, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
 import { intKnob, lcg, machine, ROOT, type Machine, writeResult } from './lib/common';
 import { summarize, type ProfileSummary } from './lib/profile';
@@ -39,6 +41,8 @@ const MORE = intKnob('BENCH_MORE', Math.max(1, Math.floor(EVENTS / 2)));
 const PARTITIONS = intKnob('BENCH_PARTITIONS', 4);
 const CONCURRENCY = intKnob('BENCH_CONCURRENCY', PARTITIONS);
 const PROFILE = process.env.BENCH_PROFILE === '1';
+/** BENCH_DISTINCT=1: every event LIKEs a new (post, user) pair, so the stores end up holding BENCH_EVENTS pairs (the memory run) */
+const DISTINCT = process.env.BENCH_DISTINCT === '1';
 
 const log = (msg: string) => process.stderr.write(`bench:aggregate ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -58,8 +62,9 @@ async function fill(kafka: Kafka, codec: EventCodec, topic: string, n: number, s
       const now = Date.now();
       const messages = new Array<{ key: string; value: Buffer }>(size);
       for (let j = 0; j < size; j++) {
-        const pair = Math.floor(PAIRS * next() ** 2);
-        const e: LikeEvent = { eventId: uuidv7(), postId: `p${pair % POSTS}`, userId: `u${pair}`, action: next() < 0.7 ? 'LIKE' : 'UNLIKE', occurredAt: now };
+        const pair = DISTINCT ? (seed - 1) * EVENTS + i + j : Math.floor(PAIRS * next() ** 2);
+        const action = DISTINCT || next() < 0.7 ? 'LIKE' : 'UNLIKE';
+        const e: LikeEvent = { eventId: uuidv7(), postId: `p${pair % POSTS}`, userId: `u${pair}`, action, occurredAt: now };
         messages[j] = { key: likeKey(e.postId, e.userId), value: codec.encodeLikeNow(e)! };
       }
       await pending; // encode the next chunk while the previous one is in flight
@@ -76,6 +81,18 @@ async function fill(kafka: Kafka, codec: EventCodec, topic: string, n: number, s
 interface Running {
   child: ChildProcess;
   url: string;
+  /** the broker's CPU seconds when the aggregator started (null when its pid is unknown) */
+  brokerCpuAtStart: number | null;
+}
+
+/** The local stack's broker pid (its pid file), to charge the broker's CPU to each phase. */
+function brokerPid(): number | undefined {
+  try {
+    const dir = process.env.DOUBLETAP_STACK_DIR ?? join(ROOT, '.stack');
+    return Number(readFileSync(join(dir, 'run', 'kafka.pid'), 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Starts the built aggregator on a data dir (optionally under the CPU profiler). */
@@ -83,10 +100,16 @@ async function startAggregator(env: Record<string, string>, dataDir: string, pro
   const port = await freePort();
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const nodeArgs = profileName ? [...extra, '--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'results')}`, `--cpu-prof-name=${profileName}.cpuprofile`] : extra;
-  const child = spawnBuilt('apps/aggregator/src/main.js', { ...env, AGGREGATOR_DATA_DIR: dataDir, AGGREGATOR_PORT: String(port) }, undefined, { nodeArgs });
+  const brokerCpuAtStart = cpuSeconds(brokerPid());
+  const logFile = process.env.BENCH_LOG_FILE; // the aggregator's log lines (stdout), appended, when set
+  const child = spawnBuilt('apps/aggregator/src/main.js', { ...env, AGGREGATOR_DATA_DIR: dataDir, AGGREGATOR_PORT: String(port) }, undefined, {
+    nodeArgs,
+    stdout: logFile ? 'pipe' : 'ignore',
+  });
+  if (logFile) child.stdout?.pipe(createWriteStream(logFile, { flags: 'a' }));
   const url = `http://127.0.0.1:${port}`;
   await untilStatus(`${url}/health`, (s) => s === 200, 'aggregator', { child, timeoutMs: 120_000 });
-  return { child, url };
+  return { child, url, brokerCpuAtStart };
 }
 
 /** Until every partition is live at the log end with nothing left to publish; resolves the ms since `t0`. */
@@ -107,12 +130,23 @@ async function untilCaughtUp(agg: Running, kafka: Kafka, topic: string, t0: numb
 }
 
 /** Stops the aggregator (SIGTERM) and returns its peak RSS (bytes) and, when profiled, the summary. */
-async function stopAggregator(agg: Running, profileName?: string): Promise<{ peakRss: number | null; profile?: ProfileSummary }> {
+async function stopAggregator(agg: Running, profileName?: string): Promise<{ peakRss: number | null; cpu: CpuUse; profile?: ProfileSummary }> {
   const peakRss = peakRssBytes(agg.child.pid);
+  const brokerNow = cpuSeconds(brokerPid());
+  const cpu: CpuUse = {
+    aggregatorSeconds: cpuSeconds(agg.child.pid),
+    brokerSeconds: brokerNow === null || agg.brokerCpuAtStart === null ? null : Number((brokerNow - agg.brokerCpuAtStart).toFixed(2)),
+  };
   await stopChild(agg.child, 60_000);
-  if (!profileName) return { peakRss };
+  if (!profileName) return { peakRss, cpu };
   const file = `bench/results/${profileName}.cpuprofile`;
-  return { peakRss, profile: summarize(JSON.parse(readFileSync(join(ROOT, file), 'utf8')) as Parameters<typeof summarize>[0], file) };
+  return { peakRss, cpu, profile: summarize(JSON.parse(readFileSync(join(ROOT, file), 'utf8')) as Parameters<typeof summarize>[0], file) };
+}
+
+/** CPU seconds (all threads) the aggregator process and the broker used during one phase. */
+interface CpuUse {
+  aggregatorSeconds: number | null;
+  brokerSeconds: number | null;
 }
 
 function dirBytes(dir: string): number {
@@ -142,7 +176,9 @@ async function main(): Promise<void> {
     log(`pre-filled in ${fillMs} ms (${rate(EVENTS, fillMs)}/s)`);
 
     log('baseline: plain kafkajs consume-and-discard');
+    const cpuBefore = process.cpuUsage();
     const discard = await drainTopic(kafka, topics.events, { concurrency: CONCURRENCY });
+    const cpuDiscard = process.cpuUsage(cpuBefore);
     log(`discarded ${discard.records} in ${discard.ms} ms (${rate(discard.records, discard.ms)}/s)`);
 
     log('replay: empty stores and an empty changelog, from the earliest offset');
@@ -178,18 +214,19 @@ async function main(): Promise<void> {
       at,
       machine: machine(),
       command: 'npm run bench:aggregate',
-      setup: { events: EVENTS, pairs: PAIRS, updatesPerPair: Number((EVENTS / PAIRS).toFixed(1)), posts: POSTS, more: MORE, partitions: PARTITIONS, concurrency: CONCURRENCY },
+      setup: { events: EVENTS, pairs: DISTINCT ? EVENTS : PAIRS, distinct: DISTINCT, updatesPerPair: DISTINCT ? 1 : Number((EVENTS / PAIRS).toFixed(1)), posts: POSTS, more: MORE, partitions: PARTITIONS, concurrency: CONCURRENCY },
       fill: { events: EVENTS, ms: fillMs, eventsPerSecond: rate(EVENTS, fillMs) },
-      discardBaseline: { records: discard.records, ms: discard.ms, recordsPerSecond: baseline, wholeTopic: { records: discardAll.records, ms: discardAll.ms, recordsPerSecond: baselineAll } },
-      replay: { events: EVENTS, ms: replayMs, eventsPerSecond: rate(EVENTS, replayMs), vsBaseline: Number((rate(EVENTS, replayMs) / baseline).toFixed(3)), storeBytes, peakRssBytes: replayStop.peakRss, profile: replayStop.profile },
+      discardBaseline: { records: discard.records, ms: discard.ms, recordsPerSecond: baseline, cpuSeconds: Number(((cpuDiscard.user + cpuDiscard.system) / 1e6).toFixed(2)), wholeTopic: { records: discardAll.records, ms: discardAll.ms, recordsPerSecond: baselineAll } },
+      replay: { events: EVENTS, ms: replayMs, eventsPerSecond: rate(EVENTS, replayMs), vsBaseline: Number((rate(EVENTS, replayMs) / baseline).toFixed(3)), storeBytes, peakRssBytes: replayStop.peakRss, cpu: replayStop.cpu, profile: replayStop.profile },
       changelogRestore: {
         records: changelogRecords,
         seconds: Number((restoreMs / 1000).toFixed(2)),
         eventsPerSecond: rate(EVENTS, restoreMs),
         vsReplay: Number((replayMs / restoreMs).toFixed(1)),
         peakRssBytes: restoreStop.peakRss,
+        cpu: restoreStop.cpu,
       },
-      apply: { events: MORE, ms: applyMs, eventsPerSecond: rate(MORE, applyMs), vsBaseline: Number((rate(MORE, applyMs) / baselineAll).toFixed(3)), peakRssBytes: applyStop.peakRss, profile: applyStop.profile },
+      apply: { events: MORE, ms: applyMs, eventsPerSecond: rate(MORE, applyMs), vsBaseline: Number((rate(MORE, applyMs) / baselineAll).toFixed(3)), peakRssBytes: applyStop.peakRss, cpu: applyStop.cpu, profile: applyStop.profile },
       note: 'times run from the aggregator process start (group join, store opening and the changelog inspection included) until every partition is live at the log end',
     };
     const file = writeResult('aggregate', at, result);
@@ -208,7 +245,7 @@ async function main(): Promise<void> {
 type Result = {
   at: string;
   machine: Machine;
-  setup: { events: number; pairs: number; updatesPerPair: number; posts: number; more: number; partitions: number; concurrency: number };
+  setup: { events: number; pairs: number; distinct: boolean; updatesPerPair: number; posts: number; more: number; partitions: number; concurrency: number };
   fill: { eventsPerSecond: number };
   discardBaseline: { recordsPerSecond: number; wholeTopic: { recordsPerSecond: number; records: number } };
   replay: { eventsPerSecond: number; ms: number; vsBaseline: number; storeBytes: number; peakRssBytes: number | null; profile?: ProfileSummary };
@@ -231,10 +268,12 @@ function writeAggregationSection(r: Result, resultFile: string): void {
   const n = (v: number) => v.toLocaleString('en-US');
   const mib = (b: number | null) => (b === null ? 'n/a' : `${n(Math.round(b / 1048576))} MiB`);
   const s = r.setup;
-  writeSection('Aggregation', [
+  writeSection(s.distinct ? 'Aggregation memory' : 'Aggregation', [
     'Command: `npm run bench:aggregate` (knobs: `BENCH_EVENTS`, `BENCH_PAIRS`, `BENCH_POSTS`, `BENCH_MORE`, `BENCH_PARTITIONS`, `BENCH_CONCURRENCY`; `BENCH_PROFILE=1` adds CPU profiles). The aggregator runs as its own process.',
     `Last run ${r.at} on ${describeMachine(r.machine)}, the local single-node stack (Kafka, registry and Redis share the same cores); raw numbers in \`${resultFile}\`.`,
-    `Input: ${n(s.events)} + ${n(s.more)} LIKE/UNLIKE events (70/30) over ${n(s.pairs)} (post, user) pairs (${s.updatesPerPair} updates per pair) and ${n(s.posts)} posts, skewed; ${s.partitions} partitions, ${s.concurrency} applied in parallel; pre-filled at ${n(r.fill.eventsPerSecond)} events/s.`,
+    s.distinct
+      ? `Input (the memory run, \`BENCH_DISTINCT=1\`): ${n(s.events)} + ${n(s.more)} LIKEs, each of a new (post, user) pair, over ${n(s.posts)} posts: the stores end up holding ${n(s.events + s.more)} pairs; ${s.partitions} partitions, ${s.concurrency} applied in parallel; pre-filled at ${n(r.fill.eventsPerSecond)} events/s.`
+      : `Input: ${n(s.events)} + ${n(s.more)} LIKE/UNLIKE events (70/30) over ${n(s.pairs)} (post, user) pairs (${s.updatesPerPair} updates per pair) and ${n(s.posts)} posts, skewed; ${s.partitions} partitions, ${s.concurrency} applied in parallel; pre-filled at ${n(r.fill.eventsPerSecond)} events/s.`,
     '',
     '| what | result | share of the baseline |',
     '| --- | --- | --- |',

@@ -10,7 +10,8 @@ major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
 [[ "$major" -ge 20 ]] || { echo "doubletap: Node.js 20 or newer is required (found $(node -v 2>/dev/null || echo none))" >&2; exit 1; }
 
 stamp="node_modules/.doubletap-lock.sha256"
-want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+# the lockfile and the patches applied to node_modules after install (patch-package, postinstall)
+want="$(cat package-lock.json patches/*.patch | sha256sum | cut -d' ' -f1)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   echo "doubletap: installing npm dependencies (npm ci)" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2

@@ -140,7 +140,8 @@ export class KafkaChangelog implements ChangelogIO {
       kafka: this.kafka,
       topic: this.topic,
       ranges: [{ partition, from, to }],
-      maxBytesPerPartition: 8 * 1048576,
+      // 2 MiB per fetch: a restore of many partitions at once holds little (bounded RSS, ADR 0009)
+      maxBytesPerPartition: 2 * 1048576,
       logger: this.logger,
       onBatch: async (_p, records) => {
         const entries = new Array<StoreEntry>(records.length);

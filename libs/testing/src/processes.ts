@@ -71,6 +71,18 @@ export async function stopChild(child: ChildProcess, graceMs = 15_000): Promise<
 }
 
 /** Peak resident set size (VmHWM, bytes) of a live process, or null where /proc is not available. */
+/** CPU seconds (user + system, every thread) a live process has used so far; null when it is gone. */
+export function cpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    // /proc/<pid>/stat: the command may hold spaces, so count fields after its closing parenthesis
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
+}
+
 export function peakRssBytes(pid: number | undefined): number | null {
   if (pid === undefined) return null;
   try {
