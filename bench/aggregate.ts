@@ -29,7 +29,7 @@ import { EventCodec, uuidv7, type LikeEvent } from '@doubletap/events';
 import { createIdempotentProducer, createKafka, deleteTopics, drainTopic, ensureTopics, topicNames, topicOffsets, topicSpecs, type Kafka } from '@doubletap/kafka';
 import { likeKey } from '@doubletap/likes';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
-import { cpuSeconds, freePort, freshNamesEnv, peakRssBytes, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
+import { cpuSeconds, freePort, freshNamesEnv, peakRssBytes, rssKinds, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
 import { intKnob, lcg, machine, ROOT, type Machine, writeResult } from './lib/common';
 import { summarize, type ProfileSummary } from './lib/profile';
@@ -83,6 +83,8 @@ interface Running {
   url: string;
   /** the broker's CPU seconds when the aggregator started (null when its pid is unknown) */
   brokerCpuAtStart: number | null;
+  /** the highest anonymous and file-backed RSS seen by the polls (see rssKinds) */
+  peakKinds: { anonBytes: number; fileBytes: number };
 }
 
 /** The local stack's broker pid (its pid file), to charge the broker's CPU to each phase. */
@@ -109,18 +111,43 @@ async function startAggregator(env: Record<string, string>, dataDir: string, pro
   if (logFile) child.stdout?.pipe(createWriteStream(logFile, { flags: 'a' }));
   const url = `http://127.0.0.1:${port}`;
   await untilStatus(`${url}/health`, (s) => s === 200, 'aggregator', { child, timeoutMs: 120_000 });
-  return { child, url, brokerCpuAtStart };
+  return { child, url, brokerCpuAtStart, peakKinds: { anonBytes: 0, fileBytes: 0 } };
 }
 
-/** Until every partition is live at the log end with nothing left to publish; resolves the ms since `t0`. */
-async function untilCaughtUp(agg: Running, kafka: Kafka, topic: string, t0: number): Promise<number> {
+interface CaughtUp {
+  /** from `t0` (before the process was spawned) until caught up */
+  ms: number;
+  /**
+   * from the first poll that saw a stored offset move past `startOffsets` until caught up: the
+   * steady apply rate without process start, group join and store opening. When the first poll
+   * already saw progress, the window starts at the aggregator's first healthy answer (longer, never
+   * flattering).
+   */
+  steadyMs: number;
+}
+
+/** Until every partition is live at the log end with nothing left to publish. */
+async function untilCaughtUp(agg: Running, kafka: Kafka, topic: string, t0: number, startOffsets: ReadonlyMap<number, number>): Promise<CaughtUp> {
   const ends = await topicOffsets(kafka, topic);
+  let firstProgress: number | undefined;
+  let lastQuiet = Date.now(); // the aggregator answered /health just before this was called
   for (;;) {
     try {
       const res = await fetch(`${agg.url}/internal/partitions`);
       const { partitions } = (await res.json()) as { partitions: Array<{ partition: number; storedOffset: number | null; phase: string; dirty: number }> };
+      const now = Date.now();
+      const kinds = rssKinds(agg.child.pid);
+      if (kinds) {
+        agg.peakKinds.anonBytes = Math.max(agg.peakKinds.anonBytes, kinds.anonBytes);
+        agg.peakKinds.fileBytes = Math.max(agg.peakKinds.fileBytes, kinds.fileBytes);
+      }
+      if (firstProgress === undefined) {
+        const moved = partitions.some((s) => s.storedOffset !== null && s.storedOffset !== (startOffsets.get(s.partition) ?? null));
+        if (moved) firstProgress = lastQuiet;
+        else lastQuiet = now;
+      }
       const done = ends.every((e) => e.high === e.low || partitions.some((s) => s.partition === e.partition && s.storedOffset === e.high - 1 && s.phase === 'live' && s.dirty === 0));
-      if (done) return Date.now() - t0;
+      if (done) return { ms: now - t0, steadyMs: now - (firstProgress ?? lastQuiet) };
     } catch {
       // starting
     }
@@ -130,23 +157,32 @@ async function untilCaughtUp(agg: Running, kafka: Kafka, topic: string, t0: numb
 }
 
 /** Stops the aggregator (SIGTERM) and returns its peak RSS (bytes) and, when profiled, the summary. */
-async function stopAggregator(agg: Running, profileName?: string): Promise<{ peakRss: number | null; cpu: CpuUse; profile?: ProfileSummary }> {
+async function stopAggregator(
+  agg: Running,
+  profileName?: string,
+): Promise<{ peakRss: number | null; peakKinds: Running['peakKinds']; cpu: CpuUse; profile?: ProfileSummary }> {
   const peakRss = peakRssBytes(agg.child.pid);
+  const peakKinds = agg.peakKinds;
   const brokerNow = cpuSeconds(brokerPid());
   const cpu: CpuUse = {
     aggregatorSeconds: cpuSeconds(agg.child.pid),
     brokerSeconds: brokerNow === null || agg.brokerCpuAtStart === null ? null : Number((brokerNow - agg.brokerCpuAtStart).toFixed(2)),
   };
   await stopChild(agg.child, 60_000);
-  if (!profileName) return { peakRss, cpu };
+  if (!profileName) return { peakRss, peakKinds, cpu };
   const file = `bench/results/${profileName}.cpuprofile`;
-  return { peakRss, cpu, profile: summarize(JSON.parse(readFileSync(join(ROOT, file), 'utf8')) as Parameters<typeof summarize>[0], file) };
+  return { peakRss, peakKinds, cpu, profile: summarize(JSON.parse(readFileSync(join(ROOT, file), 'utf8')) as Parameters<typeof summarize>[0], file) };
 }
 
 /** CPU seconds (all threads) the aggregator process and the broker used during one phase. */
 interface CpuUse {
   aggregatorSeconds: number | null;
   brokerSeconds: number | null;
+}
+
+/** The rate over the steady window (first applied batch → caught up), and its share of the baseline. */
+function steady(events: number, ms: number, baseline: number): { ms: number; eventsPerSecond: number; vsBaseline: number } {
+  return { ms, eventsPerSecond: rate(events, ms), vsBaseline: Number((rate(events, ms) / baseline).toFixed(3)) };
 }
 
 function dirBytes(dir: string): number {
@@ -184,7 +220,8 @@ async function main(): Promise<void> {
     log('replay: empty stores and an empty changelog, from the earliest offset');
     let t0 = Date.now();
     let agg = await startAggregator(env, dirs[0], profileName('replay'));
-    const replayMs = await untilCaughtUp(agg, kafka, topics.events, t0);
+    const replayed = await untilCaughtUp(agg, kafka, topics.events, t0, new Map());
+    const replayMs = replayed.ms;
     const replayStop = await stopAggregator(agg, profileName('replay'));
     const storeBytes = dirBytes(dirs[0]);
     log(`replayed ${EVENTS} in ${replayMs} ms (${rate(EVENTS, replayMs)}/s), peak RSS ${Math.round((replayStop.peakRss ?? 0) / 1048576)} MiB`);
@@ -193,17 +230,19 @@ async function main(): Promise<void> {
     log(`changelog restore: the partitions move to an empty data dir (${changelogRecords} changelog offsets)`);
     t0 = Date.now();
     agg = await startAggregator(env, dirs[1]);
-    const restoreMs = await untilCaughtUp(agg, kafka, topics.events, t0);
+    const restoreMs = (await untilCaughtUp(agg, kafka, topics.events, t0, new Map())).ms;
     const restoreStop = await stopAggregator(agg);
     log(`restored in ${restoreMs} ms: ${(replayMs / restoreMs).toFixed(1)}× faster than the replay`);
 
     log(`apply: ${MORE} more events while stopped, then catch up with stores present`);
+    const before = new Map((await topicOffsets(kafka, topics.events)).map((o) => [o.partition, o.high - 1]));
     await fill(kafka, codec, topics.events, MORE, 2);
     const discardAll = await drainTopic(kafka, topics.events, { concurrency: CONCURRENCY });
     log(`baseline over the whole topic: ${discardAll.records} in ${discardAll.ms} ms (${rate(discardAll.records, discardAll.ms)}/s)`);
     t0 = Date.now();
     agg = await startAggregator(env, dirs[1], profileName('apply'));
-    const applyMs = await untilCaughtUp(agg, kafka, topics.events, t0);
+    const applied = await untilCaughtUp(agg, kafka, topics.events, t0, before);
+    const applyMs = applied.ms;
     const applyStop = await stopAggregator(agg, profileName('apply'));
     log(`applied ${MORE} in ${applyMs} ms (${rate(MORE, applyMs)}/s)`);
 
@@ -217,17 +256,18 @@ async function main(): Promise<void> {
       setup: { events: EVENTS, pairs: DISTINCT ? EVENTS : PAIRS, distinct: DISTINCT, updatesPerPair: DISTINCT ? 1 : Number((EVENTS / PAIRS).toFixed(1)), posts: POSTS, more: MORE, partitions: PARTITIONS, concurrency: CONCURRENCY },
       fill: { events: EVENTS, ms: fillMs, eventsPerSecond: rate(EVENTS, fillMs) },
       discardBaseline: { records: discard.records, ms: discard.ms, recordsPerSecond: baseline, cpuSeconds: Number(((cpuDiscard.user + cpuDiscard.system) / 1e6).toFixed(2)), wholeTopic: { records: discardAll.records, ms: discardAll.ms, recordsPerSecond: baselineAll } },
-      replay: { events: EVENTS, ms: replayMs, eventsPerSecond: rate(EVENTS, replayMs), vsBaseline: Number((rate(EVENTS, replayMs) / baseline).toFixed(3)), storeBytes, peakRssBytes: replayStop.peakRss, cpu: replayStop.cpu, profile: replayStop.profile },
+      replay: { events: EVENTS, ms: replayMs, eventsPerSecond: rate(EVENTS, replayMs), vsBaseline: Number((rate(EVENTS, replayMs) / baseline).toFixed(3)), steady: steady(EVENTS, replayed.steadyMs, baseline), storeBytes, peakRssBytes: replayStop.peakRss, peakRssByKind: replayStop.peakKinds, cpu: replayStop.cpu, profile: replayStop.profile },
       changelogRestore: {
         records: changelogRecords,
         seconds: Number((restoreMs / 1000).toFixed(2)),
         eventsPerSecond: rate(EVENTS, restoreMs),
         vsReplay: Number((replayMs / restoreMs).toFixed(1)),
         peakRssBytes: restoreStop.peakRss,
+        peakRssByKind: restoreStop.peakKinds,
         cpu: restoreStop.cpu,
       },
-      apply: { events: MORE, ms: applyMs, eventsPerSecond: rate(MORE, applyMs), vsBaseline: Number((rate(MORE, applyMs) / baselineAll).toFixed(3)), peakRssBytes: applyStop.peakRss, cpu: applyStop.cpu, profile: applyStop.profile },
-      note: 'times run from the aggregator process start (group join, store opening and the changelog inspection included) until every partition is live at the log end',
+      apply: { events: MORE, ms: applyMs, eventsPerSecond: rate(MORE, applyMs), vsBaseline: Number((rate(MORE, applyMs) / baselineAll).toFixed(3)), steady: steady(MORE, applied.steadyMs, baselineAll), peakRssBytes: applyStop.peakRss, peakRssByKind: applyStop.peakKinds, cpu: applyStop.cpu, profile: applyStop.profile },
+      note: 'ms / eventsPerSecond run from the aggregator process start (process boot, group join, store opening and the changelog inspection included) until every partition is live at the log end with its counts published; steady runs from the first applied batch seen by a 200 ms poll to the same end. cpu = CPU seconds of the aggregator process (all threads) and of the broker during the phase; discardBaseline.cpuSeconds = the bench process during the plain consume',
     };
     const file = writeResult('aggregate', at, result);
     writeAggregationSection(result, file);
@@ -242,15 +282,18 @@ async function main(): Promise<void> {
   }
 }
 
+type Steady = ReturnType<typeof steady>;
+type Kinds = Running['peakKinds'];
+
 type Result = {
   at: string;
   machine: Machine;
   setup: { events: number; pairs: number; distinct: boolean; updatesPerPair: number; posts: number; more: number; partitions: number; concurrency: number };
   fill: { eventsPerSecond: number };
-  discardBaseline: { recordsPerSecond: number; wholeTopic: { recordsPerSecond: number; records: number } };
-  replay: { eventsPerSecond: number; ms: number; vsBaseline: number; storeBytes: number; peakRssBytes: number | null; profile?: ProfileSummary };
-  changelogRestore: { records: number; seconds: number; vsReplay: number; peakRssBytes: number | null };
-  apply: { events: number; eventsPerSecond: number; ms: number; vsBaseline: number; peakRssBytes: number | null; profile?: ProfileSummary };
+  discardBaseline: { recordsPerSecond: number; cpuSeconds: number; wholeTopic: { recordsPerSecond: number; records: number } };
+  replay: { eventsPerSecond: number; ms: number; vsBaseline: number; steady: Steady; cpu: CpuUse; storeBytes: number; peakRssBytes: number | null; peakRssByKind: Kinds; profile?: ProfileSummary };
+  changelogRestore: { records: number; seconds: number; vsReplay: number; peakRssBytes: number | null; peakRssByKind: Kinds; cpu: CpuUse };
+  apply: { events: number; eventsPerSecond: number; ms: number; vsBaseline: number; steady: Steady; cpu: CpuUse; peakRssBytes: number | null; peakRssByKind: Kinds; profile?: ProfileSummary };
 };
 
 function profileLines(title: string, p: ProfileSummary | undefined): string[] {
@@ -264,10 +307,17 @@ function profileLines(title: string, p: ProfileSummary | undefined): string[] {
   ];
 }
 
+/** "n s CPU (m µs per event)" */
+function cpuPer(seconds: number | null, events: number): string {
+  return seconds === null ? 'CPU n/a' : `CPU ${seconds} s (${((seconds * 1e6) / events).toFixed(1)} µs per event)`;
+}
+
 function writeAggregationSection(r: Result, resultFile: string): void {
   const n = (v: number) => v.toLocaleString('en-US');
   const mib = (b: number | null) => (b === null ? 'n/a' : `${n(Math.round(b / 1048576))} MiB`);
   const s = r.setup;
+  const rss = (x: { peakRssBytes: number | null; peakRssByKind: Kinds }) =>
+    `${mib(x.peakRssBytes)} (of it at most ${mib(x.peakRssByKind.anonBytes)} anonymous, ${mib(x.peakRssByKind.fileBytes)} file-backed)`;
   writeSection(s.distinct ? 'Aggregation memory' : 'Aggregation', [
     'Command: `npm run bench:aggregate` (knobs: `BENCH_EVENTS`, `BENCH_PAIRS`, `BENCH_POSTS`, `BENCH_MORE`, `BENCH_PARTITIONS`, `BENCH_CONCURRENCY`; `BENCH_PROFILE=1` adds CPU profiles). The aggregator runs as its own process.',
     `Last run ${r.at} on ${describeMachine(r.machine)}, the local single-node stack (Kafka, registry and Redis share the same cores); raw numbers in \`${resultFile}\`.`,
@@ -277,12 +327,12 @@ function writeAggregationSection(r: Result, resultFile: string): void {
     '',
     '| what | result | share of the baseline |',
     '| --- | --- | --- |',
-    `| plain kafkajs consume-and-discard of the same topic (baseline) | **${n(r.discardBaseline.recordsPerSecond)} records/s** (${n(r.discardBaseline.wholeTopic.recordsPerSecond)}/s over all ${n(r.discardBaseline.wholeTopic.records)}) | 1 |`,
-    `| replay: empty stores, from the earliest offset (${n(s.events)} events), then the stores written to the changelog | **${n(r.replay.eventsPerSecond)} events/s** (${(r.replay.ms / 1000).toFixed(1)} s; stores ≈ ${mib(r.replay.storeBytes)}; peak RSS ${mib(r.replay.peakRssBytes)}) | ${r.replay.vsBaseline} |`,
-    `| changelog restore: the same partitions on an empty data dir (${n(r.changelogRestore.records)} changelog records) | **${r.changelogRestore.seconds} s, ${r.changelogRestore.vsReplay}× faster than the replay** (peak RSS ${mib(r.changelogRestore.peakRssBytes)}) | |`,
-    `| apply: a backlog of ${n(r.apply.events)} events with stores present (changelog appended per batch) | **${n(r.apply.eventsPerSecond)} events/s** (${(r.apply.ms / 1000).toFixed(1)} s; peak RSS ${mib(r.apply.peakRssBytes)}) | ${r.apply.vsBaseline} |`,
+    `| plain kafkajs consume-and-discard of the same topic (baseline) | **${n(r.discardBaseline.recordsPerSecond)} records/s** (${n(r.discardBaseline.wholeTopic.recordsPerSecond)}/s over all ${n(r.discardBaseline.wholeTopic.records)}); ${cpuPer(r.discardBaseline.cpuSeconds, s.events)} | 1 |`,
+    `| replay: empty stores, from the earliest offset (${n(s.events)} events), then the stores written to the changelog | **${n(r.replay.eventsPerSecond)} events/s** end to end (${(r.replay.ms / 1000).toFixed(1)} s), **${n(r.replay.steady.eventsPerSecond)}/s** steady; ${cpuPer(r.replay.cpu.aggregatorSeconds, s.events)}, broker ${r.replay.cpu.brokerSeconds ?? 'n/a'} s; stores ≈ ${mib(r.replay.storeBytes)}; peak RSS ${rss(r.replay)} | ${r.replay.vsBaseline} end to end, ${r.replay.steady.vsBaseline} steady |`,
+    `| changelog restore: the same partitions on an empty data dir (${n(r.changelogRestore.records)} changelog records) | **${r.changelogRestore.seconds} s, ${r.changelogRestore.vsReplay}× faster than the replay** (aggregator CPU ${r.changelogRestore.cpu.aggregatorSeconds ?? 'n/a'} s; peak RSS ${rss(r.changelogRestore)}) | |`,
+    `| apply: a backlog of ${n(r.apply.events)} events with stores present | **${n(r.apply.eventsPerSecond)} events/s** end to end (${(r.apply.ms / 1000).toFixed(1)} s), **${n(r.apply.steady.eventsPerSecond)}/s** steady; ${cpuPer(r.apply.cpu.aggregatorSeconds, s.more)}, broker ${r.apply.cpu.brokerSeconds ?? 'n/a'} s; peak RSS ${rss(r.apply)} | ${r.apply.vsBaseline} end to end, ${r.apply.steady.vsBaseline} steady |`,
     '',
-    'Each batch: decode (sync, cached writer schema), the pure fold (libs/likes), one LevelDB multi-get, one output transaction (dead letters, changelog, CountChanged; while catching up the CountChanged wait for the end), one atomic LevelDB write. Times run from the process start: group join, store opening and the changelog inspection are included.',
+    'Each batch: decode (sync, cached writer schema), the pure fold (libs/likes), one LevelDB multi-get, one output transaction when live (dead letters, changelog, CountChanged; while catching up a backlog only dead letters go out per batch: the changed keys and counts are written to the changelog and published once, at the end), one atomic LevelDB write. RSS: VmHWM of the process; anonymous = heap and native allocations (polled every 200 ms), file-backed = mapped files: the node binary and LevelDB\'s read-only mmaps of its table files (page cache the kernel reclaims under pressure). End to end = from the process start (boot, group join, store opening, the changelog inspection) until every partition is live at the log end with its counts published; steady = from the first applied batch to the same end. CPU = the aggregator process (all threads); the baseline\'s is the bench process while it consumes.',
     ...profileLines('Profile of the replay', r.replay.profile),
     ...profileLines('Profile of the apply', r.apply.profile),
   ]);

@@ -8,6 +8,7 @@ const { join } = require('node:path');
 const readline = require('node:readline');
 
 const root = join(__dirname, '..');
+const { runtimeEnv } = require(join(root, 'dist', 'libs', 'config', 'src', 'runtime.js'));
 const runDir = join(process.env.DOUBLETAP_STACK_DIR || join(root, '.stack'), 'run');
 mkdirSync(runDir, { recursive: true });
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : ['aggregator', 'projector', 'api', 'monitor'];
@@ -22,7 +23,8 @@ for (const app of wanted) {
   }
   const child = spawn(process.execPath, ['-r', join(root, 'scripts', 'paths.js'), main], {
     cwd: root,
-    env: process.env,
+    // the app's runtime profile (libs/config/src/runtime.ts: the aggregator's heap cap and arenas)
+    env: { ...process.env, ...runtimeEnv(app) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const pidFile = join(runDir, `app-${app}.pid`);

@@ -7,6 +7,7 @@ import {
 } from '@doubletap/kafka';
 import type { Logger } from '@doubletap/observability';
 import { storeKeys, type SourceIdentity, type StoreEntry } from '@doubletap/store';
+import { Slots } from './slots';
 
 /** What a changelog partition holds, as far as restoring from it is concerned. */
 export interface ChangelogState {
@@ -87,6 +88,9 @@ export function entryRecords(topic: string, partition: number, entries: readonly
 
 /** The changelog on Kafka: tails and restores through throw-away read groups, truncation by DeleteRecords. */
 export class KafkaChangelog implements ChangelogIO {
+  /** restores running at once in this process (memory: each holds its consumer's fetched batches) */
+  private readonly restores = new Slots(2);
+
   constructor(
     private readonly kafka: Kafka,
     readonly topic: string,
@@ -136,22 +140,25 @@ export class KafkaChangelog implements ChangelogIO {
   }
 
   async read(partition: number, from: number, to: number, onEntries: (entries: StoreEntry[]) => Promise<void>): Promise<void> {
-    await readRanges({
-      kafka: this.kafka,
-      topic: this.topic,
-      ranges: [{ partition, from, to }],
-      // 2 MiB per fetch: a restore of many partitions at once holds little (bounded RSS, ADR 0009)
-      maxBytesPerPartition: 2 * 1048576,
-      logger: this.logger,
-      onBatch: async (_p, records) => {
-        const entries = new Array<StoreEntry>(records.length);
-        for (let i = 0; i < records.length; i++) {
-          const r = records[i];
-          entries[i] = { key: r.key ?? '', value: r.value === null ? null : r.value.toString() };
-        }
-        await onEntries(entries);
-      },
-    });
+    await this.restores.run(() =>
+      readRanges({
+        kafka: this.kafka,
+        topic: this.topic,
+        ranges: [{ partition, from, to }],
+        // changelog records are small (~60 bytes) and decode to far more than their size: 512 KiB
+        // per fetched partition keeps a restore's batches to a few MiB of heap (bounded RSS, ADR 0009)
+        maxBytesPerPartition: 512 * 1024,
+        logger: this.logger,
+        onBatch: async (_p, records) => {
+          const entries = new Array<StoreEntry>(records.length);
+          for (let i = 0; i < records.length; i++) {
+            const r = records[i];
+            entries[i] = { key: r.key ?? '', value: r.value === null ? null : r.value.toString() };
+          }
+          await onEntries(entries);
+        },
+      }),
+    );
   }
 
   async truncate(partition: number): Promise<number> {

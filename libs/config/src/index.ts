@@ -3,3 +3,5 @@ export { DEV_JWT_SECRET, loadSettings } from './settings';
 export { devTokenEnabled, isLoopbackHost } from './exposure';
 export type { Settings } from './settings';
 export { ConfigModule, SETTINGS } from './config.module';
+export { APP_RUNTIME, appOfScript, runtimeEnv } from './runtime';
+export type { AppRuntime } from './runtime';

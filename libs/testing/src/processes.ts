@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { appOfScript, runtimeEnv } from '@doubletap/config';
 import { REPO_ROOT as ROOT } from './stack';
 
 /** A TCP port nobody listens on right now (127.0.0.1). */
@@ -29,7 +30,8 @@ export function spawnBuilt(
   const args = [...(options.nodeArgs ?? []), '-r', join(ROOT, 'scripts', 'paths.js'), join(ROOT, 'dist', script)];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    // the app's runtime profile (heap cap, malloc arenas) as `npm start` and the deploy files use it
+    env: { ...process.env, ...env, ...runtimeEnv(appOfScript(script) ?? '', { ...process.env, ...env }) },
     stdio: ['ignore', options.stdout ?? 'ignore', 'inherit'],
   });
   child.once('exit', (code, signal) => {
@@ -78,6 +80,22 @@ export function cpuSeconds(pid: number | undefined): number | null {
     // /proc/<pid>/stat: the command may hold spaces, so count fields after its closing parenthesis
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A live process's resident memory split by kind (/proc/<pid>/status): anonymous (heap, native
+ * allocations: what the process itself holds) and file-backed (mapped files: its binary, and e.g.
+ * LevelDB's read-only mmaps of table files, which are page cache the kernel can reclaim).
+ */
+export function rssKinds(pid: number | undefined): { anonBytes: number; fileBytes: number } | null {
+  if (pid === undefined) return null;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { anonBytes: kb('RssAnon'), fileBytes: kb('RssFile') };
   } catch {
     return null;
   }
