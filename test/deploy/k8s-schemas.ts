@@ -6,12 +6,13 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Service } from 'kubernetes-models/v1';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { PodMonitor, PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { REPO_ROOT } from '@doubletap/testing';
 import type { K8sObject } from './deploy-files';
 
 /**
  * The kinds deploy/k8s uses, each with the model of the `kubernetes-models` packages (Kubernetes
- * 1.27's OpenAPI schemas, KEDA's CRD schema): its validate() checks the object against the JSON schema
+ * 1.27's OpenAPI schemas, the KEDA and prometheus-operator CRD schemas): its validate() checks the object against the JSON schema
  * and throws with the path of the first problems. `types` names the TypeScript interface the same
  * package declares for it, for the unknown-field check below.
  */
@@ -45,6 +46,16 @@ export const KINDS: Record<string, Kind> = {
     ScaledObject,
     '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject',
     'IScaledObject',
+  ),
+  'monitoring.coreos.com/v1/PodMonitor': model(
+    PodMonitor,
+    '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor',
+    'IPodMonitor',
+  ),
+  'monitoring.coreos.com/v1/PrometheusRule': model(
+    PrometheusRule,
+    '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule',
+    'IPrometheusRule',
   ),
 };
 

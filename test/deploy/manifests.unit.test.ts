@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
 import { loadSettings, type Settings } from '@doubletap/config';
 import { KINDS, kindOf, unknownFields } from './k8s-schemas';
 import {
   type Container,
+  DEPLOY_DIR,
   type K8sObject,
   loadCompose,
   loadK8sObjects,
@@ -211,6 +215,31 @@ describe('deploy/k8s', () => {
           Object.entries(selector).every(([k, v]) => podTemplate(w)?.metadata?.labels?.[k] === v),
         ),
       ]).toEqual([s.metadata.name, true]);
+    }
+  });
+
+  it('hands prometheus-operator the same rules as deploy/prometheus, and a PodMonitor for every app', () => {
+    const rules = parse(readFileSync(join(DEPLOY_DIR, 'prometheus', 'rules.yml'), 'utf8')) as {
+      groups: unknown;
+    };
+    expect(named('PrometheusRule', 'doubletap').spec?.groups).toEqual(rules.groups);
+    const podMonitor = named('PodMonitor', 'doubletap').spec as {
+      selector: { matchExpressions: Array<{ key: string; operator: string; values: string[] }> };
+      podMetricsEndpoints: Array<{ port: string; path: string }>;
+    };
+    const [match] = podMonitor.selector.matchExpressions;
+    const apps = workloads.filter((w) => podTemplate(w)!.spec.containers.some((c) => appOf(c.args)));
+    expect([match.key, match.operator, [...match.values].sort()]).toEqual([
+      'app',
+      'In',
+      apps.map((w) => podTemplate(w)?.metadata?.labels?.app).sort(),
+    ]);
+    for (const w of apps) {
+      const ports = podTemplate(w)!.spec.containers.flatMap((c) => c.ports ?? []);
+      expect([
+        w.metadata.name,
+        podMonitor.podMetricsEndpoints.every((e) => ports.some((p) => p.name === e.port)),
+      ]).toEqual([w.metadata.name, true]);
     }
   });
 });
