@@ -130,7 +130,7 @@ describe('Prometheus against the running apps', () => {
     expect(apps.map((s) => s.metric.app).sort()).toEqual(['aggregator', 'api', 'monitor', 'projector']);
   });
 
-  it('the rules and the dashboard use only metrics the apps serve', async () => {
+  it('the rules and the dashboard use only metrics the apps serve, in queries Prometheus evaluates', async () => {
     const served = new Map<string, string>();
     for (const url of [pipe.apiUrl, pipe.aggregatorUrl, pipe.projectorUrl, monitorUrl]) {
       const text = await (await fetch(`${url}/metrics`)).text();
@@ -142,6 +142,15 @@ describe('Prometheus against the running apps', () => {
       return served.get(base) !== 'histogram';
     });
     expect(missing).toEqual([]);
+    // and every dashboard query is PromQL this Prometheus evaluates (promtool checks only the rules)
+    const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as {
+      panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+    };
+    const refused: string[] = [];
+    for (const panel of dashboard.panels)
+      for (const target of panel.targets)
+        await prometheus.query(target.expr).catch((e: Error) => refused.push(`${panel.title}: ${e.message}`));
+    expect(refused).toEqual([]);
   });
 
   it('fires the lag alert when the aggregator stalls while likes keep coming', async () => {
