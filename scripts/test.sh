@@ -5,9 +5,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/ensure-deps.sh"
 cd "$ROOT"
-# the e2e tier drives headless Chromium (apps/api/test/page.e2e.test.ts)
+# the e2e tier drives headless Chromium (apps/api/test/page.e2e.test.ts) and runs Debian's
+# prometheus against the apps (test/deploy/prometheus.e2e.test.ts)
 case " $* " in
   *" unit "* | *" integration "*) ;;
-  *) bash "$ROOT/scripts/ensure-chromium.sh" ;;
+  *)
+    bash "$ROOT/scripts/ensure-chromium.sh"
+    bash "$ROOT/scripts/ensure-prometheus.sh"
+    ;;
 esac
 exec npx jest --ci "$@"

@@ -6,6 +6,8 @@ export { parseLogLine, spawnApp, stopApp } from './app-process';
 export type { AppName, AppProcess, SpawnAppOptions } from './app-process';
 export { aggregatorCaughtUp, startPipeline } from './pipeline';
 export type { PartitionStatusView, Pipeline, PipelineApp, PipelineOptions } from './pipeline';
+export { PROMETHEUS_PATH, PROMTOOL_PATH, startPrometheus } from './prometheus';
+export type { AlertView, PrometheusOptions, PrometheusProcess, TargetView } from './prometheus';
 export { StackControl } from './stack-control';
 export type { ClusterPart, Fault, PartStatus, SinglePart, StackPart, StackProfile } from './stack-control';
 export { countsFromTopic, groundTruth, produceActions, randomActions, totalsOf } from './likes-fixtures';
