@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { loadSettings, type Settings } from '@doubletap/config';
+import { loadSettings, runtimeEnv, type Settings } from '@doubletap/config';
 import { KINDS, kindOf, unknownFields } from './k8s-schemas';
 import {
   type Container,
@@ -148,9 +148,26 @@ describe('deploy/k8s', () => {
     for (const w of workloads)
       for (const c of podTemplate(w)!.spec.containers)
         for (const e of c.env ?? [])
-          if (!variables.has(e.name) && e.name !== 'POD_NAME')
+          if (
+            !variables.has(e.name) &&
+            e.name !== 'POD_NAME' &&
+            !(e.name in runtimeEnv(appOf(c.args) ?? '', {}))
+          )
             unknown.push(`${w.file}: ${c.name}: ${e.name}`);
     expect(unknown).toEqual([]);
+  });
+
+  it('starts each app with its runtime profile (libs/config runtimeEnv: heap cap, malloc arenas)', () => {
+    for (const w of workloads)
+      for (const c of podTemplate(w)!.spec.containers) {
+        const want = runtimeEnv(appOf(c.args) ?? '', {});
+        const got = Object.fromEntries(
+          (c.env ?? [])
+            .filter((e) => e.name in want || ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'].includes(e.name))
+            .map((e) => [e.name, e.value]),
+        );
+        expect([w.file, c.name, got]).toEqual([w.file, c.name, want]);
+      }
   });
 
   it('scales the api with an HPA and the aggregators on consumer lag, capped at the partition count', () => {
@@ -265,6 +282,17 @@ describe('deploy/compose', () => {
     ]);
   });
 
+  it('starts each app with its runtime profile, as in k8s', () => {
+    for (const [name, service] of appServices) {
+      const want = runtimeEnv(appOf(service.command) ?? '', {});
+      const env = (service.environment ?? {}) as Record<string, unknown>;
+      const got = Object.fromEntries(
+        Object.entries(env).filter(([k]) => k in want || ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'].includes(k)),
+      );
+      expect([name, got]).toEqual([name, want]);
+    }
+  });
+
   it('gives each app valid settings, only variables the apps read, and its port', () => {
     for (const [name, service] of appServices) {
       const env = Object.fromEntries(
@@ -273,7 +301,11 @@ describe('deploy/compose', () => {
           String(v).replace(/^\$\{JWT_SECRET.*\}$/, SECRET),
         ]),
       );
-      expect([name, Object.keys(env).filter((k) => !variables.has(k))]).toEqual([name, []]);
+      const runtime = runtimeEnv(appOf(service.command) ?? '', {});
+      expect([name, Object.keys(env).filter((k) => !variables.has(k) && !(k in runtime))]).toEqual([
+        name,
+        [],
+      ]);
       const settings = loadSettings(env);
       const app = appOf(service.command);
       if (app === 'aggregator')
