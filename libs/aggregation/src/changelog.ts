@@ -7,7 +7,6 @@ import {
 } from '@doubletap/kafka';
 import type { Logger } from '@doubletap/observability';
 import { storeKeys, type SourceIdentity, type StoreEntry } from '@doubletap/store';
-import { Slots } from './slots';
 
 /** What a changelog partition holds, as far as restoring from it is concerned. */
 export interface ChangelogState {
@@ -86,10 +85,21 @@ export function entryRecords(topic: string, partition: number, entries: readonly
   return entries.map((e) => ({ topic, partition, key: e.key, value: e.value === null ? null : Buffer.from(e.value) }));
 }
 
+/** How long the first restore of an assignment waits for the others to join its read. */
+const RESTORE_GATHER_MS = 50;
+
+interface PendingRead {
+  range: { partition: number; from: number; to: number };
+  onEntries: (entries: StoreEntry[]) => Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
 /** The changelog on Kafka: tails and restores through throw-away read groups, truncation by DeleteRecords. */
 export class KafkaChangelog implements ChangelogIO {
-  /** restores running at once in this process (memory: each holds its consumer's fetched batches) */
-  private readonly restores = new Slots(2);
+  /** restores asked for within RESTORE_GATHER_MS of each other, read by one consumer */
+  private gathering: PendingRead[] = [];
+  private gatherTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly kafka: Kafka,
@@ -139,26 +149,54 @@ export class KafkaChangelog implements ChangelogIO {
     return out;
   }
 
-  async read(partition: number, from: number, to: number, onEntries: (entries: StoreEntry[]) => Promise<void>): Promise<void> {
-    await this.restores.run(() =>
-      readRanges({
+  /**
+   * Restores of partitions taken together (an assignment) are read by ONE consumer — one group
+   * join, one fetch loop over all their ranges, as Kafka Streams' restore consumer does — instead
+   * of one consumer each, each holding its own fetched batches.
+   */
+  read(partition: number, from: number, to: number, onEntries: (entries: StoreEntry[]) => Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.gathering.push({ range: { partition, from, to }, onEntries, resolve, reject });
+      this.gatherTimer ??= setTimeout(() => void this.readGathered(), RESTORE_GATHER_MS);
+    });
+  }
+
+  private async readGathered(): Promise<void> {
+    this.gatherTimer = undefined;
+    // one read per partition at a time: a second ask for the same partition waits for the next round
+    const reads = new Map<number, PendingRead>();
+    const later: PendingRead[] = [];
+    for (const r of this.gathering.splice(0)) {
+      if (reads.has(r.range.partition)) later.push(r);
+      else reads.set(r.range.partition, r);
+    }
+    try {
+      await readRanges({
         kafka: this.kafka,
         topic: this.topic,
-        ranges: [{ partition, from, to }],
+        ranges: [...reads.values()].map((r) => r.range),
+        concurrency: reads.size,
         // changelog records are small (~60 bytes) and decode to far more than their size: 512 KiB
         // per fetched partition keeps a restore's batches to a few MiB of heap (bounded RSS, ADR 0009)
         maxBytesPerPartition: 512 * 1024,
         logger: this.logger,
-        onBatch: async (_p, records) => {
+        onBatch: async (p, records) => {
           const entries = new Array<StoreEntry>(records.length);
           for (let i = 0; i < records.length; i++) {
             const r = records[i];
             entries[i] = { key: r.key ?? '', value: r.value === null ? null : r.value.toString() };
           }
-          await onEntries(entries);
+          await reads.get(p)!.onEntries(entries);
         },
-      }),
-    );
+      });
+      for (const r of reads.values()) r.resolve();
+    } catch (e) {
+      for (const r of reads.values()) r.reject(e);
+    }
+    if (later.length > 0) {
+      this.gathering.unshift(...later);
+      this.gatherTimer ??= setTimeout(() => void this.readGathered(), 0);
+    }
   }
 
   async truncate(partition: number): Promise<number> {
