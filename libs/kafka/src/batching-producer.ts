@@ -32,6 +32,25 @@ export interface OutboundMessage {
 /** Produces one batch; resolves only when every message of it was acknowledged. */
 export type SendBatch = (messages: OutboundMessage[]) => Promise<void>;
 
+/**
+ * The Kafka side of a {@link BatchingProducer}, one per Kafka client (kafkajs: {@link KafkaBatchSink};
+ * @platformatic/kafka: PlatformaticBatchSink). The contract both keep: acks=all; `send` resolves only
+ * when every message of the batch was acknowledged; a failed send retires the producer (a new producer
+ * id) before anything else is sent; keyed messages land on Java's murmur2 partition of the pinned count,
+ * and a topic with another count is refused with {@link PartitionCountMismatchError}.
+ */
+export interface BatchSink {
+  readonly isConnected: boolean;
+  /** why sending is impossible right now, or undefined */
+  unavailable(): string | undefined;
+  /** Starts connecting (retrying with backoff until stop()); resolves when first connected or stopped. */
+  start(): Promise<void>;
+  /** Retires the current producer without waiting for it (a batch's outcome is unknown). */
+  discard(why: string): void;
+  send: SendBatch;
+  stop(): Promise<void>;
+}
+
 export interface BatchObserver {
   /** one batch finished: its size, how long the produce call took, and whether it was acknowledged */
   batch(size: number, seconds: number, ok: boolean): void;
@@ -308,7 +327,7 @@ export interface KafkaBatchSinkOptions {
  * replaced by a fresh one (new producer id) after any failed batch, so a batch that was written
  * but not acknowledged can never make the broker drop a later batch as a "duplicate sequence".
  */
-export class KafkaBatchSink {
+export class KafkaBatchSink implements BatchSink {
   private producer?: Producer;
   private connected = false;
   private stopped = false;
