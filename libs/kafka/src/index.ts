@@ -36,7 +36,7 @@ export type { TopicPartition } from './acks';
 export { ProducerFencedError, TransactionalSender, TransactionFailedError } from './transactional-sender';
 export type { TransactionalSenderOptions, TxRecord } from './transactional-sender';
 export { PlatformaticBatchSink } from './platformatic-sink';
-export type { PlatformaticBatchSinkOptions } from './platformatic-sink';
+export type { PlatformaticBatchSinkOptions, PlatformaticLibrary } from './platformatic-sink';
 export { createBatchSink, KAFKA_PRODUCER_CLIENTS } from './sinks';
 export type { BatchSinkOptions, KafkaProducerClient } from './sinks';
 export type {

@@ -9,12 +9,20 @@ import {
 import { partitionForKey } from './partitioner';
 import { platformatic, type Platformatic } from './platformatic';
 
+type Producer = Platformatic.Producer<string, Buffer, Buffer, Buffer>;
+
+/** What the sink takes from @platformatic/kafka. */
+export type PlatformaticLibrary = Pick<
+  typeof Platformatic,
+  'Producer' | 'ProduceAcks' | 'compatibilityPartitioner' | 'stringSerializer'
+>;
+
 export interface PlatformaticBatchSinkOptions extends KafkaBatchSinkOptions {
   brokers: string[];
   clientId: string;
+  /** the library (default: @platformatic/kafka, loaded on first use); unit tests pass a fake */
+  library?: () => PlatformaticLibrary;
 }
-
-type Producer = Platformatic.Producer<string, Buffer, Buffer, Buffer>;
 
 /**
  * The Kafka side of a BatchingProducer on @platformatic/kafka (docs/adr/0011-platformatic-kafka-producer.md),
@@ -108,7 +116,7 @@ export class PlatformaticBatchSink implements BatchSink {
   }
 
   private create(): Producer {
-    const { Producer, ProduceAcks, compatibilityPartitioner, stringSerializer } = platformatic();
+    const { Producer, ProduceAcks, compatibilityPartitioner, stringSerializer } = (this.options.library ?? platformatic)();
     const { timeoutMs } = this.options;
     return new Producer<string, Buffer, Buffer, Buffer>({
       clientId: this.options.clientId,
