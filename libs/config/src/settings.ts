@@ -11,7 +11,7 @@ export interface Settings {
   readonly kafka: {
     readonly brokers: string[];
     readonly clientId: string;
-    /** the client the api produces LikeEvents with (docs/adr/0011-platformatic-kafka-producer.md) */
+    /** the client the api produces LikeEvents with (docs/adr/0012-platformatic-kafka-producer.md) */
     readonly producerClient: 'kafkajs' | 'platformatic';
   };
   readonly registry: { readonly url: string };
@@ -73,7 +73,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     kafka: {
       brokers: r.list('KAFKA_BROKERS', ['127.0.0.1:19092']),
       clientId: r.string('KAFKA_CLIENT_ID', 'doubletap'),
-      producerClient: r.oneOf('KAFKA_PRODUCER_CLIENT', ['kafkajs', 'platformatic'] as const, 'kafkajs'),
+      producerClient: r.oneOf('KAFKA_PRODUCER_CLIENT', ['kafkajs', 'platformatic'] as const, 'platformatic'),
     },
     registry: {
       url: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:18081/apis/ccompat/v7', ['http:', 'https:']),

@@ -25,7 +25,7 @@ export interface PlatformaticBatchSinkOptions extends KafkaBatchSinkOptions {
 }
 
 /**
- * The Kafka side of a BatchingProducer on @platformatic/kafka (docs/adr/0011-platformatic-kafka-producer.md),
+ * The Kafka side of a BatchingProducer on @platformatic/kafka (docs/adr/0012-platformatic-kafka-producer.md),
  * with the contract of {@link KafkaBatchSink}:
  * - one idempotent producer, acks=all. Its retries (2, the fewest it honours: an idempotent producer
  *   with 0 or 1 retries is given unlimited ones) resend a batch to the same partitions with the same
@@ -48,7 +48,12 @@ export class PlatformaticBatchSink implements BatchSink {
   private connecting?: Promise<void>;
   private wake?: () => void;
 
-  constructor(private readonly options: PlatformaticBatchSinkOptions) {}
+  /** resolved here, so a library that cannot load fails the app at construction, not in the background */
+  private readonly library: PlatformaticLibrary;
+
+  constructor(private readonly options: PlatformaticBatchSinkOptions) {
+    this.library = (options.library ?? platformatic)();
+  }
 
   get isConnected(): boolean {
     return this.connected;
@@ -116,7 +121,7 @@ export class PlatformaticBatchSink implements BatchSink {
   }
 
   private create(): Producer {
-    const { Producer, ProduceAcks, compatibilityPartitioner, stringSerializer } = (this.options.library ?? platformatic)();
+    const { Producer, ProduceAcks, compatibilityPartitioner, stringSerializer } = this.library;
     const { timeoutMs } = this.options;
     return new Producer<string, Buffer, Buffer, Buffer>({
       clientId: this.options.clientId,
