@@ -126,7 +126,9 @@ describe.each(KAFKA_PRODUCER_CLIENTS)('a paused broker under load, on %s', (clie
           return false;
         }
       });
-      const tokens = await Promise.all(Array.from({ length: 16 }, (_, i) => mintToken(settings.auth.hs256Secret, `u${i}`)));
+      const tokens = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => mintToken(settings.auth.hs256Secret, `u${i}`)),
+      );
       const worker = async (w: number) => {
         for (let i = 0; !stop; i++) {
           const res = await fetch(`${url}/v1/posts/p${w}_${i}/likes`, {
@@ -150,7 +152,11 @@ describe.each(KAFKA_PRODUCER_CLIENTS)('a paused broker under load, on %s', (clie
       await new Promise((r) => setTimeout(r, 2500));
       const acceptedBefore = accepted.length;
       await broker.resume();
-      await waitFor('likes accepted again after the broker is back', () => accepted.length - acceptedBefore >= 200, 60_000);
+      await waitFor(
+        'likes accepted again after the broker is back',
+        () => accepted.length - acceptedBefore >= 200,
+        60_000,
+      );
       stop = true;
       await Promise.all(workers);
     } finally {

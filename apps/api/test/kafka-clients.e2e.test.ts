@@ -15,17 +15,27 @@ import {
   topicSpecs,
 } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix, markReadSideComplete } from '@doubletap/redis';
-import { type AppProcess, freePort, spawnApp, stackEnv, stopApp, uniqueName, waitFor } from '@doubletap/testing';
+import {
+  type AppProcess,
+  freePort,
+  spawnApp,
+  stackEnv,
+  stopApp,
+  uniqueName,
+  waitFor,
+} from '@doubletap/testing';
 
 /**
  * The producer contract, run on the built api once per Kafka client (KAFKA_PRODUCER_CLIENT; docs/adr/
- * 0011-platformatic-kafka-producer.md). The api runs as its own process: @platformatic/kafka is an
+ * 0012-platformatic-kafka-producer.md). The api runs as its own process: @platformatic/kafka is an
  * ECMAScript module that Node 20 loads into the compiled (CommonJS) app but jest's runtime cannot.
  */
 const settings = loadSettings(stackEnv());
 const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'kafka-clients-e2e' });
 const ID = /^[A-Za-z0-9_-]$/;
-const ALPHABET = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-'].filter((c) => ID.test(c));
+const ALPHABET = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-'].filter((c) =>
+  ID.test(c),
+);
 
 /** A random id of 1–64 characters from the id alphabet (posts and users). */
 function randomId(): string {
@@ -49,7 +59,13 @@ async function startApi(client: KafkaProducerClient, env: Record<string, string>
   const port = await freePort();
   const proc = spawnApp(
     'api',
-    stackEnv({ KAFKA_PRODUCER_CLIENT: client, RATE_LIMIT_PER_SEC: '0', REDIS_KEY_PREFIX: prefix, API_PORT: String(port), ...env }),
+    stackEnv({
+      KAFKA_PRODUCER_CLIENT: client,
+      RATE_LIMIT_PER_SEC: '0',
+      REDIS_KEY_PREFIX: prefix,
+      API_PORT: String(port),
+      ...env,
+    }),
     { logLevel: 'warn' },
   );
   const api = { proc, url: `http://127.0.0.1:${port}`, prefix };
@@ -74,7 +90,9 @@ const ready = async (api: Api) => (await fetch(`${api.url}/ready`)).status === 2
 
 /** The status of each readiness check of the api. */
 async function readiness(api: Api): Promise<Record<string, string>> {
-  const report = (await (await fetch(`${api.url}/ready`)).json()) as { checks: Record<string, { status: string }> };
+  const report = (await (await fetch(`${api.url}/ready`)).json()) as {
+    checks: Record<string, { status: string }>;
+  };
   return Object.fromEntries(Object.entries(report.checks).map(([name, c]) => [name, c.status]));
 }
 
@@ -86,7 +104,10 @@ interface Answer {
 }
 
 async function like(api: Api, postId: string, token: string, method = 'POST'): Promise<Answer> {
-  const res = await fetch(`${api.url}/v1/posts/${postId}/likes`, { method, headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(`${api.url}/v1/posts/${postId}/likes`, {
+    method,
+    headers: { authorization: `Bearer ${token}` },
+  });
   return {
     status: res.status,
     retryAfter: res.headers.get('retry-after'),
@@ -138,7 +159,9 @@ describe.each(KAFKA_PRODUCER_CLIENTS)('the LikeEvent producer on %s', (client) =
       const answers: Answer[] = [];
       for (let i = 0; i < requests.length; i += 250)
         answers.push(
-          ...(await Promise.all(requests.slice(i, i + 250).map((r) => like(api, r.postId, tokens[r.user], r.method)))),
+          ...(await Promise.all(
+            requests.slice(i, i + 250).map((r) => like(api, r.postId, tokens[r.user], r.method)),
+          )),
         );
       expect(answers.map((a) => a.status)).toEqual(requests.map(() => 202));
       const accepted = new Map(answers.map((a, i) => [a.body.eventId!, requests[i]]));
@@ -168,7 +191,11 @@ describe.each(KAFKA_PRODUCER_CLIENTS)('the LikeEvent producer on %s', (client) =
 
   it('the broker unreachable: 503 with Retry-After at once, /ready names the producer, nothing in the log later', async () => {
     const t = await fresh(4);
-    const api = await startApi(client, { ...topicEnv(t), KAFKA_BROKERS: '127.0.0.1:1', PRODUCER_TIMEOUT_MS: '500' });
+    const api = await startApi(client, {
+      ...topicEnv(t),
+      KAFKA_BROKERS: '127.0.0.1:1',
+      PRODUCER_TIMEOUT_MS: '500',
+    });
     try {
       // Redis and the registry are up: only Kafka is missing
       await waitFor('redis and schema ready', async () => {
@@ -201,9 +228,13 @@ describe.each(KAFKA_PRODUCER_CLIENTS)('the LikeEvent producer on %s', (client) =
       // the producer connects; the topic guard has read the count and refuses it
       await waitFor(`api (${client}) producer connected, topic refused`, async () => {
         const checks = await readiness(api);
-        return checks['kafka-producer'] === 'ok' && checks.schema === 'ok' && checks['events-topic'] === 'down';
+        return (
+          checks['kafka-producer'] === 'ok' && checks.schema === 'ok' && checks['events-topic'] === 'down'
+        );
       });
-      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => like(api, `pinned_${i}`, token)));
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => like(api, `pinned_${i}`, token)),
+      );
       for (const a of answers) {
         expect(a.status).toBe(503);
         expect(a.body.detail).toMatch(/has 6 partitions but 12 are pinned/);

@@ -59,7 +59,8 @@ export class PlatformaticBatchSink implements BatchSink {
     return this.connected;
   }
 
-  unavailable = (): string | undefined => (this.connected ? undefined : 'the Kafka producer is not connected');
+  unavailable = (): string | undefined =>
+    this.connected ? undefined : 'the Kafka producer is not connected';
 
   start(): Promise<void> {
     this.connecting ??= this.connectLoop().finally(() => (this.connecting = undefined));
@@ -75,18 +76,25 @@ export class PlatformaticBatchSink implements BatchSink {
 
   send: SendBatch = async (messages) => {
     const producer = this.producer;
-    if (!producer || !this.connected) throw new ProducerUnavailableError('the Kafka producer is not connected');
+    if (!producer || !this.connected)
+      throw new ProducerUnavailableError('the Kafka producer is not connected');
     const { topic } = this.options;
     try {
       // cached metadata (refreshed every few seconds): the count the client will place keys over
-      const partitions = (await producer.metadata({ topics: [topic] })).topics.get(topic)?.partitionsCount ?? 0;
+      const partitions =
+        (await producer.metadata({ topics: [topic] })).topics.get(topic)?.partitionsCount ?? 0;
       const pinned = this.options.pinnedPartitions;
-      if (pinned !== undefined && partitions !== pinned) throw new PartitionCountMismatchError(topic, partitions, pinned);
+      if (pinned !== undefined && partitions !== pinned)
+        throw new PartitionCountMismatchError(topic, partitions, pinned);
       const answer = await producer.send({
         messages: messages.map((m) => ({ topic, key: m.key, value: m.value })),
       });
       const sent = new Set(messages.map((m) => partitionForKey(m.key, partitions)));
-      const acked = (answer.offsets ?? []).map((o) => ({ topicName: o.topic, partition: o.partition, errorCode: 0 }));
+      const acked = (answer.offsets ?? []).map((o) => ({
+        topicName: o.topic,
+        partition: o.partition,
+        errorCode: 0,
+      }));
       const missing = unacknowledged(
         [...sent].map((partition) => ({ topic, partition })),
         acked,
@@ -96,7 +104,9 @@ export class PlatformaticBatchSink implements BatchSink {
       if (e instanceof PartitionCountMismatchError) throw e; // refused before anything was sent
       this.options.logger?.warn({ err: e }, 'produce failed; recreating the Kafka producer');
       this.retire(producer);
-      throw new ProducerUnavailableError(`Kafka did not acknowledge the batch: ${describe(e)}`, false, { cause: e });
+      throw new ProducerUnavailableError(`Kafka did not acknowledge the batch: ${describe(e)}`, false, {
+        cause: e,
+      });
     }
   };
 
@@ -157,7 +167,10 @@ export class PlatformaticBatchSink implements BatchSink {
         }
         this.producer = producer;
         this.connected = true;
-        this.options.logger?.info({ topic: this.options.topic, client: 'platformatic' }, 'Kafka producer connected');
+        this.options.logger?.info(
+          { topic: this.options.topic, client: 'platformatic' },
+          'Kafka producer connected',
+        );
         return;
       } catch (e) {
         this.options.logger?.warn({ err: describe(e), retryInMs: delay }, 'Kafka producer cannot connect');
@@ -189,7 +202,8 @@ function describe(e: unknown, depth = 0): string {
   if (!(e instanceof Error)) return String(e);
   const o = e as Error & { apiId?: string; errors?: unknown[]; serverErrorMessage?: string | null };
   if (o.apiId) return o.serverErrorMessage ? `${o.apiId} (${o.serverErrorMessage})` : o.apiId;
-  const inner = depth < 4 && Array.isArray(o.errors) ? [...new Set(o.errors.map((x) => describe(x, depth + 1)))] : [];
+  const inner =
+    depth < 4 && Array.isArray(o.errors) ? [...new Set(o.errors.map((x) => describe(x, depth + 1)))] : [];
   if (inner.length > 0) return `${o.message} ${inner.join('; ')}`;
   return o.cause && depth < 4 ? `${o.message} ${describe(o.cause, depth + 1)}` : o.message;
 }

@@ -19,7 +19,9 @@ class FakeProducer extends EventEmitter {
   static made: FakeProducer[] = [];
   static partitions = 12;
   /** what the next send answers: the partitions it acknowledges, or an error */
-  static answer: (call: SendCall) => Promise<{ offsets: { topic: string; partition: number; offset: bigint }[] }>;
+  static answer: (
+    call: SendCall,
+  ) => Promise<{ offsets: { topic: string; partition: number; offset: bigint }[] }>;
   /** acknowledges every partition of the batch */
   static readonly ackAll = (call: SendCall) =>
     Promise.resolve({
@@ -35,8 +37,10 @@ class FakeProducer extends EventEmitter {
     super();
     FakeProducer.made.push(this);
   }
-  metadata = () => Promise.resolve({ topics: new Map([['t', { partitionsCount: FakeProducer.partitions }]]) });
-  initIdempotentProducer = () => Promise.resolve({ producerId: BigInt(FakeProducer.made.length), producerEpoch: 0 });
+  metadata = () =>
+    Promise.resolve({ topics: new Map([['t', { partitionsCount: FakeProducer.partitions }]]) });
+  initIdempotentProducer = () =>
+    Promise.resolve({ producerId: BigInt(FakeProducer.made.length), producerEpoch: 0 });
   send = (call: SendCall) => {
     this.sends.push(call);
     return FakeProducer.answer(call);
@@ -99,7 +103,8 @@ describe('PlatformaticBatchSink', () => {
   it('rejects a batch whose answer skipped a partition, and retires the producer for a new one', async () => {
     await sink.start();
     const keys = Array.from({ length: 50 }, (_, i) => `p/${i}`);
-    FakeProducer.answer = () => Promise.resolve({ offsets: [{ topic: 't', partition: partitionForKey(keys[0], 12), offset: 0n }] });
+    FakeProducer.answer = () =>
+      Promise.resolve({ offsets: [{ topic: 't', partition: partitionForKey(keys[0], 12), offset: 0n }] });
     const error = await sink.send(keys.map(msg)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProducerUnavailableError);
     expect((error as Error).message).toMatch(/did not acknowledge t\/\d+/);
@@ -117,7 +122,9 @@ describe('PlatformaticBatchSink', () => {
     FakeProducer.answer = () => Promise.reject(failure);
     const error = await sink.send([msg('a/1')]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProducerUnavailableError);
-    expect((error as Error).message).toBe('Kafka did not acknowledge the batch: Producing messages failed. NOT_ENOUGH_REPLICAS');
+    expect((error as Error).message).toBe(
+      'Kafka did not acknowledge the batch: Producing messages failed. NOT_ENOUGH_REPLICAS',
+    );
     expect(FakeProducer.made[0].closed).toBe(true);
     await sink.start();
     await expect(sink.send([msg('a/2')])).rejects.toThrow(ProducerUnavailableError);

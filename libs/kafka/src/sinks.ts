@@ -3,7 +3,7 @@ import { type BatchSink, KafkaBatchSink } from './batching-producer';
 import { createKafka } from './client';
 import { PlatformaticBatchSink } from './platformatic-sink';
 
-/** The Kafka clients a BatchingProducer can produce through (docs/adr/0011-platformatic-kafka-producer.md). */
+/** The Kafka clients a BatchingProducer can produce through (docs/adr/0012-platformatic-kafka-producer.md). */
 export const KAFKA_PRODUCER_CLIENTS = ['kafkajs', 'platformatic'] as const;
 export type KafkaProducerClient = (typeof KAFKA_PRODUCER_CLIENTS)[number];
 
