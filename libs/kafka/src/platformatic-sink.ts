@@ -8,6 +8,7 @@ import {
 } from './batching-producer';
 import { partitionForKey } from './partitioner';
 import { platformatic, type Platformatic } from './platformatic';
+import { ReplaceableProducer } from './replaceable-producer';
 
 type Producer = Platformatic.Producer<string, Buffer, Buffer, Buffer>;
 
@@ -41,42 +42,18 @@ export interface PlatformaticBatchSinkOptions extends KafkaBatchSinkOptions {
  *   partition kafkajs and Java clients choose), over the topic's partition count, which must be the
  *   pinned one: another count is refused before anything is sent (ADR 0010).
  */
-export class PlatformaticBatchSink implements BatchSink {
-  private producer?: Producer;
-  private connected = false;
-  private stopped = false;
-  private connecting?: Promise<void>;
-  private wake?: () => void;
-
+export class PlatformaticBatchSink extends ReplaceableProducer<Producer> implements BatchSink {
   /** resolved here, so a library that cannot load fails the app at construction, not in the background */
   private readonly library: PlatformaticLibrary;
 
   constructor(private readonly options: PlatformaticBatchSinkOptions) {
+    super({ topic: options.topic, client: 'platformatic', logger: options.logger });
     this.library = (options.library ?? platformatic)();
-  }
-
-  get isConnected(): boolean {
-    return this.connected;
-  }
-
-  unavailable = (): string | undefined =>
-    this.connected ? undefined : 'the Kafka producer is not connected';
-
-  start(): Promise<void> {
-    this.connecting ??= this.connectLoop().finally(() => (this.connecting = undefined));
-    return this.connecting;
-  }
-
-  discard(why: string): void {
-    const producer = this.producer;
-    if (!producer) return;
-    this.options.logger?.warn({ why }, 'retiring the Kafka producer; connecting a new one');
-    this.retire(producer);
   }
 
   send: SendBatch = async (messages) => {
     const producer = this.producer;
-    if (!producer || !this.connected)
+    if (!producer || !this.isConnected)
       throw new ProducerUnavailableError('the Kafka producer is not connected');
     const { topic } = this.options;
     try {
@@ -110,30 +87,10 @@ export class PlatformaticBatchSink implements BatchSink {
     }
   };
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.connected = false;
-    this.wake?.();
-    await this.connecting?.catch(() => undefined);
-    const producer = this.producer;
-    this.producer = undefined;
-    if (producer) await closeQuietly(producer);
-  }
-
-  /** Closes `producer` (ending its retries) and connects a new one, unless it was retired already. */
-  private retire(producer: Producer): void {
-    if (this.producer === producer) {
-      this.producer = undefined;
-      this.connected = false;
-      if (!this.stopped) void this.start();
-    }
-    void closeQuietly(producer);
-  }
-
-  private create(): Producer {
+  protected create(): Producer {
     const { Producer, ProduceAcks, compatibilityPartitioner, stringSerializer } = this.library;
     const { timeoutMs } = this.options;
-    return new Producer<string, Buffer, Buffer, Buffer>({
+    const producer = new Producer<string, Buffer, Buffer, Buffer>({
       clientId: this.options.clientId,
       bootstrapBrokers: this.options.brokers,
       idempotent: true,
@@ -148,50 +105,23 @@ export class PlatformaticBatchSink implements BatchSink {
       requestTimeout: timeoutMs,
       connectTimeout: Math.min(1000, timeoutMs),
     });
+    // a broker connection that closes leaves this producer's state unknown to us: start over
+    producer.on('client:broker:disconnect', () => {
+      if (this.producer === producer) this.discard('a broker connection closed');
+    });
+    return producer;
   }
 
-  private async connectLoop(): Promise<void> {
-    let delay = 100;
-    while (!this.stopped) {
-      const producer = this.create();
-      // a broker connection that closes leaves this producer's state unknown to us: start over
-      producer.on('client:broker:disconnect', () => {
-        if (this.producer === producer) this.discard('a broker connection closed');
-      });
-      try {
-        await producer.metadata({ topics: [this.options.topic], forceUpdate: true });
-        await producer.initIdempotentProducer({});
-        if (this.stopped) {
-          await closeQuietly(producer);
-          return;
-        }
-        this.producer = producer;
-        this.connected = true;
-        this.options.logger?.info(
-          { topic: this.options.topic, client: 'platformatic' },
-          'Kafka producer connected',
-        );
-        return;
-      } catch (e) {
-        this.options.logger?.warn({ err: describe(e), retryInMs: delay }, 'Kafka producer cannot connect');
-        await closeQuietly(producer);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = undefined;
-        delay = Math.min(delay * 2, 2000);
-      }
-    }
+  protected async open(producer: Producer): Promise<void> {
+    await producer.metadata({ topics: [this.options.topic], forceUpdate: true });
+    await producer.initIdempotentProducer({});
+  }
+
+  /** Closes the producer, ending its pending retries; never rejects. */
+  protected close(producer: Producer): Promise<void> {
+    return new Promise((resolve) => producer.close(true, () => resolve()));
   }
 }
-
-/** Closes a producer, ending its pending retries and streams; never rejects. */
-const closeQuietly = (producer: Producer): Promise<void> =>
-  new Promise((resolve) => producer.close(true, () => resolve()));
 
 /**
  * One line from a @platformatic/kafka error: its messages say "Producing messages failed." around
