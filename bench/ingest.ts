@@ -38,7 +38,7 @@ interface Row {
   accepted: number;
   non2xx: number;
   errors: number;
-  /** CPU time (user + system) the api process spent per accepted like during the measured run */
+  /** CPU time (user + system) the process under test spent per 2xx during the measured run */
   apiCpuMicrosPerLike?: number;
 }
 
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
         r.apiCpuMicrosPerLike = Math.round((cpuAfter - cpuBefore) / r.accepted);
       return r;
     };
-    rows.push(await measure('hello-world (NestJS + Fastify)', helloUrl, [{ method: 'POST', path: '/hello' }]));
+    rows.push(await measure('hello-world (NestJS + Fastify)', helloUrl, [{ method: 'POST', path: '/hello' }], undefined, hello.pid));
     for (const client of clients) {
       // a fresh topic per client, and the api started once with each
       const topics = {
@@ -219,9 +219,9 @@ function writeIngestSection(
     .join('');
   writeSection('Ingest by Kafka client', [
     `Command: \`${knobs}npm run bench:ingest\` (the api started once per client with \`KAFKA_PRODUCER_CLIENT\`, each on a fresh ${partitions}-partition topic; hello-world measured first in the same run; ${CONNECTIONS} connections, ${WARMUP} s warm-up, ${SECONDS} s measured, autocannon over loopback).`,
-    `Last run ${at} on ${describeMachine(m)}; Kafka, the registry, Redis, the api and autocannon share the cores, with whatever else ran on the machine (the hello-world row shows how much CPU was left). "api CPU per like" is the api process's user + system CPU time during the measured run divided by its 202s (/proc), which depends less on that noise than the rates do. Raw numbers: \`${file}\`. Why the default client is the default: docs/adr/0012-platformatic-kafka-producer.md.`,
+    `Last run ${at} on ${describeMachine(m)}; Kafka, the registry, Redis, the api and autocannon share the cores, with whatever else ran on the machine (the hello-world row shows how much CPU was left). "CPU per request" is the process's user + system CPU time during the measured run divided by its 2xx answers (/proc), which depends less on that noise than the rates do. Raw numbers: \`${file}\`. Why the default client is the default: docs/adr/0012-platformatic-kafka-producer.md.`,
     '',
-    '| target | req/s | p50 | p99 | 2xx | non-2xx | errors | share of hello-world | api CPU per like | events in topic |',
+    '| target | req/s | p50 | p99 | 2xx | non-2xx | errors | share of hello-world | CPU per request | events in topic |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
