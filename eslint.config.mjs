@@ -1,4 +1,5 @@
-// Type-aware lint, zero warnings. The import seams: only libs/kafka touches kafkajs, only libs/store
+// Type-aware lint, zero warnings. The import seams: only libs/kafka touches kafkajs and
+// @platformatic/kafka, only libs/store
 // touches classic-level, only libs/redis touches ioredis, so the engines can change in one place.
 import tseslint from 'typescript-eslint';
 
@@ -23,7 +24,12 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [seam('kafkajs', 'kafka'), seam('classic-level', 'store'), seam('ioredis', 'redis')],
+          paths: [
+            seam('kafkajs', 'kafka'),
+            seam('@platformatic/kafka', 'kafka'),
+            seam('classic-level', 'store'),
+            seam('ioredis', 'redis'),
+          ],
           patterns: [
             { group: ['../../*', '../../../*'], message: 'import other libs through @doubletap/<lib>' },
           ],
@@ -43,7 +49,10 @@ export default tseslint.config(
   {
     files: ['libs/store/**'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [seam('kafkajs', 'kafka'), seam('ioredis', 'redis')] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [seam('kafkajs', 'kafka'), seam('@platformatic/kafka', 'kafka'), seam('ioredis', 'redis')] },
+      ],
     },
   },
   {
@@ -51,7 +60,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [seam('kafkajs', 'kafka'), seam('classic-level', 'store')] },
+        { paths: [seam('kafkajs', 'kafka'), seam('@platformatic/kafka', 'kafka'), seam('classic-level', 'store')] },
       ],
     },
   },

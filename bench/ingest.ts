@@ -1,17 +1,23 @@
 /**
  * npm run bench:ingest — accepted likes/s and latency of POST /v1/posts/:postId/likes (the api as
- * its own process, acks=all to the local Kafka, rate limit off), beside a NestJS-on-Fastify
- * hello-world endpoint measured in the same run, both with autocannon at a fixed concurrency over
- * loopback. Writes bench/results/ingest-<ts>.json and prints a table.
- * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_USERS (1000).
+ * its own process, acks=all to the local Kafka, rate limit off) once per Kafka producer client
+ * (KAFKA_PRODUCER_CLIENT: the api started once with each, on a fresh topic of its own), beside a
+ * NestJS-on-Fastify hello-world endpoint measured in the same run, all with autocannon at a fixed
+ * concurrency over loopback. Writes bench/results/ingest-<ts>.json, the "Ingest by Kafka client"
+ * section of BENCHMARKS.md, and prints a table. The default client's row comes first after
+ * hello-world (rows[1], what `npm run bench` takes as the maximum ingest rate).
+ * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_USERS (1000),
+ * BENCH_CLIENTS (every client, the default first; a comma list to measure fewer).
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mintToken } from '@doubletap/auth';
 import { loadSettings } from '@doubletap/config';
-import { createKafka, deleteTopics, ensureTopics, topicSpecs } from '@doubletap/kafka';
+import { createKafka, deleteTopics, ensureTopics, KAFKA_PRODUCER_CLIENTS, type KafkaProducerClient, topicSpecs } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix, markReadSideComplete } from '@doubletap/redis';
 import { freePort, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { autocannon, type CannonRequest, type CannonResult } from './lib/autocannon';
+import { describeMachine, writeSection } from './lib/benchmarks-md';
 import { intKnob, machine, ROOT, writeResult } from './lib/common';
 
 const CONNECTIONS = intKnob('BENCH_CONNECTIONS', 64);
@@ -22,6 +28,8 @@ const log = (msg: string) => process.stderr.write(`bench:ingest ${msg}\n`);
 
 interface Row {
   target: string;
+  /** the api's Kafka producer client; absent for hello-world */
+  client?: KafkaProducerClient;
   connections: number;
   seconds: number;
   reqPerSec: number;
@@ -30,10 +38,25 @@ interface Row {
   accepted: number;
   non2xx: number;
   errors: number;
+  /** CPU time (user + system) the process under test spent per 2xx during the measured run */
+  apiCpuMicrosPerLike?: number;
 }
 
-const row = (target: string, r: CannonResult): Row => ({
+/** CPU time (user + system) a process has used so far, in microseconds (Linux /proc, 100 ticks/s). */
+function cpuMicros(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // fields after the ") " that ends the command name: state is 3rd, utime 14th, stime 15th
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
+const row = (target: string, r: CannonResult, client?: KafkaProducerClient): Row => ({
   target,
+  client,
   connections: CONNECTIONS,
   seconds: SECONDS,
   reqPerSec: Math.round(r.requests.average),
@@ -46,36 +69,26 @@ const row = (target: string, r: CannonResult): Row => ({
 
 async function main(): Promise<void> {
   const settings = loadSettings({ ...process.env, LOG_LEVEL: 'warn' });
-  const topics = {
-    events: uniqueName('bench-events'),
-    counts: uniqueName('bench-counts'),
-    deadLetter: uniqueName('bench-dlq'),
-    partitions: settings.topics.partitions,
-  };
+  const defaultClient = settings.kafka.producerClient;
+  const clients = (process.env.BENCH_CLIENTS?.split(',').filter(Boolean) ?? [
+    defaultClient,
+    ...KAFKA_PRODUCER_CLIENTS.filter((c) => c !== defaultClient),
+  ]) as KafkaProducerClient[];
+  for (const c of clients)
+    if (!KAFKA_PRODUCER_CLIENTS.includes(c)) throw new Error(`BENCH_CLIENTS: unknown client ${c} (${KAFKA_PRODUCER_CLIENTS.join(', ')})`);
   const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'bench-ingest' });
-  await ensureTopics(kafka, topicSpecs(topics));
   // the api is ready only once its read side is complete (ADR 0008); no projector runs here, so the
   // bench declares it complete under a key prefix of its own
   const prefix = `${uniqueName('bench-ingest')}:`;
   const redis = createRedis({ url: settings.redis.url, offlineQueue: true });
-  await markReadSideComplete(redis, prefix, topics.partitions);
-  const [apiPort, helloPort] = [await freePort(), await freePort()];
-  const api = spawnBuilt('apps/api/src/main.js', {
-    REDIS_KEY_PREFIX: prefix,
-    API_PORT: String(apiPort),
-    TOPIC_EVENTS: topics.events,
-    TOPIC_COUNTS: topics.counts,
-    TOPIC_DEAD_LETTER: topics.deadLetter,
-    RATE_LIMIT_PER_SEC: '0',
-    LOG_LEVEL: 'warn',
-  }, log);
+  await markReadSideComplete(redis, prefix, settings.topics.partitions);
+  const helloPort = await freePort();
   const hello = spawnBuilt('bench/hello-app.js', { BENCH_HELLO_PORT: String(helloPort) }, log);
   const rows: Row[] = [];
-  let produced = 0;
+  const eventsInTopic: Partial<Record<KafkaProducerClient, number>> = {};
+  const created: string[] = [];
   try {
-    const apiUrl = `http://127.0.0.1:${apiPort}`;
     const helloUrl = `http://127.0.0.1:${helloPort}`;
-    await untilStatus(`${apiUrl}/ready`, (s) => s === 200, 'api', { child: api });
     await untilStatus(`${helloUrl}/hello`, (s) => s === 202, 'hello', { child: hello, method: 'POST' });
     log(`minting ${USERS} tokens`);
     const tokens = await Promise.all(
@@ -96,35 +109,63 @@ async function main(): Promise<void> {
         },
       },
     ];
-    const hellos: CannonRequest[] = [{ method: 'POST', path: '/hello' }];
-
-    for (const [name, url, requests] of [
-      ['hello-world (NestJS + Fastify)', helloUrl, hellos],
-      ['POST like (acks=all)', apiUrl, likes],
-    ] as const) {
+    const measure = async (name: string, url: string, requests: CannonRequest[], client?: KafkaProducerClient, pid?: number) => {
       log(`${name}: warm-up ${WARMUP}s`);
       await autocannon({ url, connections: CONNECTIONS, duration: WARMUP, requests: [...requests] });
       log(`${name}: ${SECONDS}s at ${CONNECTIONS} connections`);
-      rows.push(
-        row(
-          name,
-          await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [...requests] }),
-        ),
-      );
+      const cpuBefore = cpuMicros(pid);
+      const r = row(name, await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [...requests] }), client);
+      const cpuAfter = cpuMicros(pid);
+      if (cpuBefore !== undefined && cpuAfter !== undefined && r.accepted > 0)
+        r.apiCpuMicrosPerLike = Math.round((cpuAfter - cpuBefore) / r.accepted);
+      return r;
+    };
+    rows.push(await measure('hello-world (NestJS + Fastify)', helloUrl, [{ method: 'POST', path: '/hello' }], undefined, hello.pid));
+    for (const client of clients) {
+      // a fresh topic per client, and the api started once with each
+      const topics = {
+        events: uniqueName(`bench-events-${client}`),
+        counts: uniqueName('bench-counts'),
+        deadLetter: uniqueName('bench-dlq'),
+        partitions: settings.topics.partitions,
+      };
+      await ensureTopics(kafka, topicSpecs(topics));
+      created.push(topics.events, topics.counts, topics.deadLetter);
+      const apiPort = await freePort();
+      const api = spawnBuilt('apps/api/src/main.js', {
+        KAFKA_PRODUCER_CLIENT: client,
+        REDIS_KEY_PREFIX: prefix,
+        API_PORT: String(apiPort),
+        TOPIC_EVENTS: topics.events,
+        TOPIC_COUNTS: topics.counts,
+        TOPIC_DEAD_LETTER: topics.deadLetter,
+        RATE_LIMIT_PER_SEC: '0',
+        LOG_LEVEL: 'warn',
+      }, log);
+      try {
+        const apiUrl = `http://127.0.0.1:${apiPort}`;
+        await untilStatus(`${apiUrl}/ready`, (s) => s === 200, `api (${client})`, { child: api });
+        rows.push(await measure(`POST like (acks=all, ${client})`, apiUrl, likes, client, api.pid));
+      } finally {
+        await stopChild(api);
+      }
+      const admin = kafka.admin();
+      await admin.connect();
+      eventsInTopic[client] = (await admin.fetchTopicOffsets(topics.events)).reduce((s, p) => s + Number(p.high), 0);
+      await admin.disconnect();
     }
-    const admin = kafka.admin();
-    await admin.connect();
-    produced = (await admin.fetchTopicOffsets(topics.events)).reduce((s, p) => s + Number(p.high), 0);
-    await admin.disconnect();
   } finally {
-    await Promise.all([stopChild(api), stopChild(hello)]);
-    await deleteTopics(kafka, [topics.events, topics.counts, topics.deadLetter]).catch(() => undefined);
+    await stopChild(hello);
+    await deleteTopics(kafka, created).catch(() => undefined);
     await deleteKeysWithPrefix(redis, prefix).catch(() => undefined);
     await redis.quit().catch(() => undefined);
   }
 
-  const [base, like] = rows;
-  const ratio = like.reqPerSec / base.reqPerSec;
+  const base = rows[0];
+  const share = (r: Row) => Math.round((r.reqPerSec / base.reqPerSec) * 100) / 100;
+  const byClient: Partial<Record<KafkaProducerClient, Pick<Row, 'reqPerSec' | 'apiCpuMicrosPerLike'> & { likesVsHello: number; eventsInTopic?: number }>> = {};
+  for (const r of rows)
+    if (r.client) byClient[r.client] = { reqPerSec: r.reqPerSec, likesVsHello: share(r), eventsInTopic: eventsInTopic[r.client] };
   const result = {
     at: new Date().toISOString(),
     machine: machine(),
@@ -133,28 +174,60 @@ async function main(): Promise<void> {
       seconds: SECONDS,
       warmupSeconds: WARMUP,
       users: USERS,
-      partitions: topics.partitions,
+      partitions: settings.topics.partitions,
       lingerMs: settings.api.lingerMs,
       batchMaxSize: settings.api.batchMaxSize,
+      defaultClient,
+      clients,
     },
     rows,
-    likesVsHello: Math.round(ratio * 100) / 100,
-    eventsInTopic: produced,
+    /** the first measured client's share (the default client's unless BENCH_CLIENTS says otherwise) */
+    likesVsHello: share(rows[1]),
+    eventsInTopic: eventsInTopic[clients[0]],
+    byClient,
   };
-  const file = join(ROOT, writeResult('ingest', result.at, result));
+  const file = writeResult('ingest', result.at, result);
+  writeIngestSection(result.at, result.machine, rows, share, eventsInTopic, file, settings.topics.partitions);
 
   const pad = (s: string | number, w: number) => String(s).padStart(w);
   process.stdout.write(
     [
-      `${'target'.padEnd(32)}${pad('req/s', 9)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('2xx', 9)}${pad('non-2xx', 9)}${pad('errors', 8)}`,
+      `${'target'.padEnd(36)}${pad('req/s', 9)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('2xx', 9)}${pad('non-2xx', 9)}${pad('errors', 8)}${pad('/hello', 8)}${pad('µs CPU', 8)}`,
       ...rows.map(
         (r) =>
-          `${r.target.padEnd(32)}${pad(r.reqPerSec, 9)}${pad(r.p50ms, 8)}${pad(r.p99ms, 8)}${pad(r.accepted, 9)}${pad(r.non2xx, 9)}${pad(r.errors, 8)}`,
+          `${r.target.padEnd(36)}${pad(r.reqPerSec, 9)}${pad(r.p50ms, 8)}${pad(r.p99ms, 8)}${pad(r.accepted, 9)}${pad(r.non2xx, 9)}${pad(r.errors, 8)}${pad(`${Math.round(share(r) * 100)}%`, 8)}${pad(r.apiCpuMicrosPerLike ?? '', 8)}`,
       ),
-      `likes/s vs hello-world: ${(ratio * 100).toFixed(0)}%   events in topic (warm-up + run): ${produced}`,
-      `written ${file}`,
+      `events in topic (warm-up + run): ${clients.map((c) => `${c} ${eventsInTopic[c]}`).join(', ')}`,
+      `written ${join(ROOT, file)}`,
     ].join('\n') + '\n',
   );
+}
+
+/** The "Ingest by Kafka client" section of BENCHMARKS.md: this run's rows, its command and machine. */
+function writeIngestSection(
+  at: string,
+  m: ReturnType<typeof machine>,
+  rows: Row[],
+  share: (r: Row) => number,
+  events: Partial<Record<KafkaProducerClient, number>>,
+  file: string,
+  partitions: number,
+): void {
+  const knobs = ['BENCH_SECONDS', 'BENCH_WARMUP_SECONDS', 'BENCH_CONNECTIONS', 'BENCH_CLIENTS', 'PRODUCER_LINGER_MS']
+    .filter((k) => process.env[k] !== undefined)
+    .map((k) => `${k}=${process.env[k]} `)
+    .join('');
+  writeSection('Ingest by Kafka client', [
+    `Command: \`${knobs}npm run bench:ingest\` (the api started once per client with \`KAFKA_PRODUCER_CLIENT\`, each on a fresh ${partitions}-partition topic; hello-world measured first in the same run; ${CONNECTIONS} connections, ${WARMUP} s warm-up, ${SECONDS} s measured, autocannon over loopback).`,
+    `Last run ${at} on ${describeMachine(m)}; Kafka, the registry, Redis, the api and autocannon share the cores, with whatever else ran on the machine (the hello-world row shows how much CPU was left). "CPU per request" is the process's user + system CPU time during the measured run divided by its 2xx answers (/proc), which depends less on that noise than the rates do. Raw numbers: \`${file}\`. Why the default client is the default: docs/adr/0012-platformatic-kafka-producer.md.`,
+    '',
+    '| target | req/s | p50 | p99 | 2xx | non-2xx | errors | share of hello-world | CPU per request | events in topic |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.target} | ${r.client ? `**${r.reqPerSec.toLocaleString('en-US')}**` : r.reqPerSec.toLocaleString('en-US')} | ${r.p50ms} ms | ${r.p99ms} ms | ${r.accepted} | ${r.non2xx} | ${r.errors} | ${Math.round(share(r) * 100)} % | ${r.apiCpuMicrosPerLike === undefined ? '' : `${r.apiCpuMicrosPerLike} µs`} | ${r.client ? String(events[r.client] ?? '') : ''} |`,
+    ),
+  ]);
 }
 
 main().catch((e: unknown) => {

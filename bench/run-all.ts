@@ -101,6 +101,7 @@ async function versions(): Promise<Json> {
     kafka: kafka ?? null,
     redis: /redis_version:(\S+)/.exec(info)?.[1] ?? null,
     kafkajs: pkg('kafkajs'),
+    platformaticKafka: pkg('@platformatic/kafka'),
     nestjs: pkg('@nestjs/core'),
     fastify: pkg('fastify'),
     ioredis: pkg('ioredis'),
@@ -219,7 +220,7 @@ function summary(doc: Json, file: string): string {
   const why = (name: string) => sub[name]?.skipped ?? 'not available';
   const cmd = (name: string) => sub[name]?.command ?? `npm run bench:${name}`;
   const lines: string[] = [
-    `Last run ${String(doc.at)}: \`${String(doc.command)}\` took ${String(doc.wallSeconds)} s on ${String(m.cores)}× ${String(m.cpu)}, ${mib(m.memoryBytes)} RAM, Linux ${String(m.kernel)}; Node ${String(v.node)}, Kafka ${String(v.kafka)} (single local broker), Redis ${String(v.redis)}, kafkajs ${String(v.kafkajs)}, NestJS ${String(v.nestjs)}, Fastify ${String(v.fastify)}; git ${String(v.git)}${doc.dirty ? ' + uncommitted changes' : ''}. Everything (Kafka, registry, Redis, PostgreSQL, the apps and the load generator) shares these cores, and other work ran on the machine; raw numbers in \`${file}\`, each sub-benchmark's own file and section below.`,
+    `Last run ${String(doc.at)}: \`${String(doc.command)}\` took ${String(doc.wallSeconds)} s on ${String(m.cores)}× ${String(m.cpu)}, ${mib(m.memoryBytes)} RAM, Linux ${String(m.kernel)}; Node ${String(v.node)}, Kafka ${String(v.kafka)} (single local broker), Redis ${String(v.redis)}, kafkajs ${String(v.kafkajs)}, @platformatic/kafka ${String(v.platformaticKafka)}, NestJS ${String(v.nestjs)}, Fastify ${String(v.fastify)}; git ${String(v.git)}${doc.dirty ? ' + uncommitted changes' : ''}. Everything (Kafka, registry, Redis, PostgreSQL, the apps and the load generator) shares these cores, and other work ran on the machine; raw numbers in \`${file}\`, each sub-benchmark's own file and section below.`,
     '',
     '| figure | result | command |',
     '| --- | --- | --- |',
@@ -227,7 +228,11 @@ function summary(doc: Json, file: string): string {
   const ingest = subRes('ingest');
   if (ingest) {
     const rows = ingest.rows as Json[];
-    lines.push(row('ingest: POST like, 202 after acks=all (closed loop, 64 connections)', `**${n(rows[1].reqPerSec)} req/s**, p50 ${String(rows[1].p50ms)} ms, p99 ${String(rows[1].p99ms)} ms; ${Math.round(Number(ingest.likesVsHello) * 100)} % of hello-world`, cmd('ingest')));
+    // one row per Kafka producer client (older result files have one row, without a client)
+    for (const r of rows.slice(1)) {
+      const client = typeof r.client !== 'string' ? '' : `, ${r.client}${r === rows[1] ? ' (the default)' : ''}`;
+      lines.push(row(`ingest: POST like, 202 after acks=all (closed loop, 64 connections${client})`, `**${n(r.reqPerSec)} req/s**, p50 ${String(r.p50ms)} ms, p99 ${String(r.p99ms)} ms; ${Math.round((Number(r.reqPerSec) / Number(rows[0].reqPerSec)) * 100)} % of hello-world`, cmd('ingest')));
+    }
     lines.push(row('NestJS-on-Fastify hello-world, same run', `${n(rows[0].reqPerSec)} req/s, p50 ${String(rows[0].p50ms)} ms, p99 ${String(rows[0].p99ms)} ms`, cmd('ingest')));
   } else lines.push(row('ingest vs hello-world', why('ingest'), cmd('ingest')));
   const agg = subRes('aggregate');

@@ -69,8 +69,16 @@ export interface RunningApi {
  */
 export async function startApi(env: Record<string, string>): Promise<RunningApi> {
   const ownPrefix = env.REDIS_KEY_PREFIX === undefined ? `${uniqueName('api-test')}:` : undefined;
+  // in-process under jest: kafkajs, as jest cannot load @platformatic/kafka (an ECMAScript module) on
+  // Node 20; the default client is tested on the built api (kafka-clients.e2e.test.ts)
   const settings = loadSettings(
-    stackEnv({ LOG_LEVEL: 'silent', API_PORT: '0', ...(ownPrefix ? { REDIS_KEY_PREFIX: ownPrefix } : {}), ...env }),
+    stackEnv({
+      LOG_LEVEL: 'silent',
+      API_PORT: '0',
+      KAFKA_PRODUCER_CLIENT: 'kafkajs',
+      ...(ownPrefix ? { REDIS_KEY_PREFIX: ownPrefix } : {}),
+      ...env,
+    }),
   );
   const { app } = await createApp(settings, createLogger('api-test', process.env.API_TEST_LOG === '1' ? 'error' : 'silent'));
   await app.listen(0, '127.0.0.1');

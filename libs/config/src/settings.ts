@@ -8,7 +8,12 @@ import { isLoopbackHost } from './exposure';
 export interface Settings {
   readonly env: 'development' | 'test' | 'production';
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-  readonly kafka: { readonly brokers: string[]; readonly clientId: string };
+  readonly kafka: {
+    readonly brokers: string[];
+    readonly clientId: string;
+    /** the client the api produces LikeEvents with (docs/adr/0012-platformatic-kafka-producer.md) */
+    readonly producerClient: 'kafkajs' | 'platformatic';
+  };
   readonly registry: { readonly url: string };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
   readonly topics: {
@@ -68,6 +73,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     kafka: {
       brokers: r.list('KAFKA_BROKERS', ['127.0.0.1:19092']),
       clientId: r.string('KAFKA_CLIENT_ID', 'doubletap'),
+      producerClient: r.oneOf('KAFKA_PRODUCER_CLIENT', ['kafkajs', 'platformatic'] as const, 'platformatic'),
     },
     registry: {
       url: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:18081/apis/ccompat/v7', ['http:', 'https:']),

@@ -25,6 +25,12 @@ describe('loadSettings', () => {
     expect(s.topics).toMatchObject({ events: 'likes.events', counts: 'likes.counts', partitions: 12 });
   });
 
+  it('produces with @platformatic/kafka unless KAFKA_PRODUCER_CLIENT names kafkajs (ADR 0012), and refuses another name', () => {
+    expect(loadSettings({}).kafka.producerClient).toBe('platformatic');
+    expect(loadSettings({ KAFKA_PRODUCER_CLIENT: 'kafkajs' }).kafka.producerClient).toBe('kafkajs');
+    expect(() => loadSettings({ KAFKA_PRODUCER_CLIENT: 'rdkafka' })).toThrow(/KAFKA_PRODUCER_CLIENT/);
+  });
+
   it('names every invalid variable at once', () => {
     const attempt = () => loadSettings({ API_PORT: 'eighty', TOPIC_PARTITIONS: '0', REDIS_URL: 'http://x' });
     expect(attempt).toThrow(ConfigError);

@@ -2,6 +2,7 @@ import { type ICustomPartitioner, type Kafka, Partitioners, type Producer } from
 import type { Logger } from '@doubletap/observability';
 import { unacknowledged, UnacknowledgedError } from './acks';
 import { partitionForKey } from './partitioner';
+import { ReplaceableProducer } from './replaceable-producer';
 
 /**
  * Micro-batching in front of one idempotent producer (docs/adr/0002-micro-batching-producer.md).
@@ -31,6 +32,25 @@ export interface OutboundMessage {
 
 /** Produces one batch; resolves only when every message of it was acknowledged. */
 export type SendBatch = (messages: OutboundMessage[]) => Promise<void>;
+
+/**
+ * The Kafka side of a {@link BatchingProducer}, one per Kafka client (kafkajs: {@link KafkaBatchSink};
+ * @platformatic/kafka: PlatformaticBatchSink). The contract both keep: acks=all; `send` resolves only
+ * when every message of the batch was acknowledged; a failed send retires the producer (a new producer
+ * id) before anything else is sent; keyed messages land on Java's murmur2 partition of the pinned count,
+ * and a topic with another count is refused with {@link PartitionCountMismatchError}.
+ */
+export interface BatchSink {
+  readonly isConnected: boolean;
+  /** why sending is impossible right now, or undefined */
+  unavailable(): string | undefined;
+  /** Starts connecting (retrying with backoff until stop()); resolves when first connected or stopped. */
+  start(): Promise<void>;
+  /** Retires the current producer without waiting for it (a batch's outcome is unknown). */
+  discard(why: string): void;
+  send: SendBatch;
+  stop(): Promise<void>;
+}
 
 export interface BatchObserver {
   /** one batch finished: its size, how long the produce call took, and whether it was acknowledged */
@@ -308,49 +328,17 @@ export interface KafkaBatchSinkOptions {
  * replaced by a fresh one (new producer id) after any failed batch, so a batch that was written
  * but not acknowledged can never make the broker drop a later batch as a "duplicate sequence".
  */
-export class KafkaBatchSink {
-  private producer?: Producer;
-  private connected = false;
-  private stopped = false;
-  private connecting?: Promise<void>;
-  private wake?: () => void;
-
+export class KafkaBatchSink extends ReplaceableProducer<Producer> implements BatchSink {
   constructor(
     private readonly kafka: Kafka,
     private readonly options: KafkaBatchSinkOptions,
-  ) {}
-
-  get isConnected(): boolean {
-    return this.connected;
-  }
-
-  /** why sending is impossible right now, or undefined */
-  unavailable = (): string | undefined =>
-    this.connected ? undefined : 'the Kafka producer is not connected';
-
-  /** Starts connecting (retrying with backoff until stop()); resolves when first connected or stopped. */
-  start(): Promise<void> {
-    this.connecting ??= this.connectLoop().finally(() => (this.connecting = undefined));
-    return this.connecting;
-  }
-
-  /**
-   * Retires the current producer without waiting for it (a batch's outcome is unknown): sends fail
-   * fast as "not connected" until a new producer, with a new producer id, is connected.
-   */
-  discard(why: string): void {
-    const producer = this.producer;
-    if (!producer) return;
-    this.producer = undefined;
-    this.connected = false;
-    this.options.logger?.warn({ why }, 'retiring the Kafka producer; connecting a new one');
-    void producer.disconnect().catch(() => undefined);
-    void this.start();
+  ) {
+    super({ topic: options.topic, client: 'kafkajs', logger: options.logger });
   }
 
   send: SendBatch = async (messages) => {
     const producer = this.producer;
-    if (!producer || !this.connected)
+    if (!producer || !this.isConnected)
       throw new ProducerUnavailableError('the Kafka producer is not connected');
     try {
       const answer = await producer.send({
@@ -370,69 +358,34 @@ export class KafkaBatchSink {
     } catch (e) {
       // the failed send has settled (kafkajs will not retry it any more): start over with a new
       // producer id before anything else is sent
-      this.connected = false;
       this.options.logger?.warn({ err: e }, 'produce failed; recreating the Kafka producer');
-      void producer.disconnect().catch(() => undefined);
-      if (this.producer === producer) this.producer = undefined;
-      void this.start();
+      this.retire(producer);
       throw e;
     }
   };
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.connected = false;
-    this.wake?.();
-    await this.connecting?.catch(() => undefined);
-    const producer = this.producer;
-    this.producer = undefined;
-    await producer?.disconnect().catch(() => undefined);
+  protected create(): Producer {
+    const producer = this.kafka.producer({
+      // one attempt per send (kafkajs refuses an idempotent producer without retries, and its
+      // sequence numbers only ever deduplicate retries): a failed send is a 503 and the producer
+      // is replaced, so nothing is sent twice by the client
+      idempotent: false,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: pinnedKeyHashPartitioner(this.options.pinnedPartitions),
+      // a retried attempt can skip a partition whose leader moved to a broker that answered the
+      // first one (acks.ts)
+      retry: { retries: 0 },
+    });
+    producer.on(producer.events.DISCONNECT, () => this.lost(producer));
+    return producer;
   }
 
-  private async connectLoop(): Promise<void> {
-    let delay = 100;
-    while (!this.stopped) {
-      const producer = this.kafka.producer({
-        // one attempt per send (kafkajs refuses an idempotent producer without retries, and its
-        // sequence numbers only ever deduplicate retries): a failed send is a 503 and the producer
-        // is replaced, so nothing is sent twice by the client
-        idempotent: false,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        createPartitioner: pinnedKeyHashPartitioner(this.options.pinnedPartitions),
-        // a retried attempt can skip a partition whose leader moved to a broker that answered the
-        // first one (acks.ts)
-        retry: { retries: 0 },
-      });
-      producer.on(producer.events.DISCONNECT, () => {
-        if (this.producer !== producer) return;
-        this.connected = false;
-        this.producer = undefined;
-        if (!this.stopped) void this.start();
-      });
-      try {
-        await producer.connect();
-        if (this.stopped) {
-          await producer.disconnect().catch(() => undefined);
-          return;
-        }
-        this.producer = producer;
-        this.connected = true;
-        this.options.logger?.info({ topic: this.options.topic }, 'Kafka producer connected');
-        return;
-      } catch (e) {
-        this.options.logger?.warn({ err: e, retryInMs: delay }, 'Kafka producer cannot connect');
-        await producer.disconnect().catch(() => undefined);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = undefined;
-        delay = Math.min(delay * 2, 2000);
-      }
-    }
+  protected open(producer: Producer): Promise<void> {
+    return producer.connect();
+  }
+
+  protected close(producer: Producer): Promise<void> {
+    return producer.disconnect().catch(() => undefined);
   }
 }

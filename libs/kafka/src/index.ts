@@ -1,6 +1,6 @@
 export { createKafka } from './client';
 export type { Kafka, KafkaClientOptions } from './client';
-export { murmur2, partitionForKey } from './partitioner';
+export { kafkajsPartition, murmur2, partitionForKey } from './partitioner';
 export { addPartitions, deleteTopics, durabilityConfig, ensureTopics, partitionCount, topicNames, topicSpecs } from './topics';
 export type { EnsureResult, TopicNames, TopicSpec } from './topics';
 export { headersToStrings, readTopic } from './read';
@@ -35,9 +35,14 @@ export { unacknowledged, UnacknowledgedError } from './acks';
 export type { TopicPartition } from './acks';
 export { ProducerFencedError, TransactionalSender, TransactionFailedError } from './transactional-sender';
 export type { TransactionalSenderOptions, TxRecord } from './transactional-sender';
+export { PlatformaticBatchSink } from './platformatic-sink';
+export type { PlatformaticBatchSinkOptions, PlatformaticLibrary } from './platformatic-sink';
+export { createBatchSink, KAFKA_PRODUCER_CLIENTS } from './sinks';
+export type { BatchSinkOptions, KafkaProducerClient } from './sinks';
 export type {
   BatchingOptions,
   BatchObserver,
+  BatchSink,
   KafkaBatchSinkOptions,
   OutboundMessage,
   SendBatch,

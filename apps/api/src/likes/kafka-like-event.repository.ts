@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { SETTINGS, type Settings } from '@doubletap/config';
 import { EventCodec, likeKey, type LikeEvent } from '@doubletap/events';
-import { BatchingProducer, createKafka, KafkaBatchSink, TopicGuard } from '@doubletap/kafka';
+import { type BatchSink, BatchingProducer, createBatchSink, TopicGuard } from '@doubletap/kafka';
 import type { HealthRegistry, Logger, Registry } from '@doubletap/observability';
 import { HEALTH, LOGGER, METRICS } from '../platform/tokens';
 import type { LikeEventRepository } from './like-event.repository';
@@ -9,13 +9,14 @@ import { produceMetrics } from './produce-metrics';
 
 /**
  * LikeEvents to Kafka: Avro through the registry (schema id resolved once, in the background until
- * the registry answers), then the micro-batching idempotent producer. Shuts down after the HTTP
+ * the registry answers), then the micro-batching producer of the configured Kafka client
+ * (KAFKA_PRODUCER_CLIENT). Shuts down after the HTTP
  * server stopped (onApplicationShutdown): flushes what is queued, then disconnects.
  */
 @Injectable()
 export class KafkaLikeEventRepository implements LikeEventRepository, OnModuleInit, OnApplicationShutdown {
   private readonly codec: EventCodec;
-  private readonly sink: KafkaBatchSink;
+  private readonly sink: BatchSink;
   private readonly batcher: BatchingProducer;
   /** the events topic must keep its pinned partition count and its topic id, or writes are refused */
   private readonly topic: TopicGuard;
@@ -29,15 +30,10 @@ export class KafkaLikeEventRepository implements LikeEventRepository, OnModuleIn
   ) {
     const { api } = settings;
     this.codec = new EventCodec(settings.registry.url, settings.topics);
-    const kafka = createKafka({
+    this.sink = createBatchSink({
+      client: settings.kafka.producerClient,
       brokers: settings.kafka.brokers,
       clientId: `${settings.kafka.clientId}-api`,
-      logger: logger.child({ component: 'kafka' }),
-      connectionTimeout: Math.min(1000, api.produceTimeoutMs),
-      requestTimeout: api.produceTimeoutMs,
-      retries: 2,
-    });
-    this.sink = new KafkaBatchSink(kafka, {
       topic: settings.topics.events,
       pinnedPartitions: settings.topics.partitions,
       timeoutMs: api.produceTimeoutMs,
