@@ -1,6 +1,6 @@
 /**
  * patches/kafkajs+2.2.4.patch (applied by patch-package on every npm install) replaces kafkajs's
- * quadratic per-partition grouping of a produce batch with a linear one (ADR 0013). These tests
+ * quadratic per-partition grouping of a produce batch with a linear one (ADR 0014). These tests
  * prove the patch is in place and that the grouping keeps kafkajs's contract: every message in the
  * partition its partitioner chose, in the order given.
  */
