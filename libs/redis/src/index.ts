@@ -20,7 +20,7 @@ export type { HealStart, PartitionProgress, ProgressOutcome, ProgressStep, ReadS
 export type { CountSnapshot } from './reader';
 export { LiveCounts, LiveSubscription } from './live-counts';
 export type { CountFeedListener, CountUpdate, LiveCountsOptions } from './live-counts';
-export { readOwner } from './owner-lookup';
+export { readOwner, readOwnerMap } from './owner-lookup';
 export type { OwnerEndpoint } from './owner-lookup';
 export { deleteKeysWithPrefix } from './key-admin';
 export {

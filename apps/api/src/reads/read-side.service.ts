@@ -60,6 +60,7 @@ export class ReadSide implements BeforeApplicationShutdown, OnApplicationShutdow
     });
     this.viewerLikes = new ViewerLikeClient({
       lookupOwner: (partition) => this.owners.owner(partition),
+      onStaleOwner: (partition) => this.owners.invalidate(partition),
       timeoutMs: VIEWER_QUERY_TIMEOUT_MS,
       logger,
     });
@@ -90,6 +91,7 @@ export class ReadSide implements BeforeApplicationShutdown, OnApplicationShutdow
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    this.viewerLikes.close();
     await this.live.close();
   }
 
