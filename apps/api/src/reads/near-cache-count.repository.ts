@@ -67,11 +67,11 @@ export class NearCacheCountRepository implements CountRepository {
   }
 
   count(postId: string): Promise<CountSnapshot> {
-    return this.cache ? this.guard(this.cache.count(postId)) : this.redis.count(postId);
+    return this.cache ? this.cache.count(postId).catch(this.onError) : this.redis.count(postId);
   }
 
   counts(postIds: readonly string[]): Promise<CountSnapshot[]> {
-    return this.cache ? this.guard(this.cache.counts(postIds)) : this.redis.counts(postIds);
+    return this.cache ? this.cache.counts(postIds).catch(this.onError) : this.redis.counts(postIds);
   }
 
   healing(): Promise<string | undefined> {
@@ -79,14 +79,10 @@ export class NearCacheCountRepository implements CountRepository {
   }
 
   /** A read that finds the read side healing empties the cache (its announcement may still be on its way). */
-  private async guard<T>(read: Promise<T>): Promise<T> {
-    try {
-      return await read;
-    } catch (e) {
-      if (e instanceof ReadSideHealingError) this.cache?.drop('read side healing');
-      throw e;
-    }
-  }
+  private readonly onError = (e: unknown): never => {
+    if (e instanceof ReadSideHealingError) this.cache?.drop('read side healing');
+    throw e;
+  };
 }
 
 /** The api's CountRepository: the near cache in front of RedisCountRepository. */
