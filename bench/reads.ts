@@ -269,7 +269,7 @@ async function main(): Promise<void> {
     `Freshness (202 → visible in the read API's SSE stream), open-loop ${fmt(RATE)} likes/s for ${FRESH_SECONDS} s over ${FRESH_POSTS} posts (${fmt(accepted)} of ${fmt(sent)} accepted): ` +
       `**p50 ${freshness.p50ms} ms, p99 ${freshness.p99ms} ms** (p90 ${freshness.p90ms} ms, max ${freshness.maxms} ms; ${unmatched} not matched).`,
     '',
-    "Method: for each post the k-th 202 (in arrival order) is matched with the first SSE event whose count is ≥ k. The path measured is api → Kafka (acks=all) → aggregator (LevelDB batch, CountChanged acks=all) → projector (Lua apply + PUBLISH) → api's shared subscriber → SSE. Reads without a token are one Redis HMGET; with a token the api also asks the aggregator owning partition(postId/userId) over HTTP (bounded at 250 ms).",
+    "Method: for each post the k-th 202 (in arrival order) is matched with the first SSE event whose count is ≥ k. The path measured is api → Kafka (acks=all) → aggregator (LevelDB batch, CountChanged acks=all) → projector (Lua apply + PUBLISH) → api's shared subscriber → SSE. Reads without a token come from the api's near cache for hot posts (ADR 0011: admitted on the second miss, kept exact by the same pub/sub stream, dropped on any gap) and from one Redis script call otherwise; with a token the api also asks the aggregator owning partition(postId/userId) over HTTP (bounded at 250 ms), concurrent questions to one aggregator batched into one request on kept-alive connections, the owners map cached.",
   ]);
 
   process.stdout.write(
