@@ -12,6 +12,8 @@ export class HttpJsonError extends Error {
   constructor(
     message: string,
     readonly code: string | undefined,
+    /** the request went out on a kept-alive connection that had served requests before */
+    readonly reusedSocket = false,
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -39,7 +41,7 @@ export class JsonHttpClient {
     try {
       return await this.once(url, init);
     } catch (e) {
-      if (e instanceof HttpJsonError && e.code === 'ECONNRESET' && (e.cause as { reused?: boolean })?.reused && !init.signal.aborted) {
+      if (e instanceof HttpJsonError && e.code === 'ECONNRESET' && e.reusedSocket && !init.signal.aborted) {
         return this.once(url, init);
       }
       throw e;
@@ -68,7 +70,7 @@ export class JsonHttpClient {
         signal: init.signal,
       });
       const fail = (err: Error & { code?: string }) =>
-        reject(new HttpJsonError(err.message, err.code, { cause: Object.assign(err, { reused: req.reusedSocket }) }));
+        reject(new HttpJsonError(err.message, err.code, req.reusedSocket, { cause: err }));
       req.on('error', fail);
       req.on('response', (res: IncomingMessage) => {
         if (res.statusCode !== 200) {
