@@ -36,7 +36,8 @@ export class Batcher<Q, A> {
   constructor(private readonly options: BatcherOptions<Q, A>) {
     this.maxBatch = options.maxBatch ?? 256;
     this.maxInFlight = options.maxInFlight ?? 4;
-    if (!(this.maxBatch >= 1) || !(this.maxInFlight >= 1)) throw new Error('maxBatch and maxInFlight must be at least 1');
+    if (!(this.maxBatch >= 1) || !(this.maxInFlight >= 1))
+      throw new Error('maxBatch and maxInFlight must be at least 1');
   }
 
   ask(destination: string, query: Q): Promise<A> {
@@ -74,7 +75,8 @@ export class Batcher<Q, A> {
         destination,
         batch.map((w) => w.query),
       );
-      if (answers.length !== batch.length) throw new Error(`${answers.length} answers to ${batch.length} queries`);
+      if (answers.length !== batch.length)
+        throw new Error(`${answers.length} answers to ${batch.length} queries`);
       batch.forEach((w, i) => w.resolve(answers[i]));
     } catch (err) {
       for (const w of batch) w.reject(err);

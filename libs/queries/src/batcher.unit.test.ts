@@ -2,7 +2,12 @@ import { Batcher } from './batcher';
 
 /** A destination that records every batch and answers when the test says so. */
 function fakeSend() {
-  const sent: { destination: string; queries: number[]; answer: (a?: number[]) => void; fail: (e: Error) => void }[] = [];
+  const sent: {
+    destination: string;
+    queries: number[];
+    answer: (a?: number[]) => void;
+    fail: (e: Error) => void;
+  }[] = [];
   const send = (destination: string, queries: readonly number[]) =>
     new Promise<number[]>((resolve, reject) => {
       sent.push({
@@ -69,7 +74,7 @@ describe('Batcher (concurrent queries to one destination leave as one request)',
     await expect(Promise.all(answers)).resolves.toEqual([10, 20, 30, 40, 50]);
   });
 
-  it("a failed request fails its own queries only; an answer count that does not match fails them too", async () => {
+  it('a failed request fails its own queries only; an answer count that does not match fails them too', async () => {
     const f = fakeSend();
     const b = new Batcher({ send: f.send, maxBatch: 2 });
     const [a1, a2, a3] = [b.ask('x', 1), b.ask('x', 2), b.ask('x', 3)];

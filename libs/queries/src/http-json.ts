@@ -37,7 +37,10 @@ export class JsonHttpClient {
     this.https = new HttpsAgent(agent);
   }
 
-  async send(url: string, init: { method: 'GET' | 'POST'; body?: unknown; signal: AbortSignal }): Promise<JsonResponse> {
+  async send(
+    url: string,
+    init: { method: 'GET' | 'POST'; body?: unknown; signal: AbortSignal },
+  ): Promise<JsonResponse> {
     try {
       return await this.once(url, init);
     } catch (e) {
@@ -54,7 +57,10 @@ export class JsonHttpClient {
     this.https.destroy();
   }
 
-  private once(url: string, init: { method: 'GET' | 'POST'; body?: unknown; signal: AbortSignal }): Promise<JsonResponse> {
+  private once(
+    url: string,
+    init: { method: 'GET' | 'POST'; body?: unknown; signal: AbortSignal },
+  ): Promise<JsonResponse> {
     const payload = init.body === undefined ? undefined : JSON.stringify(init.body);
     const secure = url.startsWith('https:');
     const headers: Record<string, string | number> = { accept: 'application/json' };

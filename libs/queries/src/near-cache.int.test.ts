@@ -81,7 +81,9 @@ describe('NearCache on Redis (exact: never older than the last change heard)', (
     const floor = heard.get(postId);
     const value = await cache.count(postId);
     if (floor && (value.asOf ?? -1) < (floor.asOf ?? -1)) {
-      throw new Error(`read of ${postId} returned ${JSON.stringify(value)}, older than the change heard before: ${JSON.stringify(floor)}`);
+      throw new Error(
+        `read of ${postId} returned ${JSON.stringify(value)}, older than the change heard before: ${JSON.stringify(floor)}`,
+      );
     }
     return value;
   }
@@ -91,11 +93,16 @@ describe('NearCache on Redis (exact: never older than the last change heard)', (
 
   /** Reads until the post is answered from memory. */
   async function cached(postId: string): Promise<void> {
-    await waitFor(`${postId} served from the near cache`, async () => {
-      const before = metrics.hits;
-      await read(postId);
-      return metrics.hits > before;
-    }, 5000, 5);
+    await waitFor(
+      `${postId} served from the near cache`,
+      async () => {
+        const before = metrics.hits;
+        await read(postId);
+        return metrics.hits > before;
+      },
+      5000,
+      5,
+    );
   }
 
   /** Every post read through the cache equals a direct read of Redis. */
@@ -105,13 +112,18 @@ describe('NearCache on Redis (exact: never older than the last change heard)', (
 
   /** Waits until the api heard the last change of these posts (what Redis holds now). */
   async function settled(which: readonly string[] = posts): Promise<void> {
-    await waitFor('the api heard every change', async () => {
-      for (const p of which) {
-        const v = await reader.getCount(p);
-        if (v.asOf !== null && heard.get(p)?.asOf !== v.asOf) return false;
-      }
-      return true;
-    }, 10_000, 10);
+    await waitFor(
+      'the api heard every change',
+      async () => {
+        for (const p of which) {
+          const v = await reader.getCount(p);
+          if (v.asOf !== null && heard.get(p)?.asOf !== v.asOf) return false;
+        }
+        return true;
+      },
+      10_000,
+      10,
+    );
   }
 
   it('changes and reads interleaved: no read older than what was heard before it; exact when quiet', async () => {
@@ -141,8 +153,9 @@ describe('NearCache on Redis (exact: never older than the last change heard)', (
     for (const p of posts) await cached(p);
     const dropsBefore = metrics.drops.length;
     const list = (await redis.client('LIST')) as string;
-    const id = /id=(\d+) .*name=(\S+)/
-      .exec(list.split('\n').find((line) => line.includes(` name=${feedName} `)) ?? '')?.[1];
+    const id = /id=(\d+) .*name=(\S+)/.exec(
+      list.split('\n').find((line) => line.includes(` name=${feedName} `)) ?? '',
+    )?.[1];
     expect(id).toBeDefined();
     await redis.client('KILL', 'ID', id!);
     await waitFor('the subscriber to notice', () => !live.connected, 5000, 1);
@@ -163,7 +176,9 @@ describe('NearCache on Redis (exact: never older than the last change heard)', (
     const gens = new ReadSideGenerations(redis, prefix);
     await gens.beginBuild(1);
     const writer = new GenerationWriter(redis, prefix, 1);
-    await writer.applyBatch(posts.map((postId, i) => ({ postId, partition: 0, count: 100 + i, sourceOffset: ++offset })));
+    await writer.applyBatch(
+      posts.map((postId, i) => ({ postId, partition: 0, count: 100 + i, sourceOffset: ++offset })),
+    );
     const before = await cache.count('p2');
     await gens.switchTo(0, 1);
     await waitFor('the switch announced', () => gaps.includes('generation switched'), 5000, 5);

@@ -82,7 +82,8 @@ export class NearCache {
   private readonly now: () => number;
 
   constructor(private readonly options: NearCacheOptions) {
-    if (!(options.capacity >= 1)) throw new Error(`near cache capacity ${options.capacity} must be at least 1`);
+    if (!(options.capacity >= 1))
+      throw new Error(`near cache capacity ${options.capacity} must be at least 1`);
     this.now = options.now ?? Date.now;
   }
 
@@ -178,7 +179,8 @@ export class NearCache {
     if (!this.options.feed.connected) return;
     if (!this.candidates.delete(postId)) {
       this.candidates.add(postId);
-      if (this.candidates.size > this.options.capacity) this.candidates.delete(this.candidates.values().next().value!);
+      if (this.candidates.size > this.options.capacity)
+        this.candidates.delete(this.candidates.values().next().value!);
       return;
     }
     const entry: Entry = { postId, live: false, readAt: 0 };

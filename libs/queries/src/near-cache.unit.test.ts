@@ -219,7 +219,9 @@ describe('NearCache (counts of hot posts, exact and current)', () => {
       ['c', 0],
     ]);
     expect(s.source.reads).toBe(reads + 1);
-    await expect(s.cache.counts(Array.from({ length: 101 }, (_, i) => (i === 0 ? 'a' : `x${i}`)))).rejects.toThrow('too many');
+    await expect(
+      s.cache.counts(Array.from({ length: 101 }, (_, i) => (i === 0 ? 'a' : `x${i}`))),
+    ).rejects.toThrow('too many');
     // a batch read stores what it read for posts held and confirmed before it was sent
     await s.cache.counts(['b']);
     await s.feed.confirm();

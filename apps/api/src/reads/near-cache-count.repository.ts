@@ -24,7 +24,11 @@ export class NearCacheCountRepository implements CountRepository {
   ) {
     const { posts, maxAgeMs } = settings.nearCache;
     if (posts === 0) return;
-    const hits = counter(metrics, 'doubletap_api_near_cache_hits_total', 'post counts answered from the near cache');
+    const hits = counter(
+      metrics,
+      'doubletap_api_near_cache_hits_total',
+      'post counts answered from the near cache',
+    );
     const misses = counter(
       metrics,
       'doubletap_api_near_cache_misses_total',
@@ -37,7 +41,11 @@ export class NearCacheCountRepository implements CountRepository {
       'times the near cache was emptied (a reconnect, a heal, a restore, a generation switch)',
       ['reason'],
     );
-    const evictions = counter(metrics, 'doubletap_api_near_cache_evictions_total', 'least recently used posts evicted');
+    const evictions = counter(
+      metrics,
+      'doubletap_api_near_cache_evictions_total',
+      'least recently used posts evicted',
+    );
     const log = logger.child({ component: 'near-cache' });
     const cache = new NearCache({
       source: redis,
