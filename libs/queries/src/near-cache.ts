@@ -54,6 +54,8 @@ interface Entry {
   readAt: number;
   /** the read in flight for this entry (concurrent misses share it) */
   filling?: Promise<CountSnapshot>;
+  /** the newest change heard since `filling` was sent */
+  heard?: CountSnapshot;
 }
 
 /** b is newer than a: asOf strictly increases per post within a generation (null = never liked). */
@@ -64,9 +66,10 @@ const newer = (b: CountSnapshot, a: CountSnapshot | undefined): boolean =>
  * An in-process cache of the counts of hot posts, exact and current (ADR 0011-near-cache).
  *
  * The rule: an entry serves only while its post's changes are certain to reach it (the feed
- * confirmed the hold before the value was read, and no gap since), and it holds the newest of what
- * a read returned and what the feed delivered (ordered by asOf). So a read that starts after the
- * api has heard a change never returns anything older; anything that may have been missed (a
+ * confirmed the hold before the value was read, and no gap since), and it holds the newest (by
+ * asOf) of what its last read returned and what the feed delivered since that read was sent; while
+ * a read is out, requests for the post wait for it. So a read that starts after the api has heard a
+ * change never returns anything older; anything that may have been missed (a
  * reconnect, a heal, a generation switch: the feed's gap()) empties the cache, and the next reads
  * go to the read side again.
  *
@@ -99,7 +102,6 @@ export class NearCache {
         this.options.metrics?.hit(1);
         return entry.value;
       }
-      entry.value = undefined; // re-read, without letting the old value win over what comes back
       this.options.metrics?.miss('expired', 1);
     } else {
       this.options.metrics?.miss(this.options.feed.connected ? 'cold' : 'bypass', 1);
@@ -142,7 +144,9 @@ export class NearCache {
   /** A change heard on the feed. */
   change(update: CountSnapshot): void {
     const entry = this.entries.get(update.postId);
-    if (entry?.live && newer(update, entry.value)) entry.value = update;
+    if (!entry?.live) return;
+    if (newer(update, entry.value)) entry.value = update;
+    if (entry.filling && newer(update, entry.heard)) entry.heard = update;
   }
 
   /** Changes may have been missed (see CountFeed): everything goes. */
@@ -158,15 +162,26 @@ export class NearCache {
     if (n > 0) this.options.metrics?.drop(reason, n);
   }
 
+  /**
+   * The one read of `entry` count() keeps in flight. Its answer REPLACES the value, merged with
+   * the changes heard since it was sent: everything heard before was published before the read ran,
+   * so the read includes it; and a value the feed never announced (what maxAgeMs is for) goes.
+   */
   private async fill(entry: Entry): Promise<CountSnapshot> {
+    entry.heard = undefined;
     try {
-      return this.store(entry, await this.options.source.count(entry.postId));
+      const read = await this.options.source.count(entry.postId);
+      if (this.entries.get(entry.postId) !== entry) return read;
+      entry.value = entry.heard && newer(entry.heard, read) ? entry.heard : read;
+      entry.readAt = this.now();
+      return entry.value;
     } finally {
       entry.filling = undefined;
+      entry.heard = undefined;
     }
   }
 
-  /** What a read sent while `entry` was live returned: stored if the entry is still the one cached. */
+  /** What a batch read sent while `entry` was live returned: kept if newer, if the entry is still cached. */
   private store(entry: Entry | undefined, value: CountSnapshot): CountSnapshot {
     if (!entry || this.entries.get(entry.postId) !== entry) return value;
     if (newer(value, entry.value)) entry.value = value;

@@ -123,6 +123,22 @@ describe('NearCache (counts of hot posts, exact and current)', () => {
     expect(s.source.reads).toBe(3);
   });
 
+  it('a read that starts after a change was heard never gets the older value of a fill sent before it', async () => {
+    const s = setup();
+    s.source.set('p', 1, 10);
+    await s.cache.count('p');
+    await s.cache.count('p');
+    await s.feed.confirm();
+    let open!: () => void;
+    s.source.gate = new Promise((r) => (open = r));
+    const first = s.cache.count('p'); // fill sent: will answer asOf 10
+    s.cache.change({ postId: 'p', count: 2, asOf: 11 }); // heard while it is out
+    const later = s.cache.count('p'); // starts after the change was heard
+    open();
+    expect(await later).toEqual({ postId: 'p', count: 2, asOf: 11 });
+    expect(await first).toEqual({ postId: 'p', count: 2, asOf: 11 });
+  });
+
   it('changes move a cached value forward only (by asOf), and only for held posts', async () => {
     const s = setup();
     s.source.set('p', 3, 20);
