@@ -124,7 +124,7 @@ describe('NearCache (counts of hot posts, exact and current)', () => {
   });
 
   it('a read that starts after a change was heard never gets the older value of a fill sent before it', async () => {
-    const s = setup();
+    const s = setup({ maxAgeMs: 1000 }); // a value only heard, never read, counts as read at 0: expired
     s.source.set('p', 1, 10);
     await s.cache.count('p');
     await s.cache.count('p');
