@@ -6,6 +6,11 @@ import type { Aggregator, LikeQuery } from '@doubletap/aggregation';
 /** Most (partition, post, user) questions in one POST /internal/likes/query. */
 export const MAX_LIKE_QUERIES = 1000;
 
+/** An interactive query's answer: the 200 body, or a problem with its status (and Retry-After). */
+type QueryAnswer =
+  | { status: 200; body: object }
+  | { status: number; title: string; detail: string; extra?: object; retryAfter?: string };
+
 export interface InternalServerDeps {
   aggregator: Aggregator;
   partitions: number;
@@ -38,24 +43,25 @@ export function buildInternalServer(deps: InternalServerDeps): FastifyInstance {
     }
     return p;
   };
-  const notOwner = (reply: FastifyReply, p: number) =>
-    problem(reply, 409, 'Partition not owned', `partition ${p} is not owned by this aggregator; look the owner up again`, {
-      partition: p,
-      owned: aggregator.ownedPartitions,
-    });
+  const notOwned = (p: number): QueryAnswer => ({
+    status: 409,
+    title: 'Partition not owned',
+    detail: `partition ${p} is not owned by this aggregator; look the owner up again`,
+    extra: { partition: p, owned: aggregator.ownedPartitions },
+  });
+  const answer = (reply: FastifyReply, a: QueryAnswer) => {
+    if ('body' in a) return reply.send(a.body);
+    if (a.retryAfter) void reply.header('retry-after', a.retryAfter);
+    return problem(reply, a.status, a.title, a.detail, a.extra);
+  };
 
   /** One answer as the single-question endpoint gives it: status, body, and Retry-After when it has one. */
-  const answerOf = (p: number, postId: string, userId: string, answer: LikeQuery) => {
+  const answerOf = (p: number, postId: string, userId: string, answer: LikeQuery): QueryAnswer => {
     switch (answer.kind) {
       case 'ok':
         return { status: 200, body: { postId, userId, partition: p, liked: answer.liked, asOfOffset: answer.asOfOffset } };
       case 'not-owner':
-        return {
-          status: 409,
-          title: 'Partition not owned',
-          detail: `partition ${p} is not owned by this aggregator; look the owner up again`,
-          extra: { partition: p, owned: aggregator.ownedPartitions },
-        };
+        return notOwned(p);
       case 'wrong-partition':
         return {
           status: 400,
@@ -84,10 +90,7 @@ export function buildInternalServer(deps: InternalServerDeps): FastifyInstance {
       const { postId, userId } = req.params;
       if (!isValidId(postId) || !isValidId(userId))
         return problem(reply, 400, 'Invalid id', 'postId and userId must match ^[A-Za-z0-9_-]{1,64}$');
-      const a = answerOf(p, postId, userId, await aggregator.queryLike(p, postId, userId));
-      if ('body' in a) return reply.send(a.body);
-      if (a.retryAfter) void reply.header('retry-after', a.retryAfter);
-      return problem(reply, a.status, a.title, a.detail, a.extra);
+      return answer(reply, answerOf(p, postId, userId, await aggregator.queryLike(p, postId, userId)));
     },
   );
 
@@ -120,7 +123,7 @@ export function buildInternalServer(deps: InternalServerDeps): FastifyInstance {
     if (p === undefined) return reply;
     if (!isValidId(req.params.postId))
       return problem(reply, 400, 'Invalid id', 'postId must match ^[A-Za-z0-9_-]{1,64}$');
-    if (!aggregator.ownedPartitions.includes(p)) return notOwner(reply, p);
+    if (!aggregator.ownedPartitions.includes(p)) return answer(reply, notOwned(p));
     const c = await aggregator.queryCount(p, req.params.postId);
     if (!c)
       return problem(reply, 503, 'Partition restoring', `partition ${p} is restoring its store from the log`).header(
