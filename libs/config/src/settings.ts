@@ -47,7 +47,7 @@ export interface Settings {
   };
   readonly projector: { readonly groupId: string; readonly host: string; readonly port: number };
   readonly monitor: { readonly host: string; readonly port: number; readonly intervalMs: number };
-  /** the api's near cache of hot posts' counts (ADR 0011-near-cache); 0 posts turns it off */
+  /** the api's near cache of hot posts' counts (ADR 0013); 0 posts turns it off */
   readonly nearCache: { readonly posts: number; readonly maxAgeMs: number };
 }
 

@@ -63,7 +63,7 @@ const newer = (b: CountSnapshot, a: CountSnapshot | undefined): boolean =>
   a === undefined || (b.asOf ?? -1) > (a.asOf ?? -1);
 
 /**
- * An in-process cache of the counts of hot posts, exact and current (ADR 0011-near-cache).
+ * An in-process cache of the counts of hot posts, exact and current (ADR 0013).
  *
  * The rule: an entry serves only while its post's changes are certain to reach it (the feed
  * confirmed the hold before the value was read, and no gap since), and it holds the newest (by

@@ -17,7 +17,7 @@ export const progressKey = (prefix: string): string => `${prefix}likes:progress`
 /** Exists iff every partition 0..P-1 has `p:<n>`: the read side is complete. Readers refuse without it. */
 export const readySentinelKey = (prefix: string): string => `${prefix}likes:ready`;
 /**
- * Read-side announcements (ADR 0011-near-cache): the sentinel was (re)set (payload P: live viewers
+ * Read-side announcements (ADR 0013): the sentinel was (re)set (payload P: live viewers
  * re-read the counts they hold), removed (payload `healing`), or the served generation switched
  * (payload `generation:<g>`). Whoever caches counts drops them on every announcement.
  */

@@ -10,7 +10,7 @@ import { RedisCountRepository } from './redis-count.repository';
 /**
  * The CountRepository the api uses: hot posts' counts from the in-process NearCache, kept current by
  * the live-count hub's subscriber connection (the stream SSE uses), everything else from Redis
- * (ADR 0011-near-cache). NEAR_CACHE_POSTS=0 turns the cache off.
+ * (ADR 0013). NEAR_CACHE_POSTS=0 turns the cache off.
  */
 export class NearCacheCountRepository implements CountRepository {
   private readonly cache?: NearCache;
