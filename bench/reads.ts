@@ -3,7 +3,8 @@
  * running as their own processes on fresh topics, groups, key prefix and data dir:
  *  1. reads/s (autocannon, fixed concurrency, loopback) of GET /v1/posts/:id/likes (anonymous and
  *     with a bearer token, i.e. with the likedByViewer query to the owning aggregator) and of
- *     GET /v1/likes?posts=<100 ids>;
+ *     GET /v1/likes?posts=<100 ids>; and, in the same run with the same settings, the NestJS-on-Fastify
+ *     hello-world of bench/ingest.ts (bench/hello-app.ts), so the GET figures come with their ratio;
  *  2. freshness: an open-loop steady ingest (BENCH_RATE likes/s for BENCH_FRESH_SECONDS, every
  *     like a new (post, user) pair over BENCH_FRESH_POSTS posts) while one SSE stream per post
  *     watches the read API. For each post the k-th 202 is matched with the first SSE event whose
@@ -15,7 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { mintToken } from '@doubletap/auth';
-import { startPipeline } from '@doubletap/testing';
+import { freePort, spawnBuilt, startPipeline, stopChild, untilStatus } from '@doubletap/testing';
 import { autocannon, type CannonRequest } from './lib/autocannon';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
 import { intKnob, machine, writeResult } from './lib/common';
@@ -25,6 +26,9 @@ const SECONDS = intKnob('BENCH_SECONDS', 10);
 const RATE = intKnob('BENCH_RATE', 1000);
 const FRESH_SECONDS = intKnob('BENCH_FRESH_SECONDS', 10);
 const FRESH_POSTS = intKnob('BENCH_FRESH_POSTS', 50);
+const HELLO = 'hello-world (NestJS + Fastify, bench/hello-app.ts)';
+const GET_ONE = 'GET one post (anonymous)';
+const GET_VIEWER = 'GET one post + likedByViewer (bearer)';
 const log = (msg: string) => process.stderr.write(`bench:reads ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -72,6 +76,9 @@ function watch(url: string, onCount: (count: number, at: number) => void): Abort
 async function main(): Promise<void> {
   const pipeline = await startPipeline({ name: 'bench-reads' });
   const { settings, url } = pipeline;
+  const helloPort = await freePort();
+  const hello = spawnBuilt('bench/hello-app.js', { BENCH_HELLO_PORT: String(helloPort) }, log);
+  const helloUrl = `http://127.0.0.1:${helloPort}`;
   const rows: Row[] = [];
   const fresh: number[] = [];
   let sent = 0;
@@ -126,14 +133,16 @@ async function main(): Promise<void> {
         };
       },
     };
-    for (const [name, request, posts] of [
-      ['GET one post (anonymous)', single, 1],
-      ['GET one post + likedByViewer (bearer)', singleAuthed, 1],
-      ['GET /v1/likes, 100 posts', batch, 100],
+    await untilStatus(`${helloUrl}/hello`, (s) => s === 202, 'hello', { child: hello, method: 'POST' });
+    for (const [name, request, posts, target] of [
+      [HELLO, { method: 'POST', path: '/hello' } as CannonRequest, 1, helloUrl],
+      [GET_ONE, single, 1, url],
+      [GET_VIEWER, singleAuthed, 1, url],
+      ['GET /v1/likes, 100 posts', batch, 100, url],
     ] as const) {
       log(`${name}: warm-up 2s, then ${SECONDS}s at ${CONNECTIONS} connections`);
-      await autocannon({ url, connections: CONNECTIONS, duration: 2, requests: [request] });
-      const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [request] });
+      await autocannon({ url: target, connections: CONNECTIONS, duration: 2, requests: [request] });
+      const r = await autocannon({ url: target, connections: CONNECTIONS, duration: SECONDS, requests: [request] });
       rows.push({
         target: name,
         connections: CONNECTIONS,
@@ -210,8 +219,13 @@ async function main(): Promise<void> {
         });
     }
   } finally {
-    await pipeline.stop();
+    await Promise.all([pipeline.stop(), stopChild(hello)]);
   }
+  const rate = (name: string) => rows.find((r) => r.target === name)?.reqPerSec ?? NaN;
+  const ratios = {
+    getOneVsHello: round(rate(GET_ONE) / rate(HELLO), 2),
+    viewerVsGetOne: round(rate(GET_VIEWER) / rate(GET_ONE), 2),
+  };
 
   fresh.sort((a, b) => a - b);
   const freshness = {
@@ -233,6 +247,7 @@ async function main(): Promise<void> {
     machine: machine(),
     settings: { connections: CONNECTIONS, seconds: SECONDS, partitions: settings.topics.partitions },
     rows,
+    ratios,
     freshness,
   };
   const file = writeResult('reads', result.at, result);
@@ -249,10 +264,12 @@ async function main(): Promise<void> {
         `| ${r.target} | **${fmt(r.reqPerSec)}** | ${fmt(r.postsPerSec)} | ${r.p50ms} ms | ${r.p99ms} ms | ${r.non2xx + r.errors} |`,
     ),
     '',
+    `GET one post = **${ratios.getOneVsHello}×** the hello-world of the same run; GET + likedByViewer = **${ratios.viewerVsGetOne}×** the plain GET.`,
+    '',
     `Freshness (202 → visible in the read API's SSE stream), open-loop ${fmt(RATE)} likes/s for ${FRESH_SECONDS} s over ${FRESH_POSTS} posts (${fmt(accepted)} of ${fmt(sent)} accepted): ` +
       `**p50 ${freshness.p50ms} ms, p99 ${freshness.p99ms} ms** (p90 ${freshness.p90ms} ms, max ${freshness.maxms} ms; ${unmatched} not matched).`,
     '',
-    "Method: for each post the k-th 202 (in arrival order) is matched with the first SSE event whose count is ≥ k. The path measured is api → Kafka (acks=all) → aggregator (LevelDB batch, CountChanged acks=all) → projector (Lua apply + PUBLISH) → api's shared subscriber → SSE. Reads without a token are one Redis HMGET; with a token the api also asks the aggregator owning partition(postId/userId) over HTTP (bounded at 250 ms).",
+    "Method: for each post the k-th 202 (in arrival order) is matched with the first SSE event whose count is ≥ k. The path measured is api → Kafka (acks=all) → aggregator (LevelDB batch, CountChanged acks=all) → projector (Lua apply + PUBLISH) → api's shared subscriber → SSE. Reads without a token come from the api's near cache for hot posts (ADR 0013: admitted on the second miss, kept exact by the same pub/sub stream, dropped on any gap) and from one Redis script call otherwise; with a token the api also asks the aggregator owning partition(postId/userId) over HTTP (bounded at 250 ms), concurrent questions to one aggregator batched into one request on kept-alive connections, the owners map cached.",
   ]);
 
   process.stdout.write(

@@ -109,6 +109,22 @@ describe('aggregator (in process, against the local stack)', () => {
       const wrong = (p + 1) % PARTITIONS;
       expect((await get(`/internal/partitions/${wrong}/likes/${a.postId}/${a.userId}`)).status).toBe(400);
     }
+    // the same questions in one batch (what the api sends for concurrent viewers): the same answers,
+    // in the order asked, each with its status; a wrong partition or an unknown one answered per question
+    const queries = sample.map((a) => ({ partition: partitionForKey(likeKey(a.postId, a.userId), PARTITIONS), postId: a.postId, userId: a.userId }));
+    const post = async (body: unknown) => {
+      const res = await fetch(`${app!.url}/internal/likes/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as { answers: Record<string, unknown>[] } };
+    };
+    const batch = await post({ queries: [...queries, { ...queries[0], partition: (queries[0].partition + 1) % PARTITIONS }, { ...queries[0], partition: 99 }] });
+    expect(batch.status).toBe(200);
+    expect(batch.body.answers.slice(0, sample.length)).toEqual(
+      sample.map((a, i): unknown => expect.objectContaining({ status: 200, ...queries[i], liked: a.action === 'LIKE', asOfOffset: expect.any(Number) })),
+    );
+    expect(batch.body.answers.slice(sample.length).map((x) => x.status)).toEqual([400, 404]);
+    for (const bad of [{}, { queries: [] }, { queries: [{ partition: 0, postId: 'bad!id', userId: 'u1' }] }, { queries: Array(1001).fill(queries[0]) }]) {
+      expect((await post(bad)).status).toBe(400);
+    }
     const unknown = await get('/internal/partitions/99/likes/a/b');
     expect(unknown.status).toBe(404);
     expect(unknown.type).toContain('application/problem+json');

@@ -52,6 +52,8 @@ export interface Settings {
   };
   readonly projector: { readonly groupId: string; readonly host: string; readonly port: number };
   readonly monitor: { readonly host: string; readonly port: number; readonly intervalMs: number };
+  /** the api's near cache of hot posts' counts (ADR 0013); 0 posts turns it off */
+  readonly nearCache: { readonly posts: number; readonly maxAgeMs: number };
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -124,6 +126,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       host: r.string('MONITOR_HOST', '127.0.0.1'),
       port: r.int('MONITOR_PORT', 8083, { min: 0, max: 65535 }),
       intervalMs: r.int('MONITOR_INTERVAL_MS', 5000, { min: 500, max: 600000 }),
+    },
+    nearCache: {
+      posts: r.int('NEAR_CACHE_POSTS', 10000, { min: 0, max: 1000000 }),
+      maxAgeMs: r.int('NEAR_CACHE_MAX_AGE_MS', 5000, { min: 1, max: 600000 }),
     },
   };
   r.done();

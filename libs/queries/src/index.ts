@@ -1,3 +1,10 @@
+export { Batcher } from './batcher';
+export type { BatcherOptions, SendBatch } from './batcher';
 export { formatCount } from './format-count';
-export { ViewerLikeClient } from './viewer-like';
-export type { OwnerLookup, ViewerLike, ViewerLikeClientOptions, ViewerLikeUnknownReason } from './viewer-like';
+export { HttpJsonError, JsonHttpClient } from './http-json';
+export type { JsonResponse } from './http-json';
+export { NearCache } from './near-cache';
+export type { CountFeed, CountSource, NearCacheMetrics, NearCacheOptions } from './near-cache';
+export { OwnersCache } from './owners-cache';
+export { VIEWER_BATCH_PATH, ViewerLikeClient } from './viewer-like';
+export type { OwnerLookup, ViewerLike, ViewerLikeClientOptions, ViewerLikeUnknownReason, ViewerQuery } from './viewer-like';

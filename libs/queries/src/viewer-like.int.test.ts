@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { loadSettings } from '@doubletap/config';
 import { likeKey } from '@doubletap/events';
 import { partitionForKey } from '@doubletap/kafka';
-import { ViewerLikeClient } from '@doubletap/queries';
+import { VIEWER_BATCH_PATH, ViewerLikeClient } from '@doubletap/queries';
 import { createRedis, deleteKeysWithPrefix, ownersKey, readOwner, redisReady, type Redis } from '@doubletap/redis';
 import { stackEnv, uniqueName } from '@doubletap/testing';
 
@@ -48,6 +48,7 @@ describe('ViewerLikeClient (interactive query to the partition owner)', () => {
     await redis.del(ownersKey(prefix));
   });
   afterAll(async () => {
+    client.close();
     servers.forEach((s) => s.closeAllConnections());
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
     await deleteKeysWithPrefix(redis, prefix);
@@ -71,6 +72,56 @@ describe('ViewerLikeClient (interactive query to the partition owner)', () => {
       `/internal/partitions/${alice.partition}/likes/post-1/alice`,
       `/internal/partitions/${bob.partition}/likes/post-1/bob`,
     ]);
+  });
+
+  it('concurrent questions to one owner leave as ONE batch request; an owner without the batch endpoint is asked one by one', async () => {
+    const liked = new Set(['post-9/u1', 'post-9/u4']);
+    const users = ['u1', 'u2', 'u3', 'u4', 'u5', 'u6'];
+    const batches: number[] = [];
+    const batching = createServer((req, res) => {
+      if (req.method !== 'POST' || req.url !== VIEWER_BATCH_PATH) return void res.writeHead(404).end();
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const { queries } = JSON.parse(body) as { queries: { partition: number; postId: string; userId: string }[] };
+        batches.push(queries.length);
+        json(res, 200, {
+          answers: queries.map((q) =>
+            q.userId === 'u6'
+              ? { status: 409, partition: q.partition, postId: q.postId, userId: q.userId }
+              : { status: 200, ...q, liked: liked.has(`${q.postId}/${q.userId}`), asOfOffset: 7 },
+          ),
+        });
+      });
+    });
+    await new Promise<void>((r) => batching.listen(0, '127.0.0.1', r));
+    servers.push(batching);
+    const url = `http://127.0.0.1:${(batching.address() as AddressInfo).port}`;
+    for (let p = 0; p < P; p++) await setOwner(p, url);
+    const expected = users.map((u) => {
+      const partition = partitionForKey(likeKey('post-9', u), P);
+      return u === 'u6'
+        ? { liked: null, reason: 'rebalancing', partition }
+        : { liked: liked.has(`post-9/${u}`), partition, asOfOffset: 7 };
+    });
+    // the owners map is read once for all of them (lookups in the same turn), so they ask together
+    const cached = new Map<number, { url: string }>();
+    for (let p = 0; p < P; p++) cached.set(p, (await readOwner(redis, prefix, p))!);
+    const batched = new ViewerLikeClient({ lookupOwner: async (p) => cached.get(p), timeoutMs: 1000 });
+    expect(await Promise.all(users.map((u) => batched.likedByViewer('post-9', u, P)))).toEqual(expected);
+    expect(batches).toEqual([users.length]);
+
+    // an older aggregator (no batch endpoint: 404) answers the same questions one at a time
+    const single = await fakeOwner((_req, res, m) => {
+      const [, p, postId, userId] = m;
+      if (userId === 'u6') return json(res, 409, { title: 'not the owner' });
+      json(res, 200, { postId, userId, partition: Number(p), liked: liked.has(`${postId}/${userId}`), asOfOffset: 7 });
+    });
+    servers.push(single.server);
+    for (let p = 0; p < P; p++) cached.set(p, { url: single.url });
+    expect(await Promise.all(users.map((u) => batched.likedByViewer('post-9', u, P)))).toEqual(expected);
+    expect(single.hits.filter((h) => h.startsWith('/internal/partitions/'))).toHaveLength(users.length);
+    batched.close();
   });
 
   it("says 'no-owner' when nobody owns the viewer's partition", async () => {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { likesKey } from './keys';
+import { likesKey, readyChannel } from './keys';
 
 /**
  * Read-side generations, for zero-downtime rebuilds of the Redis projection.
@@ -39,7 +39,11 @@ local function genKey(base, g, postId)
 end
 `;
 
-/** KEYS: pointer, next pointer. ARGV: expected current, new generation. Atomic switch. */
+/**
+ * KEYS: pointer, next pointer. ARGV: expected current, new generation, announcement channel. Atomic
+ * switch, announced in the same script (`generation:<g>`): nothing is published for the counts that
+ * change with the switch, so whoever caches counts learns it here.
+ */
 const SWITCH_LUA = `
 local cur = redis.call('GET', KEYS[1]) or '0'
 if cur ~= ARGV[1] then return redis.error_reply('generation is ' .. cur .. ', expected ' .. ARGV[1]) end
@@ -47,6 +51,7 @@ local nxt = redis.call('GET', KEYS[2])
 if nxt ~= ARGV[2] then return redis.error_reply('generation ' .. ARGV[2] .. ' is not the one being built (' .. tostring(nxt) .. ')') end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[3], 'generation:' .. ARGV[2])
 return ARGV[2]
 `;
 
@@ -95,7 +100,15 @@ export class ReadSideGenerations {
 
   /** Atomically: current := generation, no build in progress. Fails if either pointer moved meanwhile. */
   async switchTo(expectedCurrent: number, generation: number): Promise<void> {
-    await this.client.eval(SWITCH_LUA, 2, generationPointerKey(this.prefix), buildingPointerKey(this.prefix), String(expectedCurrent), String(generation));
+    await this.client.eval(
+      SWITCH_LUA,
+      2,
+      generationPointerKey(this.prefix),
+      buildingPointerKey(this.prefix),
+      String(expectedCurrent),
+      String(generation),
+      readyChannel(this.prefix),
+    );
   }
 
   /** Gives up a build: the projector stops writing to it (its keys are left to deleteGeneration). */

@@ -1,6 +1,6 @@
 export { createRedis, redisReady } from './client';
 export type { Redis, RedisClientOptions } from './client';
-export { countChannel, likesKey, ownersKey, progressKey, rateKey, readyChannel, readySentinelKey } from './keys';
+export { countChannel, likesKey, ownersChannel, ownersKey, progressKey, rateKey, readyChannel, readySentinelKey } from './keys';
 export { TokenBucket } from './rate-limit';
 export type { RateDecision } from './rate-limit';
 export { publishOwners, readOwners, withdrawOwners } from './owners';
@@ -19,8 +19,8 @@ export { healingReason, markReadSideComplete, readSideStatus, ReadSideProgress }
 export type { HealStart, PartitionProgress, ProgressOutcome, ProgressStep, ReadSideStatus } from './progress';
 export type { CountSnapshot } from './reader';
 export { LiveCounts, LiveSubscription } from './live-counts';
-export type { CountUpdate, LiveCountsOptions } from './live-counts';
-export { readOwner } from './owner-lookup';
+export type { CountFeedListener, CountUpdate, LiveCountsOptions } from './live-counts';
+export { readOwner, readOwnerMap } from './owner-lookup';
 export type { OwnerEndpoint } from './owner-lookup';
 export { deleteKeysWithPrefix } from './key-admin';
 export {

@@ -16,5 +16,11 @@ export const rateKey = (prefix: string, userId: string): string => `${prefix}rat
 export const progressKey = (prefix: string): string => `${prefix}likes:progress`;
 /** Exists iff every partition 0..P-1 has `p:<n>`: the read side is complete. Readers refuse without it. */
 export const readySentinelKey = (prefix: string): string => `${prefix}likes:ready`;
-/** Announces that the sentinel was (re)set, so live viewers re-read the counts they hold. */
+/**
+ * Read-side announcements (ADR 0013): the sentinel was (re)set (payload P: live viewers
+ * re-read the counts they hold), removed (payload `healing`), or the served generation switched
+ * (payload `generation:<g>`). Whoever caches counts drops them on every announcement.
+ */
 export const readyChannel = (prefix: string): string => `${prefix}likes:restored`;
+/** Announces a change of the owners map (payload: the partitions written, comma-separated). */
+export const ownersChannel = (prefix: string): string => `${prefix}owners:changed`;

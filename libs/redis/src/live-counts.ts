@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { isValidId } from '@doubletap/events';
 import type { Logger } from '@doubletap/observability';
 import { createRedis } from './client';
-import { countChannel, readyChannel } from './keys';
+import { countChannel, ownersChannel, readyChannel } from './keys';
 import { MAX_POSTS_PER_READ, type CountSnapshot, type LikesReader } from './reader';
 
 /** A count as pushed to live viewers (same shape as a CountSnapshot). */
@@ -89,6 +89,8 @@ export class LiveSubscription implements AsyncIterable<CountUpdate> {
 export interface LiveCountsOptions {
   /** Redis URL for the hub's own subscriber connection */
   url: string;
+  /** its name in CLIENT LIST (default live-counts) */
+  name?: string;
   prefix: string;
   /** for the current count of a newly watched post and for a refresh after a reconnect */
   reader?: LikesReader;
@@ -98,8 +100,29 @@ export interface LiveCountsOptions {
 interface ChannelState {
   postId: string;
   subs: Set<LiveSubscription>;
-  /** settles when the SUBSCRIBE issued for the first viewer was answered (or failed) */
+  /** holds taken through hold() (the near cache), beside the viewers */
+  holds: number;
+  /** settles when the SUBSCRIBE issued for the first viewer or hold was answered (or failed) */
   subscribed: Promise<void>;
+  /** the connection (LiveCounts.connection) on which the server confirmed the SUBSCRIBE */
+  confirmedOn: number;
+}
+
+/**
+ * Hears what the hub hears, for in-process caches (NearCache in @doubletap/queries). Called
+ * synchronously, in the order Redis sent the messages.
+ */
+export interface CountFeedListener {
+  /** a count change on a channel that is watched or held */
+  change?(update: CountUpdate): void;
+  /**
+   * Changes may have been missed, or counts changed without a change message: the subscriber
+   * connection was lost or (re)established, or the read side announced a heal, a restore or a
+   * generation switch. Everything cached from earlier is suspect.
+   */
+  gap?(reason: string): void;
+  /** an aggregator announced a change of the owners map */
+  ownersChanged?(): void;
 }
 
 /**
@@ -122,18 +145,33 @@ export class LiveCounts {
   private readonly subscriber: Redis;
   private readonly channels = new Map<string, ChannelState>();
   private readonly restored: string;
+  private readonly owners: string;
+  private readonly listeners = new Set<CountFeedListener>();
+  /** bumped whenever the subscriber connection goes or comes: a SUBSCRIBE is confirmed per connection */
+  private connection = 0;
+  /** the connection on which the announcement channels (restored, owners) were confirmed */
+  private controlOn = -1;
   private closing = false;
 
   constructor(private readonly options: LiveCountsOptions) {
     this.restored = readyChannel(options.prefix);
+    this.owners = ownersChannel(options.prefix);
     this.subscriber = createRedis({
       url: options.url,
-      name: 'live-counts',
+      name: options.name ?? 'live-counts',
       offlineQueue: false,
       autoResubscribe: false,
     });
     this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
-    this.subscriber.on('ready', () => void this.resync());
+    this.subscriber.on('ready', () => {
+      this.connection++;
+      this.gap('subscriber connected');
+      void this.resync();
+    });
+    this.subscriber.on('close', () => {
+      this.connection++;
+      if (!this.closing) this.gap('subscriber connection lost');
+    });
     this.subscriber.on('error', (err: Error) => options.logger?.debug({ err }, 'live counts subscriber error'));
   }
 
@@ -142,10 +180,65 @@ export class LiveCounts {
     return this.subscriber.status === 'ready';
   }
 
+  /** channels: posts with at least one viewer (posts only held through hold() are not counted) */
   stats(): { channels: number; viewers: number } {
     let viewers = 0;
-    for (const state of this.channels.values()) viewers += state.subs.size;
-    return { channels: this.channels.size, viewers };
+    let channels = 0;
+    for (const state of this.channels.values()) {
+      viewers += state.subs.size;
+      if (state.subs.size > 0) channels++;
+    }
+    return { channels, viewers };
+  }
+
+  /** Adds a listener (see CountFeedListener); returns its removal. */
+  listen(listener: CountFeedListener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  /**
+   * Keeps the post's channel subscribed until release(postId), beside any viewers. Resolves true
+   * once the server has confirmed the SUBSCRIBE on the current connection: from then on every change
+   * of the post reaches the listeners' change() until their next gap(). Resolves false when that is
+   * not the case now (not connected, SUBSCRIBE failed, the connection changed meanwhile); the hold
+   * stays (it is subscribed again after a reconnect) until released.
+   */
+  hold(postId: string): Promise<boolean> {
+    const state = this.channelOf(postId);
+    state.holds++;
+    // a count read is only as good as the announcements heard since: those channels come first
+    const confirmed = (connection: number) =>
+      state.confirmedOn === connection && this.controlOn === connection && this.connection === connection;
+    if (this.connected && confirmed(this.connection)) return Promise.resolve(true);
+    const connection = this.connection;
+    return state.subscribed.then(() => confirmed(connection));
+  }
+
+  /** Gives a hold back; the channel is unsubscribed when nothing watches or holds it any more. */
+  release(postId: string): void {
+    const channel = countChannel(this.options.prefix, postId);
+    const state = this.channels.get(channel);
+    if (!state || state.holds === 0) return;
+    state.holds--;
+    this.dropIfUnused(channel, state);
+  }
+
+  private channelOf(postId: string): ChannelState {
+    if (!isValidId(postId)) throw new TypeError(`postId ${JSON.stringify(postId)} is invalid`);
+    if (this.closing) throw new Error('LiveCounts is closed');
+    const channel = countChannel(this.options.prefix, postId);
+    let state = this.channels.get(channel);
+    if (!state) {
+      const created: ChannelState = { postId, subs: new Set(), holds: 0, subscribed: Promise.resolve(), confirmedOn: -1 };
+      created.subscribed = this.subscribe([created]);
+      this.channels.set(channel, (state = created));
+    }
+    return state;
+  }
+
+  private gap(reason: string): void {
+    for (const l of this.listeners) l.gap?.(reason);
   }
 
   /**
@@ -154,14 +247,8 @@ export class LiveCounts {
    * Redis trouble: a failed SUBSCRIBE is redone when the connection is back.
    */
   watch(postId: string, options: { initial?: boolean } = {}): LiveSubscription {
-    if (!isValidId(postId)) throw new TypeError(`postId ${JSON.stringify(postId)} is invalid`);
-    if (this.closing) throw new Error('LiveCounts is closed');
+    const state = this.channelOf(postId);
     const channel = countChannel(this.options.prefix, postId);
-    let state = this.channels.get(channel);
-    if (!state) {
-      state = { postId, subs: new Set(), subscribed: this.command('subscribe', channel) };
-      this.channels.set(channel, state);
-    }
     const sub = new LiveSubscription(postId, (s) => this.leave(channel, s));
     state.subs.add(sub);
     const reader = this.options.reader;
@@ -190,23 +277,43 @@ export class LiveCounts {
 
   private leave(channel: string, sub: LiveSubscription): void {
     const state = this.channels.get(channel);
-    if (!state || !state.subs.delete(sub) || state.subs.size > 0) return;
+    if (state?.subs.delete(sub)) this.dropIfUnused(channel, state);
+  }
+
+  private dropIfUnused(channel: string, state: ChannelState): void {
+    if (state.subs.size > 0 || state.holds > 0 || this.channels.get(channel) !== state) return;
     this.channels.delete(channel);
     if (!this.closing) void this.command('unsubscribe', channel);
   }
 
-  private async command(name: 'subscribe' | 'unsubscribe', ...channels: string[]): Promise<void> {
-    if (this.subscriber.status !== 'ready') return; // redone by resync() on 'ready'
+  /** SUBSCRIBEs the channels of `states` and marks them confirmed on this connection once answered. */
+  private async subscribe(states: readonly ChannelState[]): Promise<void> {
+    const connection = this.connection;
+    const ok = await this.command('subscribe', ...states.map((s) => countChannel(this.options.prefix, s.postId)));
+    if (ok && this.connection === connection) for (const s of states) s.confirmedOn = connection;
+  }
+
+  /** true when the server answered */
+  private async command(name: 'subscribe' | 'unsubscribe', ...channels: string[]): Promise<boolean> {
+    if (this.subscriber.status !== 'ready') return false; // redone by resync() on 'ready'
     try {
       await this.subscriber[name](...channels);
+      return true;
     } catch (err) {
       this.options.logger?.warn({ err, channels: channels.length }, `live counts: ${name} failed`);
+      return false;
     }
   }
 
   private onMessage(channel: string, message: string): void {
     if (channel === this.restored) {
-      void this.refresh('refresh after the read side healed');
+      // P: the sentinel is back; healing: it is gone; generation:<g>: the served generation switched
+      this.gap(message === 'healing' ? 'read side healing' : message.startsWith('generation:') ? 'generation switched' : 'read side restored');
+      if (message !== 'healing') void this.refresh('refresh after the read side changed');
+      return;
+    }
+    if (channel === this.owners) {
+      for (const l of this.listeners) l.ownersChanged?.();
       return;
     }
     const state = this.channels.get(channel);
@@ -222,15 +329,19 @@ export class LiveCounts {
       return;
     }
     for (const sub of state.subs) sub.offer(update);
+    for (const l of this.listeners) l.change?.(update);
   }
 
   /** On every (re)connect: subscribe everything watched now, then push the current counts. */
   private async resync(): Promise<void> {
     if (this.closing) return;
-    await this.command('subscribe', this.restored);
-    const channels = [...this.channels.keys()];
-    if (channels.length === 0) return;
-    for (let i = 0; i < channels.length; i += 1000) await this.command('subscribe', ...channels.slice(i, i + 1000));
+    const connection = this.connection;
+    if ((await this.command('subscribe', this.restored, this.owners)) && this.connection === connection) {
+      this.controlOn = connection;
+    }
+    const states = [...this.channels.values()];
+    if (states.length === 0) return;
+    for (let i = 0; i < states.length; i += 1000) await this.subscribe(states.slice(i, i + 1000));
     await this.refresh('refresh after reconnect');
   }
 

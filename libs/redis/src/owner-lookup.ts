@@ -15,7 +15,22 @@ export interface OwnerEndpoint {
  * no aggregator has claimed it or the value is not a valid owner record. Throws on Redis errors.
  */
 export async function readOwner(client: Redis, prefix: string, partition: number): Promise<OwnerEndpoint | undefined> {
-  const raw = await client.hget(ownersKey(prefix), String(partition));
+  return parseOwner(partition, await client.hget(ownersKey(prefix), String(partition)));
+}
+
+/** The whole owners map in one round trip (HGETALL): partition → owner, invalid records left out. */
+export async function readOwnerMap(client: Redis, prefix: string): Promise<Map<number, OwnerEndpoint>> {
+  const raw = await client.hgetall(ownersKey(prefix));
+  const out = new Map<number, OwnerEndpoint>();
+  for (const [field, value] of Object.entries(raw)) {
+    const partition = Number(field);
+    const owner = /^\d+$/.test(field) ? parseOwner(partition, value) : undefined;
+    if (owner) out.set(partition, owner);
+  }
+  return out;
+}
+
+function parseOwner(partition: number, raw: string | null): OwnerEndpoint | undefined {
   if (raw === null) return undefined;
   let value: Record<string, unknown>;
   try {

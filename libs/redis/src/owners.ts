@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { ownersKey } from './keys';
+import { ownersChannel, ownersKey } from './keys';
 
 /**
  * The owners map: hash `<prefix>owners`, field = partition (decimal), value = JSON OwnerRecord.
@@ -35,7 +35,9 @@ export async function publishOwners(
   const value = JSON.stringify({ ...owner, updatedAt: new Date().toISOString() } satisfies OwnerRecord);
   const fields: string[] = [];
   for (const p of partitions) fields.push(String(p), value);
+  // announced so readers that cache the map (the api) re-read it at once; the hash is the truth
   await redis.hset(ownersKey(prefix), ...fields);
+  await redis.publish(ownersChannel(prefix), partitions.join(','));
 }
 
 /** Withdraws the fields of `partitions` still owned by (memberId, url); returns how many were removed. */
@@ -50,6 +52,7 @@ export async function withdrawOwners(
     const n = await redis.eval(WITHDRAW, 1, ownersKey(prefix), String(p), owner.memberId, owner.url);
     removed += Number(n);
   }
+  if (removed > 0) await redis.publish(ownersChannel(prefix), partitions.join(','));
   return removed;
 }
 

@@ -17,7 +17,10 @@ import { progressKey, readyChannel, readySentinelKey } from './keys';
  * Every script takes KEYS[1] = progress hash, KEYS[2] = sentinel.
  */
 
-/** Lua: (re)derive the sentinel from the p:<n> fields; announce on `channel` when it appears. */
+/**
+ * Lua: (re)derive the sentinel from the p:<n> fields; announce on `channel` when it appears (payload
+ * P) and when it goes away (payload 'healing': in-process caches of counts drop what they hold).
+ */
 const LUA_SYNC_READY = `
 local function partitionCount(callerP, n)
   local P = tonumber(redis.call('HGET', KEYS[1], 'partitions') or '0')
@@ -37,8 +40,8 @@ local function syncReady(P, channel)
     if redis.call('SET', KEYS[2], string.format('%d', P), 'NX') then
       redis.call('PUBLISH', channel, string.format('%d', P))
     end
-  else
-    redis.call('DEL', KEYS[2])
+  elseif redis.call('DEL', KEYS[2]) == 1 then
+    redis.call('PUBLISH', channel, 'healing')
   end
   return complete
 end
@@ -82,7 +85,7 @@ if from >= tonumber(ARGV[3]) then
   return {'healed', fromText}
 end
 redis.call('HSET', KEYS[1], hf, fromText)
-redis.call('DEL', KEYS[2])
+if redis.call('DEL', KEYS[2]) == 1 then redis.call('PUBLISH', ARGV[5], 'healing') end
 return {'heal', fromText}
 `;
 

@@ -2,35 +2,50 @@ import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } fro
 import { SETTINGS, type Settings } from '@doubletap/config';
 import { createKafka, partitionCount } from '@doubletap/kafka';
 import type { Logger } from '@doubletap/observability';
-import { readOwner, type Redis } from '@doubletap/redis';
+import { OwnersCache } from '@doubletap/queries';
+import { LiveCounts, type OwnerEndpoint, readOwnerMap, type Redis } from '@doubletap/redis';
 import { LOGGER, REDIS } from '../platform/tokens';
 import type { OwnerDirectory, PartitionOwner } from './owner-directory';
 
 /** The partition count of the events topic is re-read this often (partitions can be added). */
 const PARTITIONS_REFRESH_MS = 60_000;
+/** The owners map is re-read at least this often, announcements or not. */
+const OWNERS_MAX_AGE_MS = 5_000;
 
 /**
- * The owners map in Redis (HGET of one field, O(1)) and the partition count of likes.events from
- * Kafka, not from configuration: asking the owner of the wrong partition could give a wrong answer.
+ * The owners map in Redis, read whole (HGETALL) and cached (OwnersCache) until an aggregator
+ * announces an ownership change on the owners channel (heard through the live-count hub), the hub's
+ * connection has a gap, an owner says it is not the owner, or OWNERS_MAX_AGE_MS pass; and the
+ * partition count of likes.events from Kafka, not from configuration: asking the owner of the
+ * wrong partition could give a wrong answer.
  */
 @Injectable()
 export class AggregatorOwnerDirectory implements OwnerDirectory, OnModuleInit, OnApplicationShutdown {
   private count = 0;
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  private readonly owners: OwnersCache<OwnerEndpoint>;
 
   constructor(
     @Inject(SETTINGS) private readonly settings: Settings,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(REDIS) private readonly redis: Redis,
-  ) {}
+    @Inject(REDIS) redis: Redis,
+    @Inject(LiveCounts) live: LiveCounts,
+  ) {
+    this.owners = new OwnersCache(() => readOwnerMap(redis, settings.redis.keyPrefix), OWNERS_MAX_AGE_MS);
+    live.listen({ ownersChanged: () => this.owners.invalidate(), gap: () => this.owners.invalidate() });
+  }
 
   get partitions(): number {
     return this.count;
   }
 
   owner(partition: number): Promise<PartitionOwner | undefined> {
-    return readOwner(this.redis, this.settings.redis.keyPrefix, partition);
+    return this.owners.owner(partition);
+  }
+
+  invalidate(): void {
+    this.owners.invalidate();
   }
 
   onModuleInit(): void {

@@ -13,6 +13,8 @@ export interface OwnerDirectory {
   readonly partitions: number;
   /** the owner of one partition, undefined when none has claimed it; throws when the map cannot be read */
   owner(partition: number): Promise<PartitionOwner | undefined>;
+  /** the owner of `partition` said it is not (or is gone): the next lookup must not trust what is known */
+  invalidate(partition: number): void;
 }
 
 /** Injection token of the OwnerDirectory (production: AggregatorOwnerDirectory). */

@@ -60,6 +60,7 @@ export class ReadSide implements BeforeApplicationShutdown, OnApplicationShutdow
     });
     this.viewerLikes = new ViewerLikeClient({
       lookupOwner: (partition) => this.owners.owner(partition),
+      onStaleOwner: (partition) => this.owners.invalidate(partition),
       timeoutMs: VIEWER_QUERY_TIMEOUT_MS,
       logger,
     });
@@ -90,6 +91,7 @@ export class ReadSide implements BeforeApplicationShutdown, OnApplicationShutdow
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
+    this.viewerLikes.close();
     await this.live.close();
   }
 
@@ -102,12 +104,13 @@ export class ReadSide implements BeforeApplicationShutdown, OnApplicationShutdow
     return () => void this.streams.delete(end);
   }
 
-  async count(postId: string): Promise<PostCount> {
-    return toView(await this.mapErrors(() => this.counts.count(postId)));
+  count(postId: string): Promise<PostCount> {
+    // the hot path (mostly answered from memory): no async wrappers beyond the one promise
+    return this.counts.count(postId).then(toView, mapReadError);
   }
 
   async many(postIds: readonly string[]): Promise<PostCount[]> {
-    return (await this.mapErrors(() => this.counts.counts(postIds))).map(toView);
+    return (await this.counts.counts(postIds).catch(mapReadError)).map(toView);
   }
 
   /** A live view of one post; the current count first (see LiveCounts.watch). */
@@ -130,16 +133,12 @@ export class ReadSide implements BeforeApplicationShutdown, OnApplicationShutdow
     const answer = await this.viewerLikes.likedByViewer(postId, userId, partitions);
     return answer.liked === null ? { liked: null, reason: answer.reason } : { liked: answer.liked };
   }
+}
 
-  private async mapErrors<T>(read: () => Promise<T>): Promise<T> {
-    try {
-      return await read();
-    } catch (e) {
-      if (e instanceof ReadRequestError) throw new ProblemException(400, 'bad-request', e.message);
-      if (e instanceof ReadSideHealingError) throw readSideHealing(e.message, e, HEALING_RETRY_AFTER_S);
-      if (e instanceof ReadUnavailableError)
-        throw unavailable(`the read model (Redis) cannot answer: ${e.message}`, 1);
-      throw e;
-    }
-  }
+/** The read side's errors as the api answers them. */
+function mapReadError(e: unknown): never {
+  if (e instanceof ReadRequestError) throw new ProblemException(400, 'bad-request', e.message);
+  if (e instanceof ReadSideHealingError) throw readSideHealing(e.message, e, HEALING_RETRY_AFTER_S);
+  if (e instanceof ReadUnavailableError) throw unavailable(`the read model (Redis) cannot answer: ${e.message}`, 1);
+  throw e;
 }

@@ -70,8 +70,14 @@ export class FakeOwners implements OwnerDirectory {
   partitions = 0;
   readonly owners = new Map<number, PartitionOwner>();
 
+  readonly invalidated: number[] = [];
+
   async owner(partition: number): Promise<PartitionOwner | undefined> {
     return this.owners.get(partition);
+  }
+
+  invalidate(partition: number): void {
+    this.invalidated.push(partition);
   }
 }
 
