@@ -6,6 +6,7 @@ import { createLogger } from '@doubletap/observability';
 import { createRedis, deleteKeysWithPrefix, markReadSideComplete, redisReady } from '@doubletap/redis';
 import { stackEnv, uniqueName } from '@doubletap/testing';
 import { createApp } from '../src/app';
+import { IN_PROCESS_ADMISSION } from '../src/testing/unit-app';
 
 export interface Topics {
   events: string;
@@ -70,7 +71,8 @@ export interface RunningApi {
 export async function startApi(env: Record<string, string>): Promise<RunningApi> {
   const ownPrefix = env.REDIS_KEY_PREFIX === undefined ? `${uniqueName('api-test')}:` : undefined;
   const settings = loadSettings(
-    stackEnv({ LOG_LEVEL: 'silent', API_PORT: '0', ...(ownPrefix ? { REDIS_KEY_PREFIX: ownPrefix } : {}), ...env }),
+    // the event loop is the test runner's too: admission control on its counted signals only
+    stackEnv({ LOG_LEVEL: 'silent', API_PORT: '0', ...IN_PROCESS_ADMISSION, ...(ownPrefix ? { REDIS_KEY_PREFIX: ownPrefix } : {}), ...env }),
   );
   const { app } = await createApp(settings, createLogger('api-test', process.env.API_TEST_LOG === '1' ? 'error' : 'silent'));
   await app.listen(0, '127.0.0.1');
