@@ -69,9 +69,11 @@ export function configureHttp(
   fastify.addHook('onRoute', (route) => routes.add(route.method, route.url));
 
   installEdge(fastify);
-  // likes and unlikes past capacity: 503 overloaded at once (an app without the likes module has none)
+  // likes and unlikes past capacity: 503 overloaded at once, in front of Fastify (an app without
+  // the likes module has none; Fastify's inject() does not pass the server, so unit tests using it
+  // are never refused)
   const admission = optional(() => app.get(AdmissionControl, { strict: false }));
-  if (admission) installAdmission(fastify, admission);
+  if (admission) installAdmission(fastify.server, admission);
 
   // JSON only; an empty body is fine even with content-type application/json
   fastify.removeAllContentTypeParsers();

@@ -59,15 +59,15 @@ export interface Settings {
 export interface AdmissionSettings {
   /** ADMISSION_ENABLED (true): false admits every write (the producer's PRODUCER_QUEUE_MAX still holds) */
   readonly enabled: boolean;
-  /** ADMISSION_SAMPLE_MS (25): how often the sampled signals are read */
+  /** ADMISSION_SAMPLE_MS (50): how often the sampled signals are read */
   readonly sampleMs: number;
-  /** ADMISSION_MAX_EVENT_LOOP_DELAY_MS (40): the longest event-loop delay seen since the last sample */
+  /** ADMISSION_MAX_EVENT_LOOP_DELAY_MS (40): the mean event-loop delay since the last sample */
   readonly maxEventLoopDelayMs: number;
   /** ADMISSION_MAX_ELU_PERCENT (0, off): event-loop utilization since the last sample, percent */
   readonly maxEventLoopUtilizationPercent: number;
   /** ADMISSION_MAX_HEAP_PERCENT (90): V8 heap used, percent of its limit */
   readonly maxHeapPercent: number;
-  /** ADMISSION_MAX_IN_FLIGHT (512): likes and unlikes admitted and not answered yet (counted) */
+  /** ADMISSION_MAX_IN_FLIGHT (256): likes and unlikes admitted and not answered yet (counted) */
   readonly maxInFlight: number;
   /** ADMISSION_MAX_QUEUE_DEPTH (1000): messages in the producer's queue, waiting or in flight (counted) */
   readonly maxQueueDepth: number;
@@ -123,11 +123,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10000, { min: 0, max: 600000 }),
       admission: {
         enabled: r.bool('ADMISSION_ENABLED', true),
-        sampleMs: r.int('ADMISSION_SAMPLE_MS', 25, { min: 5, max: 10000 }),
+        sampleMs: r.int('ADMISSION_SAMPLE_MS', 50, { min: 5, max: 10000 }),
         maxEventLoopDelayMs: r.int('ADMISSION_MAX_EVENT_LOOP_DELAY_MS', 40, { min: 0, max: 60000 }),
         maxEventLoopUtilizationPercent: r.int('ADMISSION_MAX_ELU_PERCENT', 0, { min: 0, max: 100 }),
         maxHeapPercent: r.int('ADMISSION_MAX_HEAP_PERCENT', 90, { min: 0, max: 100 }),
-        maxInFlight: r.int('ADMISSION_MAX_IN_FLIGHT', 512, { min: 0, max: 1000000 }),
+        maxInFlight: r.int('ADMISSION_MAX_IN_FLIGHT', 256, { min: 0, max: 1000000 }),
         maxQueueDepth: r.int('ADMISSION_MAX_QUEUE_DEPTH', 1000, { min: 0, max: 1000000 }),
         retryAfterMs: r.int('ADMISSION_RETRY_AFTER_MS', 1000, { min: 1, max: 3600000 }),
       },

@@ -1,10 +1,10 @@
 import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AdmissionSettings } from '@doubletap/config';
 import { Counter, Gauge, type Registry } from '@doubletap/observability';
-import { sendProblem } from './problem';
+import { PROBLEM_CONTENT_TYPE } from './problem';
 import { overloaded } from './problem-types';
 import type { ProblemException } from './problem';
 
@@ -62,6 +62,8 @@ export class AdmissionControl implements OnApplicationBootstrap, OnApplicationSh
   private readonly last: AdmissionSignals = { eventLoopDelayMs: 0, eventLoopUtilization: 0, heapUsed: 0, inFlight: 0, queueDepth: 0 };
   private timer?: NodeJS.Timeout;
   private readonly refusals?: Counter;
+  /** the prepared answer per reason, until the next sample */
+  private readonly prepared = new Map<OverloadReason, { before: string; after: string; retryAfter: string }>();
 
   constructor(
     private readonly settings: AdmissionSettings,
@@ -126,6 +128,7 @@ export class AdmissionControl implements OnApplicationBootstrap, OnApplicationSh
     l.eventLoopDelayMs = this.probes.eventLoopDelayMs();
     l.eventLoopUtilization = this.probes.eventLoopUtilization();
     l.heapUsed = this.probes.heapUsed();
+    this.prepared.clear();
     this.shedding =
       s.maxEventLoopDelayMs > 0 && l.eventLoopDelayMs > s.maxEventLoopDelayMs
         ? 'event-loop-delay'
@@ -168,6 +171,30 @@ export class AdmissionControl implements OnApplicationBootstrap, OnApplicationSh
     if (this.inFlightCount > 0) this.inFlightCount--;
   };
 
+  /**
+   * Answers a refused write on the raw response: the problem's JSON is prepared once per reason and
+   * sample (only `instance`, the path, is filled in per request).
+   */
+  answer(reason: OverloadReason, req: IncomingMessage, res: ServerResponse): void {
+    this.refusals?.inc({ reason });
+    let parts = this.prepared.get(reason);
+    if (!parts) {
+      const problem = overloaded(reason, describe(reason, this.settings, this.signals()), this.settings.retryAfterMs);
+      const json = JSON.stringify(problem.toProblem('\u0000'));
+      const cut = json.indexOf('"\\u0000"');
+      parts = { before: json.slice(0, cut + 1), after: json.slice(cut + 7), retryAfter: problem.headers['retry-after'] };
+      this.prepared.set(reason, parts);
+    }
+    // the path matched WRITE_PATH: nothing in it needs escaping in JSON
+    const body = `${parts.before}${(req.url ?? '').split('?')[0]}${parts.after}`;
+    res.writeHead(503, {
+      'content-type': PROBLEM_CONTENT_TYPE,
+      'retry-after': parts.retryAfter,
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+  }
+
   /** Counts the refusal and returns its problem (503 overloaded, Retry-After). */
   refuse(reason: OverloadReason, detail?: string): ProblemException {
     this.refusals?.inc({ reason });
@@ -194,8 +221,10 @@ function describe(reason: OverloadReason, s: AdmissionSettings, now: AdmissionSi
 
 /**
  * The probes of this process: event-loop delay from perf_hooks' monitorEventLoopDelay (a 10 ms
- * timer; its longest interval minus the resolution) and from the sampling timer's own lateness,
- * whichever is longer (a loop blocked for a whole window records nothing in the histogram);
+ * timer; its mean interval over the window minus the resolution: one long pause, a GC or the
+ * process being descheduled on a busy machine, does not refuse writes on its own) and from the
+ * sampling timer's own lateness, whichever is longer (a loop blocked for a whole window records
+ * nothing in the histogram);
  * utilization from performance.eventLoopUtilization; the heap from v8.
  */
 export function processProbes(sampleMs: number, queueDepth: () => number): AdmissionProbes {
@@ -210,9 +239,9 @@ export function processProbes(sampleMs: number, queueDepth: () => number): Admis
       const now = performance.now();
       const late = now - lastAt - sampleMs;
       lastAt = now;
-      const max = histogram.count > 0 ? histogram.max / 1e6 - RESOLUTION_MS : 0;
+      const mean = histogram.count > 0 ? histogram.mean / 1e6 - RESOLUTION_MS : 0;
       histogram.reset();
-      return Math.max(0, late, max);
+      return Math.max(0, late, mean);
     },
     eventLoopUtilization() {
       const next = performance.eventLoopUtilization();
@@ -230,22 +259,32 @@ export function processProbes(sampleMs: number, queueDepth: () => number): Admis
   };
 }
 
-/** Which requests admission control may refuse: likes and unlikes. */
-export const isWrite = (request: FastifyRequest): boolean =>
-  request.routeOptions.url === '/v1/posts/:postId/likes' && (request.method === 'POST' || request.method === 'DELETE');
+/** Which requests admission control may refuse: likes and unlikes (POST and DELETE on a post's likes). */
+const WRITE_PATH = /^\/v1\/posts\/[A-Za-z0-9_-]{1,64}\/likes(?:\?|$)/;
+export const isWrite = (req: IncomingMessage): boolean =>
+  (req.method === 'POST' || req.method === 'DELETE') && req.url !== undefined && WRITE_PATH.test(req.url);
 
 /**
- * The hook: a write is checked before anything else of it runs (after the edge's raw request
- * checks, before the token, the body and the handler); a refused one is answered at once, an
- * admitted one is counted until its response closed (sent, failed or abandoned by the client).
+ * The gate, in front of Fastify on the api's HTTP server: a write is checked as soon as Node parsed
+ * its head, before Fastify builds its request and reply, routes it, runs hooks, reads the token or
+ * the body. A refused one is answered right there with a prepared problem+json (so a refusal costs
+ * little more than Node's own parsing: the excess of a viral peak must not eat the capacity it
+ * protects); an admitted one is counted until its response closed (sent, failed or abandoned).
+ * Refusals are counted by doubletap_api_overload_refusals_total, not in the request-duration
+ * histogram or the request log (they never reach Fastify).
  */
-export function installAdmission(fastify: FastifyInstance, admission: AdmissionControl): void {
-  fastify.addHook('onRequest', (request, reply, done) => {
-    if (!isWrite(request)) return done();
-    const reason = admission.check();
-    if (reason) return sendProblem(reply, admission.refuse(reason), request.raw.url);
-    admission.enter();
-    reply.raw.once('close', admission.leave);
-    done();
+export function installAdmission(server: Server, admission: AdmissionControl): void {
+  const handlers = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  if (handlers.length !== 1) throw new Error(`expected Fastify's one request listener, found ${handlers.length}`);
+  const [fastify] = handlers;
+  server.removeListener('request', fastify);
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (isWrite(req)) {
+      const reason = admission.check();
+      if (reason) return admission.answer(reason, req, res);
+      admission.enter();
+      res.once('close', admission.leave);
+    }
+    fastify(req, res);
   });
 }

@@ -158,9 +158,10 @@ async function until(ok: () => boolean, what: string): Promise<void> {
   }
 }
 
-describe('admission control over HTTP (repositories faked)', () => {
+describe('admission control on the api server (repositories faked, loopback port)', () => {
   let events: HeldLikeEvents;
   let api: UnitApp;
+  let base: string;
 
   beforeEach(async () => {
     events = new HeldLikeEvents();
@@ -172,37 +173,50 @@ describe('admission control over HTTP (repositories faked)', () => {
       ],
       { ADMISSION_MAX_IN_FLIGHT: '2' },
     );
+    // the gate sits on the HTTP server, in front of Fastify: inject() would not pass it
+    await api.app.listen(0, '127.0.0.1');
+    base = await api.app.getUrl();
   });
   afterEach(() => api.close());
 
+  const send = (method: 'POST' | 'DELETE' | 'GET', path: string, token?: string) =>
+    fetch(`${base}${path}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
+
   it('past the in-flight limit a write is refused at once, before its token is even read; admitted writes still complete', async () => {
     const alice = await api.token('alice');
-    // inject() dispatches once its result is awaited or then'd: Promise.resolve starts it now
-    const first = Promise.resolve(api.request('POST', '/v1/posts/p1/likes', { token: alice }));
-    const second = Promise.resolve(api.request('DELETE', '/v1/posts/p1/likes', { token: alice }));
+    const first = send('POST', '/v1/posts/p1/likes', alice);
+    const second = send('DELETE', '/v1/posts/p1/likes', alice);
     await until(() => events.waiting === 2, 'two appends in flight');
 
-    const refused = await api.request('POST', '/v1/posts/p1/likes', { token: alice });
-    expect(refused.statusCode).toBe(503);
-    expect(refused.headers['content-type']).toBe('application/problem+json');
-    expect(refused.headers['retry-after']).toBe('1');
-    expect(refused.json()).toMatchObject({ type: 'https://doubletap.dev/problems/overloaded', reason: 'in-flight', retryAfterMs: 1000 });
+    const refused = await send('POST', '/v1/posts/p1/likes?x=1', alice);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('content-type')).toBe('application/problem+json');
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toEqual({
+      type: 'https://doubletap.dev/problems/overloaded',
+      title: 'Service Unavailable',
+      status: 503,
+      detail: 'the api is past capacity: 2 likes and unlikes are being processed (limit 2); nothing was written, retry after 1000 ms',
+      instance: '/v1/posts/p1/likes',
+      reason: 'in-flight',
+      retryAfterMs: 1000,
+    });
     // no token at all: still the overload answer (nothing of the request is processed)
-    expect((await api.request('POST', '/v1/posts/p1/likes')).statusCode).toBe(503);
+    expect((await send('DELETE', '/v1/posts/p2/likes')).status).toBe(503);
     // anything but a write is never refused (here: GET on the likes path, not served by this module)
-    expect((await api.request('GET', '/v1/posts/p1/likes')).statusCode).not.toBe(503);
+    expect((await send('GET', '/v1/posts/p1/likes')).status).not.toBe(503);
 
     events.release();
-    expect((await first).statusCode).toBe(202);
-    expect((await second).statusCode).toBe(202);
+    expect((await first).status).toBe(202);
+    expect((await second).status).toBe(202);
     expect(events.appended.map((e) => e.action)).toEqual(['LIKE', 'UNLIKE']);
 
     // answered: the slots are free again
-    const third = Promise.resolve(api.request('POST', '/v1/posts/p2/likes', { token: alice }));
+    const third = send('POST', '/v1/posts/p2/likes', alice);
     await until(() => events.waiting === 1, 'one append in flight');
     events.release();
-    expect((await third).statusCode).toBe(202);
+    expect((await third).status).toBe(202);
     const admission = api.app.get(AdmissionControl);
-    expect(admission.inFlight).toBe(0);
+    await until(() => admission.inFlight === 0, 'no write in flight');
   });
 });
