@@ -59,9 +59,9 @@ export interface Settings {
 export interface AdmissionSettings {
   /** ADMISSION_ENABLED (true): false admits every write (the producer's PRODUCER_QUEUE_MAX still holds) */
   readonly enabled: boolean;
-  /** ADMISSION_SAMPLE_MS (50): how often the sampled signals are read */
+  /** ADMISSION_SAMPLE_MS (100): how often the sampled signals are read */
   readonly sampleMs: number;
-  /** ADMISSION_MAX_EVENT_LOOP_DELAY_MS (40): the mean event-loop delay since the last sample */
+  /** ADMISSION_MAX_EVENT_LOOP_DELAY_MS (100): the mean event-loop delay since the last sample */
   readonly maxEventLoopDelayMs: number;
   /** ADMISSION_MAX_ELU_PERCENT (0, off): event-loop utilization since the last sample, percent */
   readonly maxEventLoopUtilizationPercent: number;
@@ -123,8 +123,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10000, { min: 0, max: 600000 }),
       admission: {
         enabled: r.bool('ADMISSION_ENABLED', true),
-        sampleMs: r.int('ADMISSION_SAMPLE_MS', 50, { min: 5, max: 10000 }),
-        maxEventLoopDelayMs: r.int('ADMISSION_MAX_EVENT_LOOP_DELAY_MS', 40, { min: 0, max: 60000 }),
+        sampleMs: r.int('ADMISSION_SAMPLE_MS', 100, { min: 5, max: 10000 }),
+        maxEventLoopDelayMs: r.int('ADMISSION_MAX_EVENT_LOOP_DELAY_MS', 100, { min: 0, max: 60000 }),
         maxEventLoopUtilizationPercent: r.int('ADMISSION_MAX_ELU_PERCENT', 0, { min: 0, max: 100 }),
         maxHeapPercent: r.int('ADMISSION_MAX_HEAP_PERCENT', 90, { min: 0, max: 100 }),
         maxInFlight: r.int('ADMISSION_MAX_IN_FLIGHT', 256, { min: 0, max: 1000000 }),
