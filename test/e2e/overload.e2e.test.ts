@@ -33,7 +33,10 @@ describe('the api past capacity', () => {
     const tokens = await Promise.all(Array.from({ length: 60 }, (_, i) => p.token(`burst_u${i}`)));
     const answers = await Promise.all(
       tokens.map(async (token) => {
-        const res = await fetch(`${p.url}/v1/posts/burst_post/likes`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+        const res = await fetch(`${p.url}/v1/posts/burst_post/likes`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}` },
+        });
         return { status: res.status, headers: res.headers, body: await res.text() };
       }),
     );
@@ -43,7 +46,13 @@ describe('the api past capacity', () => {
     for (const a of refusedBurst) {
       expect(a.headers.get('retry-after')).toBe('1');
       expect(a.headers.get('content-type')).toBe('application/problem+json');
-      expect(JSON.parse(a.body)).toMatchObject({ type: OVERLOADED_TYPE, status: 503, reason: 'in-flight', retryAfterMs: 1000, instance: '/v1/posts/burst_post/likes' });
+      expect(JSON.parse(a.body)).toMatchObject({
+        type: OVERLOADED_TYPE,
+        status: 503,
+        reason: 'in-flight',
+        retryAfterMs: 1000,
+        instance: '/v1/posts/burst_post/likes',
+      });
     }
     for (const a of answers) if (a.status === 202) acceptedIds.push(idOf(a.body));
 

@@ -15,6 +15,14 @@ export { ApiCountSource, countsFromBody, pollingCountSource } from './read-side'
 export type { CountSource } from './read-side';
 export { checkCounts } from './check';
 export type { CheckResult, Mismatch } from './check';
-export { FAST_REFUSAL_MS, loadProfile, mintUserTokens, OVERLOADED_TYPE, outcomeOf, runLoad, userId } from './runner';
+export {
+  FAST_REFUSAL_MS,
+  loadProfile,
+  mintUserTokens,
+  OVERLOADED_TYPE,
+  outcomeOf,
+  runLoad,
+  userId,
+} from './runner';
 export type { LatencySummary, LoadOptions, LoadReport, TimelinePoint } from './runner';
 export { cpuLine, renderReport } from './render';

@@ -199,7 +199,10 @@ export class PipelinedClient<T> {
       if (end < 0) break;
       // status line "HTTP/1.1 202 Accepted"
       if (buf[pos] !== 0x48 /* H */ || end - pos < STATUS_AT + 3) return this.fail(conn, 'network');
-      const status = (buf[pos + STATUS_AT] - 48) * 100 + (buf[pos + STATUS_AT + 1] - 48) * 10 + (buf[pos + STATUS_AT + 2] - 48);
+      const status =
+        (buf[pos + STATUS_AT] - 48) * 100 +
+        (buf[pos + STATUS_AT + 1] - 48) * 10 +
+        (buf[pos + STATUS_AT + 2] - 48);
       const head = buf.toString('latin1', pos, end).toLowerCase();
       const bodyStart = end + 4;
       let bodyEnd: number;
@@ -265,7 +268,12 @@ function readChunked(buf: Buffer, from: number): { body: string; end: number } |
  * One HTTP/1.1 request as the text to write (ASCII): method, path, Host, the given headers, and
  * Content-Length 0 (the like and unlike endpoints take no body). Build once, send many times.
  */
-export function buildRequest(method: string, path: string, host: string, headers: Record<string, string> = {}): string {
+export function buildRequest(
+  method: string,
+  path: string,
+  host: string,
+  headers: Record<string, string> = {},
+): string {
   return `${buildRequestPrefix(method, path, host, headers)}\r\n`;
 }
 
@@ -273,11 +281,18 @@ export function buildRequest(method: string, path: string, host: string, headers
  * The request up to its blank line: append one more header line ("name: value\r\n") and "\r\n" to
  * send it. For requests that differ in one header only (the bearer token of each synthetic user).
  */
-export function buildRequestPrefix(method: string, path: string, host: string, headers: Record<string, string> = {}): string {
-  if (!/^[A-Z]+$/.test(method) || !/^\/[\x21-\x7e]*$/.test(path)) throw new Error(`not a request line: ${method} ${path}`);
+export function buildRequestPrefix(
+  method: string,
+  path: string,
+  host: string,
+  headers: Record<string, string> = {},
+): string {
+  if (!/^[A-Z]+$/.test(method) || !/^\/[\x21-\x7e]*$/.test(path))
+    throw new Error(`not a request line: ${method} ${path}`);
   let text = `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\ncontent-length: 0\r\n`;
   for (const [name, value] of Object.entries(headers)) {
-    if (!/^[!#-'*+.0-9A-Z^-z|~-]+$/.test(name) || /[\r\n]/.test(value)) throw new Error(`invalid header ${JSON.stringify(name)}`);
+    if (!/^[!#-'*+.0-9A-Z^-z|~-]+$/.test(name) || /[\r\n]/.test(value))
+      throw new Error(`invalid header ${JSON.stringify(name)}`);
     text += `${name}: ${value}\r\n`;
   }
   return text;

@@ -1,5 +1,15 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { buildRequest, buildRequestPrefix, type NoAnswer, PipelinedClient } from './pipelined-client';
 import { outcomeOf, OVERLOADED_TYPE } from './runner';
 
@@ -14,10 +24,15 @@ interface Got {
 function collecting(url: string, connections: number, timeoutMs: number) {
   const got: Got[] = [];
   const waiters: Array<{ n: number; resolve: () => void }> = [];
-  const client = new PipelinedClient<number>(new URL(url), connections, timeoutMs, (id, status, body, error) => {
-    got.push({ id, status, body, error });
-    for (const w of waiters) if (got.length >= w.n) w.resolve();
-  });
+  const client = new PipelinedClient<number>(
+    new URL(url),
+    connections,
+    timeoutMs,
+    (id, status, body, error) => {
+      got.push({ id, status, body, error });
+      for (const w of waiters) if (got.length >= w.n) w.resolve();
+    },
+  );
   const until = (n: number) =>
     got.length >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }));
   return { client, got, until };
@@ -84,7 +99,10 @@ describe('PipelinedClient', () => {
     const { client, got, until } = collecting(url, 2, 5000);
     const host = new URL(url).host;
     for (let i = 0; i < 200; i++)
-      client.send(buildRequest('POST', `/r?i=${i}&delay=${(200 - i) % 7}`, host, { authorization: `Bearer t${i}` }), i);
+      client.send(
+        buildRequest('POST', `/r?i=${i}&delay=${(200 - i) % 7}`, host, { authorization: `Bearer t${i}` }),
+        i,
+      );
     expect(client.inFlight).toBe(200);
     expect(client.sent).toBe(200);
     await until(200);
@@ -223,7 +241,9 @@ describe('outcomeOf', () => {
     expect(outcomeOf(202)).toBe('accepted');
     expect(outcomeOf(429)).toBe('rejected');
     expect(outcomeOf(503, JSON.stringify({ type: OVERLOADED_TYPE, status: 503 }))).toBe('rejected');
-    expect(outcomeOf(503, JSON.stringify({ type: 'https://doubletap.dev/problems/unavailable' }))).toBe('unknown');
+    expect(outcomeOf(503, JSON.stringify({ type: 'https://doubletap.dev/problems/unavailable' }))).toBe(
+      'unknown',
+    );
     expect(outcomeOf(500, JSON.stringify({ type: OVERLOADED_TYPE }))).toBe('unknown');
     expect(outcomeOf(0)).toBe('unknown');
   });

@@ -4,7 +4,9 @@ import { FAST_REFUSAL_MS, type LoadReport } from './runner';
 /** "generator 12.3 µs/request (0.25 cores), api 40.1 µs/request (0.8 cores)" */
 export function cpuLine(cpu: Record<string, CpuUse | null>): string {
   return Object.entries(cpu)
-    .map(([name, c]) => (c ? `${name} ${c.usPerRequest} µs/request (${c.cores} cores)` : `${name} not measured`))
+    .map(([name, c]) =>
+      c ? `${name} ${c.usPerRequest} µs/request (${c.cores} cores)` : `${name} not measured`,
+    )
     .join(', ');
 }
 

@@ -1,4 +1,9 @@
-import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+import {
+  monitorEventLoopDelay,
+  performance,
+  type EventLoopUtilization,
+  type IntervalHistogram,
+} from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -59,11 +64,20 @@ export interface AdmissionSignals {
 export class AdmissionControl implements OnApplicationBootstrap, OnApplicationShutdown {
   private inFlightCount = 0;
   private shedding?: OverloadReason;
-  private readonly last: AdmissionSignals = { eventLoopDelayMs: 0, eventLoopUtilization: 0, heapUsed: 0, inFlight: 0, queueDepth: 0 };
+  private readonly last: AdmissionSignals = {
+    eventLoopDelayMs: 0,
+    eventLoopUtilization: 0,
+    heapUsed: 0,
+    inFlight: 0,
+    queueDepth: 0,
+  };
   private timer?: NodeJS.Timeout;
   private readonly refusals?: Counter;
   /** the prepared answer per reason, until the next sample */
-  private readonly prepared = new Map<OverloadReason, { before: string; after: string; retryAfter: string }>();
+  private readonly prepared = new Map<
+    OverloadReason,
+    { before: string; after: string; retryAfter: string }
+  >();
 
   constructor(
     private readonly settings: AdmissionSettings,
@@ -78,7 +92,9 @@ export class AdmissionControl implements OnApplicationBootstrap, OnApplicationSh
         registers: [metrics],
       });
       const last = this.last;
-      const self = this;
+      const inFlight = () => this.inFlightCount;
+      const shedding = () => (this.shedding ? 1 : 0);
+      const queueDepth = () => this.probes.queueDepth();
       new Gauge({
         name: 'doubletap_api_admission_signal',
         help: 'the admission signals as last read: event_loop_delay_ms, event_loop_utilization, heap_used (share of the limit), in_flight, queue_depth, shedding (1 while a sampled signal refuses every write)',
@@ -88,9 +104,9 @@ export class AdmissionControl implements OnApplicationBootstrap, OnApplicationSh
           this.set({ signal: 'event_loop_delay_ms' }, last.eventLoopDelayMs);
           this.set({ signal: 'event_loop_utilization' }, last.eventLoopUtilization);
           this.set({ signal: 'heap_used' }, last.heapUsed);
-          this.set({ signal: 'in_flight' }, self.inFlightCount);
-          this.set({ signal: 'queue_depth' }, self.probes.queueDepth());
-          this.set({ signal: 'shedding' }, self.shedding ? 1 : 0);
+          this.set({ signal: 'in_flight' }, inFlight());
+          this.set({ signal: 'queue_depth' }, queueDepth());
+          this.set({ signal: 'shedding' }, shedding());
         },
       });
     }
@@ -132,7 +148,8 @@ export class AdmissionControl implements OnApplicationBootstrap, OnApplicationSh
     this.shedding =
       s.maxEventLoopDelayMs > 0 && l.eventLoopDelayMs > s.maxEventLoopDelayMs
         ? 'event-loop-delay'
-        : s.maxEventLoopUtilizationPercent > 0 && l.eventLoopUtilization * 100 > s.maxEventLoopUtilizationPercent
+        : s.maxEventLoopUtilizationPercent > 0 &&
+            l.eventLoopUtilization * 100 > s.maxEventLoopUtilizationPercent
           ? 'event-loop-utilization'
           : s.maxHeapPercent > 0 && l.heapUsed * 100 > s.maxHeapPercent
             ? 'heap'
@@ -179,10 +196,18 @@ export class AdmissionControl implements OnApplicationBootstrap, OnApplicationSh
     this.refusals?.inc({ reason });
     let parts = this.prepared.get(reason);
     if (!parts) {
-      const problem = overloaded(reason, describe(reason, this.settings, this.signals()), this.settings.retryAfterMs);
+      const problem = overloaded(
+        reason,
+        describe(reason, this.settings, this.signals()),
+        this.settings.retryAfterMs,
+      );
       const json = JSON.stringify(problem.toProblem('\u0000'));
       const cut = json.indexOf('"\\u0000"');
-      parts = { before: json.slice(0, cut + 1), after: json.slice(cut + 7), retryAfter: problem.headers['retry-after'] };
+      parts = {
+        before: json.slice(0, cut + 1),
+        after: json.slice(cut + 7),
+        retryAfter: problem.headers['retry-after'],
+      };
       this.prepared.set(reason, parts);
     }
     // the path matched WRITE_PATH: nothing in it needs escaping in JSON
@@ -198,7 +223,11 @@ export class AdmissionControl implements OnApplicationBootstrap, OnApplicationSh
   /** Counts the refusal and returns its problem (503 overloaded, Retry-After). */
   refuse(reason: OverloadReason, detail?: string): ProblemException {
     this.refusals?.inc({ reason });
-    return overloaded(reason, detail ?? describe(reason, this.settings, this.signals()), this.settings.retryAfterMs);
+    return overloaded(
+      reason,
+      detail ?? describe(reason, this.settings, this.signals()),
+      this.settings.retryAfterMs,
+    );
   }
 }
 
@@ -275,7 +304,8 @@ export const isWrite = (req: IncomingMessage): boolean =>
  */
 export function installAdmission(server: Server, admission: AdmissionControl): void {
   const handlers = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
-  if (handlers.length !== 1) throw new Error(`expected Fastify's one request listener, found ${handlers.length}`);
+  if (handlers.length !== 1)
+    throw new Error(`expected Fastify's one request listener, found ${handlers.length}`);
   const [fastify] = handlers;
   server.removeListener('request', fastify);
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {

@@ -31,7 +31,14 @@ describe('AdmissionControl', () => {
 
   it('a sampled signal over its threshold refuses every write until a sample says otherwise', () => {
     const { reading, probes } = fakeProbes();
-    const a = new AdmissionControl(admissionSettings({ ADMISSION_MAX_EVENT_LOOP_DELAY_MS: '40', ADMISSION_MAX_ELU_PERCENT: '95', ADMISSION_MAX_HEAP_PERCENT: '90' }), probes);
+    const a = new AdmissionControl(
+      admissionSettings({
+        ADMISSION_MAX_EVENT_LOOP_DELAY_MS: '40',
+        ADMISSION_MAX_ELU_PERCENT: '95',
+        ADMISSION_MAX_HEAP_PERCENT: '90',
+      }),
+      probes,
+    );
     reading.delay = 41;
     a.sample();
     expect(a.check()).toBe('event-loop-delay');
@@ -53,7 +60,10 @@ describe('AdmissionControl', () => {
 
   it('counted signals: writes in flight and the producer queue depth, read on every request', () => {
     const { reading, probes } = fakeProbes();
-    const a = new AdmissionControl(admissionSettings({ ADMISSION_MAX_IN_FLIGHT: '2', ADMISSION_MAX_QUEUE_DEPTH: '10' }), probes);
+    const a = new AdmissionControl(
+      admissionSettings({ ADMISSION_MAX_IN_FLIGHT: '2', ADMISSION_MAX_QUEUE_DEPTH: '10' }),
+      probes,
+    );
     a.enter();
     expect(a.check()).toBeUndefined();
     a.enter();
@@ -72,14 +82,22 @@ describe('AdmissionControl', () => {
   it('a threshold of 0 turns its signal off; ADMISSION_ENABLED=false admits everything', () => {
     const { reading, probes } = fakeProbes();
     const off = new AdmissionControl(
-      admissionSettings({ ADMISSION_MAX_EVENT_LOOP_DELAY_MS: '0', ADMISSION_MAX_HEAP_PERCENT: '0', ADMISSION_MAX_IN_FLIGHT: '0', ADMISSION_MAX_QUEUE_DEPTH: '0' }),
+      admissionSettings({
+        ADMISSION_MAX_EVENT_LOOP_DELAY_MS: '0',
+        ADMISSION_MAX_HEAP_PERCENT: '0',
+        ADMISSION_MAX_IN_FLIGHT: '0',
+        ADMISSION_MAX_QUEUE_DEPTH: '0',
+      }),
       probes,
     );
     Object.assign(reading, { delay: 10_000, elu: 1, heap: 1, depth: 1e6 });
     for (let i = 0; i < 5000; i++) off.enter();
     off.sample();
     expect(off.check()).toBeUndefined();
-    const disabled = new AdmissionControl(admissionSettings({ ADMISSION_ENABLED: 'false', ADMISSION_MAX_IN_FLIGHT: '1' }), probes);
+    const disabled = new AdmissionControl(
+      admissionSettings({ ADMISSION_ENABLED: 'false', ADMISSION_MAX_IN_FLIGHT: '1' }),
+      probes,
+    );
     disabled.enter();
     disabled.sample();
     expect(disabled.check()).toBeUndefined();
@@ -88,7 +106,11 @@ describe('AdmissionControl', () => {
   it('a refusal is a 503 overloaded problem with Retry-After in seconds and the hint in ms, counted by reason', async () => {
     const { reading, probes } = fakeProbes();
     const metrics = createMetricsRegistry('api');
-    const a = new AdmissionControl(admissionSettings({ ADMISSION_RETRY_AFTER_MS: '1500', ADMISSION_MAX_EVENT_LOOP_DELAY_MS: '40' }), probes, metrics);
+    const a = new AdmissionControl(
+      admissionSettings({ ADMISSION_RETRY_AFTER_MS: '1500', ADMISSION_MAX_EVENT_LOOP_DELAY_MS: '40' }),
+      probes,
+      metrics,
+    );
     reading.delay = 123.4;
     a.sample();
     const p = a.refuse(a.check()!);
@@ -98,7 +120,8 @@ describe('AdmissionControl', () => {
       type: 'https://doubletap.dev/problems/overloaded',
       title: 'Service Unavailable',
       status: 503,
-      detail: 'the api is past capacity: the event loop is 123 ms behind (limit 40 ms); nothing was written, retry after 1500 ms',
+      detail:
+        'the api is past capacity: the event loop is 123 ms behind (limit 40 ms); nothing was written, retry after 1500 ms',
       instance: '/v1/posts/p/likes',
       reason: 'event-loop-delay',
       retryAfterMs: 1500,
@@ -196,7 +219,8 @@ describe('admission control on the api server (repositories faked, loopback port
       type: 'https://doubletap.dev/problems/overloaded',
       title: 'Service Unavailable',
       status: 503,
-      detail: 'the api is past capacity: 2 likes and unlikes are being processed (limit 2); nothing was written, retry after 1000 ms',
+      detail:
+        'the api is past capacity: 2 likes and unlikes are being processed (limit 2); nothing was written, retry after 1000 ms',
       instance: '/v1/posts/p1/likes',
       reason: 'in-flight',
       retryAfterMs: 1000,

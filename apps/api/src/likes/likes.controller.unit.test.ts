@@ -78,7 +78,9 @@ describe('LikesController over HTTP (repositories faked)', () => {
       type: 'https://doubletap.dev/problems/overloaded',
       reason: 'producer-queue',
       retryAfterMs: 1000,
-      detail: expect.stringMatching(/^the api is past capacity: the produce queue is full .*nothing was written/),
+      detail: expect.stringMatching(
+        /^the api is past capacity: the produce queue is full .*nothing was written/,
+      ),
     });
   });
 
