@@ -17,9 +17,9 @@
  * Knobs: BENCH_VIRAL_RAMP (10 s), BENCH_VIRAL_HOLD (15 s), BENCH_VIRAL_SHARES (0.8,1.5),
  * BENCH_VIRAL_CONNECTIONS (32), BENCH_PARTITIONS (12), BENCH_MAX_RATE (skip the measurement: use
  * this as the maximum ingest rate), BENCH_SKIP (comma list of ingest,aggregate,project,reads,
- * rebuild,pg), BENCH_ONLY=viral (only the viral runs, at BENCH_MAX_RATE or else the newest
- * bench/results/ingest-*.json; writes the "Graceful overload" section and its JSON, not the
- * summary), plus the sub-benchmarks' own knobs.
+ * rebuild,pg), BENCH_ONLY=viral (the ingest sub-benchmark for the api-only maximum, unless
+ * BENCH_MAX_RATE gives it, then only the viral runs; writes the "Graceful overload" section and its
+ * JSON, not the summary), plus the sub-benchmarks' own knobs.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -334,7 +334,7 @@ function overloadSection(doc: Json, file: string): string {
 
 /** The newest api-only maximum on disk (bench/results/ingest-*.json), for BENCH_ONLY=viral. */
 function lastIngestMax(): { perSecond: number; from: string } | undefined {
-  const files = existsSync(RESULTS) ? readdirSync(RESULTS).filter((f) => /^ingest-.*\.json$/.test(f)).sort() : [];
+  const files = existsSync(RESULTS) ? readdirSync(RESULTS).filter((f) => /^ingest-\d{4}-.*\.json$/.test(f)).sort() : [];
   for (const f of files.reverse()) {
     const v = get(JSON.parse(readFileSync(join(RESULTS, f), 'utf8')), 'rows.1.reqPerSec');
     if (typeof v === 'number') return { perSecond: v, from: `bench/results/${f} (ingest, closed loop, 64 connections)` };
@@ -342,10 +342,20 @@ function lastIngestMax(): { perSecond: number; from: string } | undefined {
   return undefined;
 }
 
-/** BENCH_ONLY=viral: the viral runs alone, at the given or the last measured maximum. */
+/**
+ * BENCH_ONLY=viral: the api-only maximum measured now (the ingest sub-benchmark, as in the full
+ * run; BENCH_MAX_RATE skips it), then the viral runs at shares of it.
+ */
 async function onlyViral(doc: Json, stamp: string): Promise<void> {
-  const given = process.env.BENCH_MAX_RATE ? { perSecond: num('BENCH_MAX_RATE', 1), from: 'BENCH_MAX_RATE' } : lastIngestMax();
-  if (!given) throw new Error('BENCH_ONLY=viral needs BENCH_MAX_RATE or a bench/results/ingest-*.json');
+  let given: { perSecond: number; from: string } | undefined;
+  if (process.env.BENCH_MAX_RATE) given = { perSecond: num('BENCH_MAX_RATE', 1), from: 'BENCH_MAX_RATE' };
+  else {
+    const ingest = await subBench('ingest', { BENCH_SECONDS: '5', BENCH_WARMUP_SECONDS: '1', BENCH_CONNECTIONS: '64' });
+    doc.benchmarks = { ingest };
+    const measured = get(ingest, 'result.rows.1.reqPerSec');
+    given = typeof measured === 'number' ? { perSecond: measured, from: `ingest, same run (\`${ingest.command}\`, closed loop, 64 connections)` } : lastIngestMax();
+  }
+  if (!given) throw new Error('BENCH_ONLY=viral: no api-only maximum (the ingest run failed and no bench/results/ingest-*.json)');
   doc.maxIngestRate = given;
   const vir = await viral(given.perSecond);
   delete vir.chartRun;
