@@ -41,7 +41,9 @@ describe('doubletap load against the running apps', () => {
       truth,
     });
     expect(report.requests.accepted).toBeGreaterThan(0);
-    expect(report.requests.byStatus).toEqual({ '202': report.requests.sent });
+    // on a busy machine the api may refuse some likes past its capacity (503 overloaded, ADR 0011):
+    // refused before anything was written, so the ground truth stays exact; nothing else may happen
+    expect(report.requests.byStatus['202'] + (report.requests.byStatus['503 overloaded'] ?? 0)).toBe(report.requests.sent);
     expect(report.check).toMatchObject({ ok: true, mismatchCount: 0, uncertainPairs: 0, source: 'api' });
     expect(report.check!.posts).toBe(truth.postIds().length);
     expect(report.freshness.method).toBe('api sse');

@@ -11,6 +11,7 @@ import {
   type Registry,
 } from '@doubletap/observability';
 import { AppModule } from './app.module';
+import { AdmissionControl, installAdmission } from './http/admission';
 import { setupDocs } from './http/docs';
 import { edgeServerOptions, installEdge } from './http/edge';
 import { parseJsonBody } from './http/json-body';
@@ -43,9 +44,18 @@ export async function createApp(
   return { app, logger };
 }
 
+function optional<T>(get: () => T): T | undefined {
+  try {
+    return get();
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The api's HTTP layer on an app built with edgeServerOptions (also the unit tests' apps): the
- * edge checks, the JSON-only body parser, request metrics and logs, the problem+json filter.
+ * edge checks, admission control of writes, the JSON-only body parser, request metrics and logs,
+ * the problem+json filter.
  */
 export function configureHttp(
   app: NestFastifyApplication,
@@ -59,6 +69,11 @@ export function configureHttp(
   fastify.addHook('onRoute', (route) => routes.add(route.method, route.url));
 
   installEdge(fastify);
+  // likes and unlikes past capacity: 503 overloaded at once, in front of Fastify (an app without
+  // the likes module has none; Fastify's inject() does not pass the server, so unit tests using it
+  // are never refused)
+  const admission = optional(() => app.get(AdmissionControl, { strict: false }));
+  if (admission) installAdmission(fastify.server, admission);
 
   // JSON only; an empty body is fine even with content-type application/json
   fastify.removeAllContentTypeParsers();

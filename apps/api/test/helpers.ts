@@ -6,6 +6,7 @@ import { createLogger } from '@doubletap/observability';
 import { createRedis, deleteKeysWithPrefix, markReadSideComplete, redisReady } from '@doubletap/redis';
 import { stackEnv, uniqueName } from '@doubletap/testing';
 import { createApp } from '../src/app';
+import { IN_PROCESS_ADMISSION } from '../src/testing/unit-app';
 
 export interface Topics {
   events: string;
@@ -72,10 +73,12 @@ export async function startApi(env: Record<string, string>): Promise<RunningApi>
   // in-process under jest: kafkajs, as jest cannot load @platformatic/kafka (an ECMAScript module) on
   // Node 20; the default client is tested on the built api (kafka-clients.e2e.test.ts)
   const settings = loadSettings(
+    // the event loop is the test runner's too: admission control on its counted signals only
     stackEnv({
       LOG_LEVEL: 'silent',
       API_PORT: '0',
       KAFKA_PRODUCER_CLIENT: 'kafkajs',
+      ...IN_PROCESS_ADMISSION,
       ...(ownPrefix ? { REDIS_KEY_PREFIX: ownPrefix } : {}),
       ...env,
     }),

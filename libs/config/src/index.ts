@@ -1,7 +1,7 @@
 export { ConfigError, EnvReader } from './env-reader';
 export { DEV_JWT_SECRET, loadSettings } from './settings';
 export { devTokenEnabled, isLoopbackHost } from './exposure';
-export type { Settings } from './settings';
+export type { AdmissionSettings, Settings } from './settings';
 export { ConfigModule, SETTINGS } from './config.module';
 export { APP_RUNTIME, appOfScript, runtimeEnv } from './runtime';
 export type { AppRuntime } from './runtime';

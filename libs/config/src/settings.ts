@@ -36,6 +36,8 @@ export interface Settings {
     readonly rateLimitPerSec: number;
     readonly rateLimitBurst: number;
     readonly shutdownGraceMs: number;
+    /** admission control of likes and unlikes (docs/adr/0011-admission-control.md); 0 turns a signal off */
+    readonly admission: AdmissionSettings;
   };
   readonly auth: {
     readonly hs256Secret: string;
@@ -54,6 +56,30 @@ export interface Settings {
   readonly monitor: { readonly host: string; readonly port: number; readonly intervalMs: number };
   /** the api's near cache of hot posts' counts (ADR 0013); 0 posts turns it off */
   readonly nearCache: { readonly posts: number; readonly maxAgeMs: number };
+}
+
+/**
+ * When the api refuses a like or unlike at once (503 `overloaded` with Retry-After) instead of
+ * queueing it. Sampled signals (every sampleMs) refuse every write until the next sample; the
+ * counted ones are read on every request. A threshold of 0 turns its signal off.
+ */
+export interface AdmissionSettings {
+  /** ADMISSION_ENABLED (true): false admits every write (the producer's PRODUCER_QUEUE_MAX still holds) */
+  readonly enabled: boolean;
+  /** ADMISSION_SAMPLE_MS (100): how often the sampled signals are read */
+  readonly sampleMs: number;
+  /** ADMISSION_MAX_EVENT_LOOP_DELAY_MS (100): the mean event-loop delay since the last sample */
+  readonly maxEventLoopDelayMs: number;
+  /** ADMISSION_MAX_ELU_PERCENT (0, off): event-loop utilization since the last sample, percent */
+  readonly maxEventLoopUtilizationPercent: number;
+  /** ADMISSION_MAX_HEAP_PERCENT (90): V8 heap used, percent of its limit */
+  readonly maxHeapPercent: number;
+  /** ADMISSION_MAX_IN_FLIGHT (256): likes and unlikes admitted and not answered yet (counted) */
+  readonly maxInFlight: number;
+  /** ADMISSION_MAX_QUEUE_DEPTH (1000): messages in the producer's queue, waiting or in flight (counted) */
+  readonly maxQueueDepth: number;
+  /** ADMISSION_RETRY_AFTER_MS (1000): the retry hint of a refusal (Retry-After: whole seconds, at least 1) */
+  readonly retryAfterMs: number;
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -103,6 +129,16 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       rateLimitPerSec: r.int('RATE_LIMIT_PER_SEC', 20, { min: 0, max: 1000000 }),
       rateLimitBurst: r.int('RATE_LIMIT_BURST', 40, { min: 1, max: 1000000 }),
       shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10000, { min: 0, max: 600000 }),
+      admission: {
+        enabled: r.bool('ADMISSION_ENABLED', true),
+        sampleMs: r.int('ADMISSION_SAMPLE_MS', 100, { min: 5, max: 10000 }),
+        maxEventLoopDelayMs: r.int('ADMISSION_MAX_EVENT_LOOP_DELAY_MS', 100, { min: 0, max: 60000 }),
+        maxEventLoopUtilizationPercent: r.int('ADMISSION_MAX_ELU_PERCENT', 0, { min: 0, max: 100 }),
+        maxHeapPercent: r.int('ADMISSION_MAX_HEAP_PERCENT', 90, { min: 0, max: 100 }),
+        maxInFlight: r.int('ADMISSION_MAX_IN_FLIGHT', 256, { min: 0, max: 1000000 }),
+        maxQueueDepth: r.int('ADMISSION_MAX_QUEUE_DEPTH', 1000, { min: 0, max: 1000000 }),
+        retryAfterMs: r.int('ADMISSION_RETRY_AFTER_MS', 1000, { min: 1, max: 3600000 }),
+      },
     },
     auth: {
       hs256Secret: secret,

@@ -6,11 +6,23 @@ export type { Expected, Outcome } from './ground-truth';
 export { Workload } from './workload';
 export type { PlannedRequest, Scenario, WorkloadOptions } from './workload';
 export { assertLoopback, HttpClient } from './http-client';
+export { buildRequest, buildRequestPrefix, PipelinedClient } from './pipelined-client';
+export type { AnswerHandler, NoAnswer } from './pipelined-client';
+export { cpuUse, ownCpu, processCpu } from './cpu';
+export type { CpuSample, CpuUse } from './cpu';
 export type { HttpAnswer } from './http-client';
 export { ApiCountSource, countsFromBody, pollingCountSource } from './read-side';
 export type { CountSource } from './read-side';
 export { checkCounts } from './check';
 export type { CheckResult, Mismatch } from './check';
-export { loadProfile, mintUserTokens, runLoad, userId } from './runner';
+export {
+  FAST_REFUSAL_MS,
+  loadProfile,
+  mintUserTokens,
+  OVERLOADED_TYPE,
+  outcomeOf,
+  runLoad,
+  userId,
+} from './runner';
 export type { LatencySummary, LoadOptions, LoadReport, TimelinePoint } from './runner';
-export { renderReport } from './render';
+export { cpuLine, renderReport } from './render';

@@ -2,8 +2,10 @@ import { performance } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
 import { mintToken } from '@doubletap/auth';
 import { checkCounts, type CheckResult } from './check';
-import { GroundTruth, type Outcome } from './ground-truth';
+import { cpuUse, ownCpu, processCpu, type CpuSample, type CpuUse } from './cpu';
+import { GroundTruth, type Outcome, type Settle } from './ground-truth';
 import { assertLoopback, HttpClient } from './http-client';
+import { buildRequestPrefix, type NoAnswer, PipelinedClient } from './pipelined-client';
 import { ApiCountSource, type CountSource } from './read-side';
 import { arrivalTimes, expectedCount, profileSeconds, rampAndHold, rateAt, type RateProfile } from './schedule';
 import { Workload, type WorkloadOptions } from './workload';
@@ -19,7 +21,7 @@ export interface LoadOptions extends WorkloadOptions {
   holdSeconds: number;
   /** at most this many requests (the run also ends with its profile) */
   maxRequests: number;
-  /** keep-alive connections */
+  /** keep-alive connections; requests are pipelined on them */
   connections: number;
   /** a request without an answer after this long counts as a timeout (outcome unknown) */
   timeoutMs: number;
@@ -46,6 +48,8 @@ export interface LoadOptions extends WorkloadOptions {
   onAccepted?: (body: string) => void;
   /** aborting ends the schedule early (in-flight requests are still awaited) */
   signal?: AbortSignal;
+  /** other processes whose CPU the report gives next to the generator's (name → pid; Linux /proc) */
+  watchPids?: Record<string, number>;
 }
 
 export interface LatencySummary {
@@ -66,11 +70,15 @@ export interface TimelinePoint {
   scheduled: number;
   /** 202 answers received in this second */
   accepted: number;
+  /** 503 overloaded answers (definite refusals) received in this second */
+  refused: number;
   /** other outcomes received (or dropped) in this second */
   errors: number;
-  /** latency (ms, from the due time) of requests due in this second */
+  /** latency (ms, from the due time) of requests due in this second, every outcome */
   p50: number | null;
   p99: number | null;
+  /** the same, of the 202s only */
+  p99Accepted: number | null;
   /** freshness (ms) of samples accepted in this second */
   freshness: number | null;
 }
@@ -87,12 +95,33 @@ export interface LoadReport {
     sent: number;
     accepted: number;
     acceptedPerSecond: number;
-    /** count per outcome: HTTP status codes, "timeout", "network", "dropped" (never sent: over maxInFlight) */
+    /** 503 overloaded: refused before anything was written (the api's admission control) */
+    refused: number;
+    refusedPerSecond: number;
+    /** refusals answered within FAST_REFUSAL_MS of their scheduled time */
+    fastRefusals: number;
+    /** requests without an answer by their deadline (and those behind them on their connection) */
+    timeouts: number;
+    /**
+     * count per outcome: HTTP status codes, "503 overloaded", "timeout", "network", "dropped"
+     * (never sent: over maxInFlight)
+     */
     byStatus: Record<string, number>;
+    /** everything but 202 */
     errors: number;
   };
-  /** milliseconds from the scheduled time to the answer, 202s and errors alike */
+  /** milliseconds from the scheduled time to the answer, every outcome */
   latencyMs: LatencySummary;
+  /** the same, of the 202s only */
+  acceptedLatencyMs: LatencySummary;
+  /** the same, of the 503 overloaded refusals only */
+  refusedLatencyMs: LatencySummary;
+  /**
+   * CPU over the run (first send until the last answer; the final check excluded): `generator` is
+   * this process (the load generator and its bookkeeping), the others are `watchPids`; null where
+   * it could not be read
+   */
+  cpu: Record<string, CpuUse | null>;
   freshness: {
     post: string;
     method: string;
@@ -142,16 +171,41 @@ export async function mintUserTokens(auth: LoadOptions['auth'], users: number): 
 
 export const userId = (i: number): string => `lt_u${i}`;
 
-function outcomeOf(status: number): Outcome {
+/** The problem type of a refusal that wrote nothing (the api's admission control, a full produce queue). */
+export const OVERLOADED_TYPE = 'https://doubletap.dev/problems/overloaded';
+/** A refusal answered within this long from its scheduled time counts as fast. */
+export const FAST_REFUSAL_MS = 100;
+
+/**
+ * What an answer means for the count. 202: in the log. 4xx: a definite refusal. A 503 whose problem
+ * type is `overloaded` is a definite refusal too: the api answers it before anything is produced
+ * (docs/adr/0011-admission-control.md). Any other 5xx, a timeout or a broken connection: unknown.
+ */
+export function outcomeOf(status: number, body = ''): Outcome {
   if (status === 202) return 'accepted';
   if (status >= 400 && status < 500) return 'rejected';
+  if (status === 503 && isOverloaded(body)) return 'rejected';
   return 'unknown';
+}
+
+const isOverloaded = (body: string): boolean => body.includes(`"type":"${OVERLOADED_TYPE}"`);
+
+/** The context of one request in flight (one object per request, no closure). */
+interface Shot {
+  due: number;
+  postId: string;
+  action: 'LIKE' | 'UNLIKE';
+  settle: Settle;
 }
 
 /**
  * One open-loop load run: requests are sent at their scheduled times (arrivalTimes) whatever the
- * answers, over keep-alive connections; then (optionally) waits for the pipeline and checks every
- * post's count against the ground truth tracked from the answers.
+ * answers, pipelined over keep-alive connections (PipelinedClient); then (optionally) waits for the
+ * pipeline and checks every post's count against the ground truth tracked from the answers.
+ *
+ * The schedule is served by a timer every millisecond (or sooner when the next request is due later
+ * than that): every request due by then is sent at once, so a request may leave up to a tick after
+ * its due time. Latency is measured from the due time, so that lateness is charged too.
  */
 export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const base = assertLoopback(o.url);
@@ -162,7 +216,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const total = Math.min(expectedCount(profile), o.maxRequests);
   log(`minting ${o.users} user tokens`);
   const tokens = await mintUserTokens(o.auth, o.users);
-  const client = new HttpClient(base, o.connections, o.timeoutMs);
   // reads get their own small pool so a saturated write pool cannot delay what freshness observes
   const readClient = new HttpClient(base, 4, Math.max(o.timeoutMs, 10_000));
   const source = o.countSource ?? new ApiCountSource(readClient, base, { authorization: `Bearer ${tokens[0]}` }, { stream: o.freshness !== 'poll', pollMs: o.pollMs });
@@ -171,8 +224,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const hot = workload.hotPost;
 
   const all = histogram();
+  const acceptedLatency = histogram();
+  const refusedLatency = histogram();
   const seconds = Math.ceil(profileSeconds(profile));
-  type Point = { t: number; offered: number; scheduled: number; accepted: number; errors: number; latency: hdr.Histogram; fresh: number[] };
+  type Point = { t: number; offered: number; scheduled: number; accepted: number; refused: number; errors: number; latency: hdr.Histogram; acceptedLatency: hdr.Histogram; fresh: number[] };
   // one point per second, made as the run reaches it (a long or open-ended profile costs nothing
   // ahead); seconds after the schedule's end (the drain) get points of their own
   const points: Point[] = [];
@@ -180,7 +235,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const t = Math.max(0, Math.floor(ms / 1000));
     while (points.length <= t) {
       const s = points.length;
-      points.push({ t: s, offered: s < seconds ? Math.round(rateAt(profile, s + 0.5)) : 0, scheduled: 0, accepted: 0, errors: 0, latency: histogram(2), fresh: [] });
+      points.push({ t: s, offered: s < seconds ? Math.round(rateAt(profile, s + 0.5)) : 0, scheduled: 0, accepted: 0, refused: 0, errors: 0, latency: histogram(2), acceptedLatency: histogram(2), fresh: [] });
     }
     return points[t];
   };
@@ -188,7 +243,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const count = (k: string) => (byStatus[k] = (byStatus[k] ?? 0) + 1);
   let sent = 0;
   let accepted = 0;
-  let inFlight = 0;
+  let refused = 0;
+  let fastRefusals = 0;
   let hotLikes = 0;
 
   // freshness: a sample is visible once the read side shows at least the floor the ground truth
@@ -212,54 +268,72 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const stopWatch = o.freshness === 'off' ? () => undefined : await source.watch(hot, onCount);
   const method = o.freshness === 'off' ? 'off' : source instanceof ApiCountSource ? `api ${source.mode}` : `${source.name} poll`;
 
+  let drained: (() => void) | undefined;
+  const onAnswer = (shot: Shot, status: number, body: string, error: NoAnswer | undefined) => {
+    const done = performance.now() - start;
+    const us = Math.max(1, Math.round((done - shot.due) * 1000));
+    all.recordValue(us);
+    const point = at(shot.due);
+    point.latency.recordValue(us);
+    const outcome = outcomeOf(status, body);
+    shot.settle(outcome);
+    if (outcome === 'accepted') {
+      count('202');
+      accepted++;
+      acceptedLatency.recordValue(us);
+      point.acceptedLatency.recordValue(us);
+      at(done).accepted++;
+      o.onAccepted?.(body);
+      if (shot.postId === hot && shot.action === 'LIKE' && ++hotLikes % o.sampleEvery === 0 && o.freshness !== 'off') {
+        samples++;
+        pending.push({ at: done, floor: truth.visibleFloor(hot) });
+      }
+    } else if (status === 503 && outcome === 'rejected') {
+      count('503 overloaded');
+      refused++;
+      refusedLatency.recordValue(us);
+      if (us <= FAST_REFUSAL_MS * 1000) fastRefusals++;
+      at(done).refused++;
+    } else {
+      count(error ?? String(status));
+      at(done).errors++;
+    }
+    if (drained && client.inFlight === 0) drained();
+  };
+  const client = new PipelinedClient<Shot>(base, o.connections, o.timeoutMs, onAnswer);
+  const host = base.host;
+  // the request of each (action, post), up to its bearer token
+  const prefixes = new Map<string, string>();
+  const prefix = (action: 'LIKE' | 'UNLIKE', postId: string) => {
+    const key = `${action}${postId}`;
+    let p = prefixes.get(key);
+    if (p === undefined) {
+      p = `${buildRequestPrefix(action === 'LIKE' ? 'POST' : 'DELETE', `/v1/posts/${postId}/likes`, host)}authorization: Bearer `;
+      prefixes.set(key, p);
+    }
+    return p;
+  };
+
   const startedAt = new Date().toISOString();
-  const answers = new Set<Promise<void>>();
   const fire = (due: number) => {
     const plan = workload.next();
     const point = at(due);
     point.scheduled++;
-    if (inFlight >= o.maxInFlight) {
+    if (client.inFlight >= o.maxInFlight) {
       count('dropped');
       point.errors++;
       return;
     }
-    const user = userId(plan.user);
-    const settle = truth.begin(plan.postId, user, plan.action);
-    inFlight++;
+    const settle = truth.begin(plan.postId, userId(plan.user), plan.action);
     sent++;
-    const answer = client
-      .send(
-        plan.action === 'LIKE' ? 'POST' : 'DELETE',
-        `/v1/posts/${plan.postId}/likes`,
-        { authorization: `Bearer ${tokens[plan.user]}` },
-        settle.dispatched,
-      )
-      .then((a) => {
-        inFlight--;
-        const done = performance.now() - start;
-        const us = Math.max(1, Math.round((done - due) * 1000));
-        all.recordValue(us);
-        point.latency.recordValue(us);
-        count(a.error ?? String(a.status));
-        const outcome = outcomeOf(a.status);
-        settle(outcome);
-        if (outcome !== 'accepted') {
-          at(done).errors++;
-          return;
-        }
-        accepted++;
-        at(done).accepted++;
-        o.onAccepted?.(a.body);
-        if (plan.postId === hot && plan.action === 'LIKE' && ++hotLikes % o.sampleEvery === 0 && o.freshness !== 'off') {
-          samples++;
-          pending.push({ at: done, floor: truth.visibleFloor(hot) });
-        }
-      })
-      .finally(() => answers.delete(answer));
-    answers.add(answer);
+    // written in this turn of the event loop: from now on it may reach the log
+    settle.dispatched();
+    client.send(`${prefix(plan.action, plan.postId)}${tokens[plan.user]}\r\n\r\n`, { due, postId: plan.postId, action: plan.action, settle });
   };
 
   log(`${o.scenario}: ${total} requests over ${profileSeconds(profile)} s (ramp ${o.rampSeconds} s to ${o.rate}/s, hold ${o.holdSeconds} s), ${o.connections} connections`);
+  const pids = Object.entries(o.watchPids ?? {});
+  const cpuFrom = { generator: ownCpu(), ...Object.fromEntries(pids.map(([name, pid]) => [name, processCpu(pid)])) };
   start = performance.now();
   const due = arrivalTimes(profile, o.maxRequests);
   let next = due.next();
@@ -272,16 +346,23 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }
     if (now - lastLog >= 5000) {
       lastLog = now;
-      log(`  t=${(now / 1000).toFixed(0)}s sent ${sent} accepted ${accepted} in flight ${inFlight}`);
+      log(`  t=${(now / 1000).toFixed(0)}s sent ${sent} accepted ${accepted} refused ${refused} in flight ${client.inFlight}`);
     }
     if (next.done) break;
+    // one timer per tick (never a spin): everything due by the next tick goes out together
     const wait = next.value - (performance.now() - start);
-    await new Promise((r) => (wait >= 1 ? setTimeout(r, Math.min(wait, 100)) : setImmediate(r)));
+    await new Promise((r) => setTimeout(r, Math.min(Math.max(wait, 1), 100)));
   }
   const scheduleEnd = performance.now() - start;
-  while (answers.size > 0) await Promise.all([...answers]);
+  if (client.inFlight > 0) await new Promise<void>((r) => (drained = r));
   const runMs = performance.now() - start;
+  const cpuTo = { generator: ownCpu(), ...Object.fromEntries(pids.map(([name, pid]) => [name, processCpu(pid)])) };
   client.close();
+  const cpu: Record<string, CpuUse | null> = {};
+  for (const [name, from] of Object.entries(cpuFrom)) {
+    const to = (cpuTo as Record<string, CpuSample | undefined>)[name];
+    cpu[name] = from && to ? cpuUse(from, to, sent, runMs / 1000) : null;
+  }
 
   let check: CheckResult | null = null;
   try {
@@ -299,6 +380,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   }
 
   const errors = sent - accepted + (byStatus.dropped ?? 0);
+  const perSecond = (n: number) => Math.round(n / Math.max(scheduleEnd / 1000, 0.001));
   return {
     scenario: o.scenario,
     url: base.origin,
@@ -325,11 +407,18 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       scheduled: points.reduce((s, p) => s + p.scheduled, 0),
       sent,
       accepted,
-      acceptedPerSecond: Math.round(accepted / Math.max(scheduleEnd / 1000, 0.001)),
+      acceptedPerSecond: perSecond(accepted),
+      refused,
+      refusedPerSecond: perSecond(refused),
+      fastRefusals,
+      timeouts: byStatus.timeout ?? 0,
       byStatus,
       errors,
     },
     latencyMs: summarize(all),
+    acceptedLatencyMs: summarize(acceptedLatency),
+    refusedLatencyMs: summarize(refusedLatency),
+    cpu,
     freshness: {
       post: hot,
       method,
@@ -345,9 +434,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
         offered: p.offered,
         scheduled: p.scheduled,
         accepted: p.accepted,
+        refused: p.refused,
         errors: p.errors,
         p50: p.latency.totalCount ? p.latency.getValueAtPercentile(50) / 1000 : null,
         p99: p.latency.totalCount ? p.latency.getValueAtPercentile(99) / 1000 : null,
+        p99Accepted: p.acceptedLatency.totalCount ? p.acceptedLatency.getValueAtPercentile(99) / 1000 : null,
         freshness: fresh.length ? Math.round(fresh[Math.floor(fresh.length / 2)]) : null,
       };
     }),

@@ -45,6 +45,8 @@ export const PROBLEM_TYPES = {
   unauthorized: 'a missing or rejected bearer token',
   'rate-limited': 'the viewer exceeded RATE_LIMIT_PER_SEC (429 with Retry-After)',
   // the dependencies
+  overloaded:
+    'past capacity: a like or unlike refused before anything was written, so a retry is safe (503 with Retry-After; `reason` names the signal)',
   'read-side-healing': 'the read model is being restored after a loss (503 with Retry-After)',
   unavailable: 'Kafka, the registry or Redis cannot answer, or shutting down (503 with Retry-After)',
   'server-error': 'a bug (500, logged; never for bad input)',
@@ -55,6 +57,20 @@ export type ProblemSlug = keyof typeof PROBLEM_TYPES;
 /** A dependency cannot answer (Kafka, the registry, Redis) or the server is shutting down. */
 export const unavailable = (detail: string, retryAfterSec = 1): ProblemException =>
   new ProblemException(503, 'unavailable', detail, { 'retry-after': String(retryAfterSec) });
+
+/**
+ * Past capacity (admission control, or the producer's full queue): the write was refused before
+ * anything was produced. Retry-After is whole seconds (at least 1); `retryAfterMs` is the hint in
+ * milliseconds for clients that can use it.
+ */
+export const overloaded = (reason: string, detail: string, retryAfterMs: number): ProblemException =>
+  new ProblemException(
+    503,
+    'overloaded',
+    `the api is past capacity: ${detail}; nothing was written, retry after ${retryAfterMs} ms`,
+    { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+    { reason, retryAfterMs },
+  );
 
 /** `what` names the parameter as the client sent it: postId, post, user, post id (a list entry). */
 export const invalidId = (what: string, id: unknown): ProblemException =>

@@ -86,6 +86,10 @@ export class KafkaLikeEventRepository implements LikeEventRepository, OnModuleIn
     return this.codec.ready;
   }
 
+  get queueDepth(): number {
+    return this.batcher.depth;
+  }
+
   append(event: LikeEvent): Promise<void> {
     let value: Buffer | undefined;
     try {

@@ -8,6 +8,8 @@ import type { LikeEvent } from '@doubletap/events';
 export interface LikeEventRepository {
   /** false until events can be encoded (the LikeEvent schema id is resolved) */
   readonly ready: boolean;
+  /** messages waiting for or in a produce request (an admission signal: docs/adr/0011) */
+  readonly queueDepth: number;
   append(event: LikeEvent): Promise<void>;
 }
 

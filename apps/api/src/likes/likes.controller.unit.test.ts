@@ -74,7 +74,14 @@ describe('LikesController over HTTP (repositories faked)', () => {
     const res = await api.request('POST', '/v1/posts/post_1/likes', { token: alice });
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('1');
-    expect(res.json<{ detail: string }>().detail).toMatch(/^overloaded: the produce queue is full/);
+    expect(res.json()).toMatchObject({
+      type: 'https://doubletap.dev/problems/overloaded',
+      reason: 'producer-queue',
+      retryAfterMs: 1000,
+      detail: expect.stringMatching(
+        /^the api is past capacity: the produce queue is full .*nothing was written/,
+      ),
+    });
   });
 
   it('schema id not resolved yet: 503, nothing appended', async () => {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { type LikeAction, uuidv7 } from '@doubletap/events';
 import { ProducerOverloadedError, ProducerUnavailableError } from '@doubletap/kafka';
+import { AdmissionControl } from '../http/admission';
 import { ProblemException } from '../http/problem';
 import { unavailable } from '../http/problem-types';
 import { LikeEventRepository } from './like-event.repository';
@@ -12,6 +13,7 @@ export class LikesService {
   constructor(
     @Inject(LikeEventRepository) private readonly events: LikeEventRepository,
     private readonly rateLimiter: RateLimiter,
+    private readonly admission: AdmissionControl,
   ) {}
 
   /**
@@ -27,7 +29,8 @@ export class LikesService {
     try {
       await this.events.append(event);
     } catch (e) {
-      if (e instanceof ProducerOverloadedError) throw unavailable(`overloaded: ${e.message}`, 1);
+      // refused before it was queued: a definite refusal, like admission control's
+      if (e instanceof ProducerOverloadedError) throw this.admission.refuse('producer-queue', e.message);
       if (e instanceof ProducerUnavailableError)
         throw unavailable(`Kafka cannot take the write: ${e.message}`, 2);
       throw e;

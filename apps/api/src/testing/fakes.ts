@@ -10,6 +10,7 @@ import type { RateDecision, RateLimitRepository } from '../likes/rate-limit.repo
 /** The events log: keeps what was appended; `failure` makes every append reject with it. */
 export class FakeLikeEvents implements LikeEventRepository {
   ready = true;
+  queueDepth = 0;
   failure?: Error;
   readonly appended: LikeEvent[] = [];
 

@@ -27,9 +27,18 @@ export interface UnitApp {
   close(): Promise<void>;
 }
 
-/** Settings for unit tests: the defaults, quiet, and what `env` sets. */
+/**
+ * Settings for unit tests: the defaults, quiet, and what `env` sets. Admission control's sampled
+ * signals are off unless `env` sets them: the event loop they would measure is the test runner's.
+ */
 export const unitSettings = (env: Record<string, string> = {}): Settings =>
-  loadSettings({ LOG_LEVEL: 'silent', ...env });
+  loadSettings({ LOG_LEVEL: 'silent', ...IN_PROCESS_ADMISSION, ...env });
+
+/** Admission control in an api that shares its process with a test runner: counted signals only. */
+export const IN_PROCESS_ADMISSION: Record<string, string> = {
+  ADMISSION_MAX_EVENT_LOOP_DELAY_MS: '0',
+  ADMISSION_MAX_ELU_PERCENT: '0',
+};
 
 /**
  * One feature module of the api through Nest's testing module, without HTTP: the platform

@@ -27,6 +27,7 @@ interface LoadFlags {
   seed: string;
   runId?: string;
   read: string;
+  cpuOf?: string;
   json?: boolean;
 }
 
@@ -34,6 +35,18 @@ function num(name: string, text: string, min: number, max = Number.MAX_SAFE_INTE
   const v = Number(text);
   if (!Number.isFinite(v) || v < min || v > max) throw new Error(`${name} ${text} must be a number in [${min}, ${max}]`);
   return v;
+}
+
+/** `api=1234,aggregator=1240` → { api: 1234, aggregator: 1240 } */
+function parsePids(text: string | undefined): Record<string, number> | undefined {
+  if (!text) return undefined;
+  const out: Record<string, number> = {};
+  for (const part of text.split(',')) {
+    const m = /^([A-Za-z0-9_-]+)=(\d+)$/.exec(part.trim());
+    if (!m) throw new Error(`--cpu-of ${part} is not name=pid`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
 }
 
 /** A rate the local machine can take: ~1,500 likes/s per core (the api, Kafka and the consumers share them). */
@@ -71,6 +84,7 @@ export function registerLoad(program: Command): void {
     .option('--seed <n>', 'seed of the workload (post and user choices)', '1')
     .option('--run-id <id>', 'prefix of the post ids (default: a fresh one, so counts start at 0)')
     .option('--read <where>', "where counts are read back: api (the read endpoints) or redis (development: LikesReader at REDIS_URL)", 'api')
+    .option('--cpu-of <name=pid,...>', 'report the CPU per request of these processes too (e.g. api=1234; Linux /proc), next to the generator\'s own')
     .option('--json', 'print one JSON document (progress goes to stderr)')
     .action((scenario: string, opts: LoadFlags) =>
       run(async () => {
@@ -123,6 +137,7 @@ export function registerLoad(program: Command): void {
             runId,
             auth: { secret: settings.auth.hs256Secret, issuer: settings.auth.issuer, audience: settings.auth.audience },
             countSource,
+            watchPids: parsePids(opts.cpuOf),
             log: (line) => out.info(line),
           });
           out.result(report, () => renderReport(report));
