@@ -136,8 +136,9 @@ export class NearCache {
       if (!entry) this.admit(p);
       return entry?.live ? entry : undefined;
     });
+    const atSend = live.map((entry) => entry?.value);
     const read = await this.options.source.counts(missed);
-    read.forEach((value, i) => out.set(missed[i], this.store(live[i], value)));
+    read.forEach((value, i) => out.set(missed[i], this.store(live[i], value, atSend[i])));
     return unique.map((p) => out.get(p)!);
   }
 
@@ -181,12 +182,21 @@ export class NearCache {
     }
   }
 
-  /** What a batch read sent while `entry` was live returned: kept if newer, if the entry is still cached. */
-  private store(entry: Entry | undefined, value: CountSnapshot): CountSnapshot {
+  /**
+   * What a batch read sent while `entry` was live returned, if the entry is still cached. As in
+   * fill(): the read replaces the value unless the feed delivered a newer one while it was out (the
+   * value changed since `atSend`), so a total the feed never announced lasts at most maxAgeMs.
+   */
+  private store(
+    entry: Entry | undefined,
+    value: CountSnapshot,
+    atSend: CountSnapshot | undefined,
+  ): CountSnapshot {
     if (!entry || this.entries.get(entry.postId) !== entry) return value;
-    if (newer(value, entry.value)) entry.value = value;
+    const heard = entry.value !== atSend ? entry.value : undefined;
+    entry.value = heard && newer(heard, value) ? heard : value;
     entry.readAt = this.now();
-    return entry.value ?? value;
+    return entry.value;
   }
 
   /** The first miss of a post makes it a candidate, the second holds it (live once confirmed). */

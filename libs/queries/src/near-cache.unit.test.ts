@@ -223,6 +223,28 @@ describe('NearCache (counts of hot posts, exact and current)', () => {
     expect(s.events).toContain('miss expired 1');
   });
 
+  it('counts(): a batch re-read after maxAgeMs replaces the value even if not newer, unless the feed delivered a newer one meanwhile', async () => {
+    const s = setup({ maxAgeMs: 1000 });
+    s.source.set('p', 5, 10);
+    s.source.set('q', 1, 10);
+    await warm(s, 'p');
+    await warm(s, 'q');
+    s.source.set('p', 7, 10); // written by hand: same asOf, no announcement
+    s.advance(1000);
+    let open: () => void = () => undefined;
+    s.source.gate = new Promise<void>((r) => (open = r));
+    const reading = s.cache.counts(['p', 'q']);
+    await flush();
+    s.cache.change({ postId: 'q', count: 2, asOf: 11 }); // heard while the batch read is out
+    open();
+    s.source.gate = undefined;
+    expect((await reading).map((v) => [v.postId, v.count])).toEqual([
+      ['p', 7],
+      ['q', 2],
+    ]);
+    expect((await s.cache.counts(['p', 'q'])).map((v) => v.count)).toEqual([7, 2]);
+  });
+
   it('counts(): hits from memory, the misses in one source call, order of first appearance, errors of the source kept', async () => {
     const s = setup();
     s.source.set('a', 1, 1);
