@@ -1,11 +1,4 @@
-import {
-  ApiCountSource,
-  checkCounts,
-  GroundTruth,
-  HttpClient,
-  runLoad,
-  type LoadReport,
-} from '@doubletap/loadgen';
+import { ApiCountSource, checkCounts, GroundTruth, HttpClient, runLoad, type LoadReport } from '@doubletap/loadgen';
 import { createRedis, likesKey, redisReady } from '@doubletap/redis';
 import { startPipeline, type Pipeline } from '@doubletap/testing';
 
@@ -50,9 +43,7 @@ describe('doubletap load against the running apps', () => {
     expect(report.requests.accepted).toBeGreaterThan(0);
     // on a busy machine the api may refuse some likes past its capacity (503 overloaded, ADR 0011):
     // refused before anything was written, so the ground truth stays exact; nothing else may happen
-    expect(report.requests.byStatus['202'] + (report.requests.byStatus['503 overloaded'] ?? 0)).toBe(
-      report.requests.sent,
-    );
+    expect(report.requests.byStatus['202'] + (report.requests.byStatus['503 overloaded'] ?? 0)).toBe(report.requests.sent);
     expect(report.check).toMatchObject({ ok: true, mismatchCount: 0, uncertainPairs: 0, source: 'api' });
     expect(report.check!.posts).toBe(truth.postIds().length);
     expect(report.freshness.method).toBe('api sse');
@@ -73,17 +64,11 @@ describe('doubletap load against the running apps', () => {
     await new Promise((r) => setTimeout(r, p.settings.nearCache.maxAgeMs + 500));
     const client = new HttpClient(new URL(p.url), 2, 10_000);
     try {
-      const again = await checkCounts(
-        new ApiCountSource(client, new URL(p.url), {}, { stream: false, pollMs: 20 }),
-        truth,
-        {
-          waitMs: 1000,
-        },
-      );
+      const again = await checkCounts(new ApiCountSource(client, new URL(p.url), {}, { stream: false, pollMs: 20 }), truth, {
+        waitMs: 1000,
+      });
       expect(again.ok).toBe(false);
-      expect(again.mismatches).toEqual([
-        { postId: victim, count: expected.hi + 5, lo: expected.lo, hi: expected.hi },
-      ]);
+      expect(again.mismatches).toEqual([{ postId: victim, count: expected.hi + 5, lo: expected.lo, hi: expected.hi }]);
     } finally {
       client.close();
     }
