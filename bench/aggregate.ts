@@ -152,7 +152,7 @@ async function untilCaughtUp(agg: Running, kafka: Kafka, topic: string, t0: numb
       // starting
     }
     if (agg.child.exitCode !== null) throw new Error('the aggregator exited');
-    await sleep(200);
+    await sleep(50); // the restore takes about a second: a coarse poll would be a good part of it
   }
 }
 
@@ -267,7 +267,7 @@ async function main(): Promise<void> {
         cpu: restoreStop.cpu,
       },
       apply: { events: MORE, ms: applyMs, eventsPerSecond: rate(MORE, applyMs), vsBaseline: Number((rate(MORE, applyMs) / baselineAll).toFixed(3)), steady: steady(MORE, applied.steadyMs, baselineAll), peakRssBytes: applyStop.peakRss, peakRssByKind: applyStop.peakKinds, cpu: applyStop.cpu, profile: applyStop.profile },
-      note: 'ms / eventsPerSecond run from the aggregator process start (process boot, group join, store opening and the changelog inspection included) until every partition is live at the log end with its counts published; steady runs from the first applied batch seen by a 200 ms poll to the same end. cpu = CPU seconds of the aggregator process (all threads) and of the broker during the phase; discardBaseline.cpuSeconds = the bench process during the plain consume',
+      note: 'ms / eventsPerSecond run from the aggregator process start (process boot, group join, store opening and the changelog inspection included) until every partition is live at the log end with its counts published; steady runs from the first applied batch seen by a 50 ms poll to the same end. cpu = CPU seconds of the aggregator process (all threads) and of the broker during the phase; discardBaseline.cpuSeconds = the bench process during the plain consume',
     };
     const file = writeResult('aggregate', at, result);
     writeAggregationSection(result, file);
@@ -332,7 +332,7 @@ function writeAggregationSection(r: Result, resultFile: string): void {
     `| changelog restore: the same partitions on an empty data dir (${n(r.changelogRestore.records)} changelog records) | **${r.changelogRestore.seconds} s, ${r.changelogRestore.vsReplay}× faster than the replay** (aggregator CPU ${r.changelogRestore.cpu.aggregatorSeconds ?? 'n/a'} s; peak RSS ${rss(r.changelogRestore)}) | |`,
     `| apply: a backlog of ${n(r.apply.events)} events with stores present | **${n(r.apply.eventsPerSecond)} events/s** end to end (${(r.apply.ms / 1000).toFixed(1)} s), **${n(r.apply.steady.eventsPerSecond)}/s** steady; ${cpuPer(r.apply.cpu.aggregatorSeconds, s.more)}, broker ${r.apply.cpu.brokerSeconds ?? 'n/a'} s; peak RSS ${rss(r.apply)} | ${r.apply.vsBaseline} end to end, ${r.apply.steady.vsBaseline} steady |`,
     '',
-    'Each batch: decode (sync, cached writer schema), the pure fold (libs/likes), one LevelDB multi-get, one output transaction when live (dead letters, changelog, CountChanged; while catching up a backlog only dead letters go out per batch: the changed keys and counts are written to the changelog and published once, at the end), one atomic LevelDB write. RSS: VmHWM of the process; anonymous = heap and native allocations (polled every 200 ms), file-backed = mapped files: the node binary and LevelDB\'s read-only mmaps of its table files (page cache the kernel reclaims under pressure). End to end = from the process start (boot, group join, store opening, the changelog inspection) until every partition is live at the log end with its counts published; steady = from the first applied batch to the same end. CPU = the aggregator process (all threads); the baseline\'s is the bench process while it consumes.',
+    'Each batch: decode (sync, cached writer schema), the pure fold (libs/likes), one LevelDB multi-get, one output transaction when live (dead letters, changelog, CountChanged; while catching up a backlog only dead letters go out per batch: the changed keys and counts are written to the changelog and published once, at the end), one atomic LevelDB write. RSS: VmHWM of the process; anonymous = heap and native allocations (polled every 50 ms), file-backed = mapped files: the node binary and LevelDB\'s read-only mmaps of its table files (page cache the kernel reclaims under pressure). End to end = from the process start (boot, group join, store opening, the changelog inspection) until every partition is live at the log end with its counts published; steady = from the first applied batch to the same end. CPU = the aggregator process (all threads); the baseline\'s is the bench process while it consumes.',
     ...profileLines('Profile of the replay', r.replay.profile),
     ...profileLines('Profile of the apply', r.apply.profile),
   ]);
