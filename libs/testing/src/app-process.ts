@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
+import { runtimeEnv } from '@doubletap/config';
 import { REPO_ROOT } from './stack';
 import { stopChild } from './processes';
 
@@ -46,7 +47,8 @@ export function spawnApp(name: AppName, env: Record<string, string>, options: Sp
   const args = [...(options.nodeArgs ?? []), '-r', join(REPO_ROOT, 'scripts', 'paths.js'), join(REPO_ROOT, 'dist', 'apps', name, 'src', 'main.js')];
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env, LOG_LEVEL: options.logLevel ?? env.LOG_LEVEL ?? 'info' },
+    // the app's runtime profile (heap cap, malloc arenas) as `npm start` and the deploy files use it
+    env: { ...process.env, ...env, ...runtimeEnv(name, { ...process.env, ...env }), LOG_LEVEL: options.logLevel ?? env.LOG_LEVEL ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
