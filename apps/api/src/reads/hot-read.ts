@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isValidId } from '@doubletap/events';
 import type { ProblemFilter } from '../http/problem.filter';
 import type { ReadSide } from './read-side.service';
+import type { PostCount } from './reads.dto';
 
 /** The route of the hot read, as Nest registers it on Fastify (ReadsController.one). */
 export const HOT_READ_ROUTE = '/v1/posts/:postId/likes';
@@ -25,12 +26,29 @@ export function installHotRead(fastify: FastifyInstance, reads: ReadSide, proble
       const postId = (request.params as { postId?: unknown }).postId;
       if (request.headers.authorization !== undefined || !isValidId(postId))
         return nest.call(this, request, reply);
-      reads.count(postId).then((view) => {
-        void reply
-          .header('cache-control', 'no-cache')
-          .code(200)
-          .send({ postId: view.postId, count: view.count, display: view.display, asOf: view.asOf, likedByViewer: null });
-      }, (e: unknown) => problems.send(e, request, reply));
+      let pending: Promise<PostCount>;
+      try {
+        pending = reads.count(postId);
+      } catch (e) {
+        // the controller's handler is async: there a synchronous throw is a rejection, so here too
+        problems.send(e, request, reply);
+        return undefined;
+      }
+      pending.then(
+        (view) => {
+          void reply
+            .header('cache-control', 'no-cache')
+            .code(200)
+            .send({
+              postId: view.postId,
+              count: view.count,
+              display: view.display,
+              asOf: view.asOf,
+              likedByViewer: null,
+            });
+        },
+        (e: unknown) => problems.send(e, request, reply),
+      );
       // nothing returned: Fastify would send a returned value; the reply is sent above
       return undefined;
     };

@@ -62,20 +62,39 @@ describe('the hot read (anonymous GET of one post without Nest pipeline, ADR 001
     for (const failure of failures) {
       counts.failure = failure;
       for (const url of urls) {
-        expect([failure?.message, url, await seen(hot, url)]).toEqual([failure?.message, url, await seen(nest, url)]);
+        expect([failure?.message, url, await seen(hot, url)]).toEqual([
+          failure?.message,
+          url,
+          await seen(nest, url),
+        ]);
         expect(await seen(hot, url, token)).toEqual(await seen(nest, url, token));
         expect(await seen(hot, url, 'not-a-jwt')).toEqual(await seen(nest, url, 'not-a-jwt'));
       }
     }
   });
 
+  it('HEAD answers the same headers on both paths', async () => {
+    counts.set('post_1', 42, AT);
+    const head = async (api: UnitApp) => {
+      const res = await api.app
+        .getHttpAdapter()
+        .getInstance()
+        .inject({ method: 'HEAD', url: '/v1/posts/post_1/likes' });
+      const headers: Record<string, unknown> = { ...res.headers };
+      delete headers.date;
+      return { status: res.statusCode, headers, body: res.body };
+    };
+    expect(await head(hot)).toEqual(await head(nest));
+    expect((await head(hot)).status).toBe(200);
+  });
+
   it('takes only anonymous requests with a valid id; the rest go through Nest (its guard runs)', async () => {
     const guard = jest.spyOn(OptionalBearerGuard.prototype, 'canActivate');
     expect((await hot.request('GET', '/v1/posts/post_1/likes')).statusCode).toBe(200);
     expect(guard).not.toHaveBeenCalled();
-    expect((await hot.request('GET', '/v1/posts/post_1/likes', { token: await hot.token('alice') })).statusCode).toBe(
-      200,
-    );
+    expect(
+      (await hot.request('GET', '/v1/posts/post_1/likes', { token: await hot.token('alice') })).statusCode,
+    ).toBe(200);
     expect(guard).toHaveBeenCalledTimes(1);
     expect((await hot.request('GET', '/v1/posts/bad.id/likes')).statusCode).toBe(400); // IdPipe's answer
     expect(guard).toHaveBeenCalledTimes(2);
