@@ -17,6 +17,8 @@ import { edgeServerOptions, installEdge } from './http/edge';
 import { parseJsonBody } from './http/json-body';
 import { ProblemFilter } from './http/problem.filter';
 import { RouteTable } from './http/route-table';
+import { installHotRead } from './reads/hot-read';
+import { ReadSide } from './reads/read-side.service';
 
 export interface ApiApp {
   app: NestFastifyApplication;
@@ -52,6 +54,11 @@ function optional<T>(get: () => T): T | undefined {
   }
 }
 
+export interface HttpOptions {
+  /** the anonymous GET of one post without Nest's pipeline (ADR 0015); off only to compare the two in tests */
+  hotRead?: boolean;
+}
+
 /**
  * The api's HTTP layer on an app built with edgeServerOptions (also the unit tests' apps): the
  * edge checks, admission control of writes, the JSON-only body parser, request metrics and logs,
@@ -62,6 +69,7 @@ export function configureHttp(
   settings: Settings,
   logger: Logger,
   metrics: Registry,
+  { hotRead = true }: HttpOptions = {},
 ): void {
   const fastify = app.getHttpAdapter().getInstance();
 
@@ -122,5 +130,10 @@ export function configureHttp(
     done();
   });
 
-  app.useGlobalFilters(new ProblemFilter(logger, routes, settings.api.bodyLimitBytes));
+  const problems = new ProblemFilter(logger, routes, settings.api.bodyLimitBytes);
+  app.useGlobalFilters(problems);
+  // the anonymous GET of one post bypasses Nest's per-request pipeline (ADR 0015); an app
+  // without the reads module has no such route
+  const reads = hotRead ? optional(() => app.get(ReadSide, { strict: false })) : undefined;
+  if (reads) installHotRead(fastify, reads, problems);
 }

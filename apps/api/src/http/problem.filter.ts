@@ -36,8 +36,11 @@ export class ProblemFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const reply = ctx.getResponse<FastifyReply>();
-    const request = ctx.getRequest<FastifyRequest>();
+    this.send(exception, ctx.getRequest<FastifyRequest>(), ctx.getResponse<FastifyReply>());
+  }
+
+  /** Answers the request with the problem the exception stands for (also for routes that bypass Nest's pipeline). */
+  send(exception: unknown, request: FastifyRequest, reply: FastifyReply): void {
     const path = request.url.split('?')[0];
     const { problem, headers } = this.toProblem(exception, request, path);
     problem.instance = instanceOf(path);

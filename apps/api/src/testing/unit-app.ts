@@ -6,7 +6,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { mintToken } from '@doubletap/auth';
 import { loadSettings, type Settings } from '@doubletap/config';
 import { createLogger, createMetricsRegistry, type Logger, type Registry } from '@doubletap/observability';
-import { configureHttp } from '../app';
+import { configureHttp, type HttpOptions } from '../app';
 import { edgeServerOptions } from '../http/edge';
 import { PlatformModule } from '../platform/platform.module';
 import { LOGGER, METRICS } from '../platform/tokens';
@@ -66,6 +66,7 @@ export async function startUnitApp(
   feature: Type | DynamicModule,
   overrides: Overrides,
   env: Record<string, string> = {},
+  http: HttpOptions = {},
 ): Promise<UnitApp> {
   const settings = unitSettings(env);
   const moduleRef = await compileUnit(feature, overrides, settings);
@@ -76,7 +77,7 @@ export async function startUnitApp(
     logger: false,
     bodyParser: false,
   });
-  configureHttp(app, settings, logger, metrics);
+  configureHttp(app, settings, logger, metrics, http);
   await app.init();
   const fastify = app.getHttpAdapter().getInstance();
   await fastify.ready();
