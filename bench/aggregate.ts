@@ -28,8 +28,9 @@ import { loadSettings, type Settings } from '@doubletap/config';
 import { EventCodec, uuidv7, type LikeEvent } from '@doubletap/events';
 import { createIdempotentProducer, createKafka, deleteTopics, drainTopic, ensureTopics, topicNames, topicOffsets, topicSpecs, type Kafka } from '@doubletap/kafka';
 import { likeKey } from '@doubletap/likes';
+import { processCpuSeconds } from '@doubletap/loadgen';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
-import { cpuSeconds, freePort, freshNamesEnv, peakRssBytes, rssKinds, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
+import { freePort, freshNamesEnv, peakRssBytes, rssKinds, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
 import { intKnob, lcg, machine, ROOT, type Machine, writeResult } from './lib/common';
 import { summarize, type ProfileSummary } from './lib/profile';
@@ -82,7 +83,7 @@ interface Running {
   child: ChildProcess;
   url: string;
   /** the broker's CPU seconds when the aggregator started (null when its pid is unknown) */
-  brokerCpuAtStart: number | null;
+  brokerCpuAtStart: number | undefined;
   /** the highest anonymous and file-backed RSS seen by the polls (see rssKinds) */
   peakKinds: { anonBytes: number; fileBytes: number };
 }
@@ -102,7 +103,7 @@ async function startAggregator(env: Record<string, string>, dataDir: string, pro
   const port = await freePort();
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const nodeArgs = profileName ? [...extra, '--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'results')}`, `--cpu-prof-name=${profileName}.cpuprofile`] : extra;
-  const brokerCpuAtStart = cpuSeconds(brokerPid());
+  const brokerCpuAtStart = processCpuSeconds(brokerPid());
   const logFile = process.env.BENCH_LOG_FILE; // the aggregator's log lines (stdout), appended, when set
   const child = spawnBuilt('apps/aggregator/src/main.js', { ...env, AGGREGATOR_DATA_DIR: dataDir, AGGREGATOR_PORT: String(port) }, undefined, {
     nodeArgs,
@@ -163,10 +164,10 @@ async function stopAggregator(
 ): Promise<{ peakRss: number | null; peakKinds: Running['peakKinds']; cpu: CpuUse; profile?: ProfileSummary }> {
   const peakRss = peakRssBytes(agg.child.pid);
   const peakKinds = agg.peakKinds;
-  const brokerNow = cpuSeconds(brokerPid());
+  const brokerNow = processCpuSeconds(brokerPid());
   const cpu: CpuUse = {
-    aggregatorSeconds: cpuSeconds(agg.child.pid),
-    brokerSeconds: brokerNow === null || agg.brokerCpuAtStart === null ? null : Number((brokerNow - agg.brokerCpuAtStart).toFixed(2)),
+    aggregatorSeconds: processCpuSeconds(agg.child.pid) ?? null,
+    brokerSeconds: brokerNow === undefined || agg.brokerCpuAtStart === undefined ? null : Number((brokerNow - agg.brokerCpuAtStart).toFixed(2)),
   };
   await stopChild(agg.child, 60_000);
   if (!profileName) return { peakRss, peakKinds, cpu };

@@ -9,11 +9,11 @@
  */
 import 'reflect-metadata';
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { loadSettings } from '@doubletap/config';
+import { processCpuSeconds } from '@doubletap/loadgen';
 import { createLogger, createMetricsRegistry } from '@doubletap/observability';
 import { type CountSnapshot, LiveCounts } from '@doubletap/redis';
 import { configureHttp } from '../apps/api/src/app';
@@ -74,12 +74,6 @@ async function serve(hotRead: boolean): Promise<void> {
   process.once('disconnect', () => void app.close().then(() => process.exit(0)));
 }
 
-/** user + system CPU of a process so far, in µs */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms
-}
-
 async function start(arm: string): Promise<{ child: ChildProcess; url: string; request: CannonRequest }> {
   if (arm === 'hello') {
     const port = await freePort();
@@ -116,9 +110,17 @@ async function main(): Promise<void> {
     for (const arm of ['hello', 'nest', 'hot']) {
       const { child, url, request } = await start(arm);
       await autocannon({ url, connections: CONNECTIONS, duration: 2, requests: [request] });
-      const before = cpuMicros(child.pid!);
+      const cpuNow = () => {
+        const seconds = processCpuSeconds(child.pid);
+        if (seconds === undefined)
+          throw new Error(
+            `no CPU time for the ${arm} server (pid ${child.pid}): it exited, or there is no /proc`,
+          );
+        return seconds;
+      };
+      const before = cpuNow();
       const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [request] });
-      const cpu = cpuMicros(child.pid!) - before;
+      const cpu = (cpuNow() - before) * 1e6;
       const row = {
         arm,
         reqPerSec: Math.round(r.requests.average),

@@ -9,12 +9,12 @@
  * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_USERS (1000),
  * BENCH_CLIENTS (every client, the default first; a comma list to measure fewer).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mintToken } from '@doubletap/auth';
 import { loadSettings } from '@doubletap/config';
 import { createKafka, deleteTopics, ensureTopics, KAFKA_PRODUCER_CLIENTS, type KafkaProducerClient, topicSpecs } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix, markReadSideComplete } from '@doubletap/redis';
+import { processCpuSeconds } from '@doubletap/loadgen';
 import { freePort, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { autocannon, type CannonRequest, type CannonResult } from './lib/autocannon';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
@@ -40,18 +40,6 @@ interface Row {
   errors: number;
   /** CPU time (user + system) the process under test spent per 2xx during the measured run */
   apiCpuMicrosPerLike?: number;
-}
-
-/** CPU time (user + system) a process has used so far, in microseconds (Linux /proc, 100 ticks/s). */
-function cpuMicros(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    // fields after the ") " that ends the command name: state is 3rd, utime 14th, stime 15th
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return undefined;
-  }
 }
 
 const row = (target: string, r: CannonResult, client?: KafkaProducerClient): Row => ({
@@ -113,11 +101,11 @@ async function main(): Promise<void> {
       log(`${name}: warm-up ${WARMUP}s`);
       await autocannon({ url, connections: CONNECTIONS, duration: WARMUP, requests: [...requests] });
       log(`${name}: ${SECONDS}s at ${CONNECTIONS} connections`);
-      const cpuBefore = cpuMicros(pid);
+      const cpuBefore = processCpuSeconds(pid);
       const r = row(name, await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [...requests] }), client);
-      const cpuAfter = cpuMicros(pid);
+      const cpuAfter = processCpuSeconds(pid);
       if (cpuBefore !== undefined && cpuAfter !== undefined && r.accepted > 0)
-        r.apiCpuMicrosPerLike = Math.round((cpuAfter - cpuBefore) / r.accepted);
+        r.apiCpuMicrosPerLike = Math.round(((cpuAfter - cpuBefore) * 1e6) / r.accepted);
       return r;
     };
     rows.push(await measure('hello-world (NestJS + Fastify)', helloUrl, [{ method: 'POST', path: '/hello' }], undefined, hello.pid));

@@ -54,6 +54,12 @@ export function processCpu(pid: number): CpuSample | undefined {
   return { user: Number(fields[11]) / hz, system: Number(fields[12]) / hz };
 }
 
+/** Another process's CPU so far (user + system), seconds; undefined without a pid, /proc or the process. */
+export function processCpuSeconds(pid: number | undefined): number | undefined {
+  const sample = pid === undefined ? undefined : processCpu(pid);
+  return sample && sample.user + sample.system;
+}
+
 export function cpuUse(from: CpuSample, to: CpuSample, requests: number, wallSeconds: number): CpuUse {
   const user = Math.max(0, to.user - from.user);
   const system = Math.max(0, to.system - from.system);

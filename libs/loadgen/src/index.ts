@@ -8,7 +8,7 @@ export type { PlannedRequest, Scenario, WorkloadOptions } from './workload';
 export { assertLoopback, HttpClient } from './http-client';
 export { buildRequest, buildRequestPrefix, PipelinedClient } from './pipelined-client';
 export type { AnswerHandler, NoAnswer } from './pipelined-client';
-export { cpuUse, ownCpu, processCpu } from './cpu';
+export { cpuUse, ownCpu, processCpu, processCpuSeconds } from './cpu';
 export type { CpuSample, CpuUse } from './cpu';
 export type { HttpAnswer } from './http-client';
 export { ApiCountSource, countsFromBody, pollingCountSource } from './read-side';

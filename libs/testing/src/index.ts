@@ -1,7 +1,7 @@
 export { freshNamesEnv, uniqueName } from './names';
 export { waitFor } from './wait';
 export { REPO_ROOT, stackEnv } from './stack';
-export { cpuSeconds, freePort, peakRssBytes, rssKinds, spawnBuilt, stopChild, untilStatus } from './processes';
+export { freePort, peakRssBytes, rssKinds, spawnBuilt, stopChild, untilStatus } from './processes';
 export { parseLogLine, spawnApp, stopApp } from './app-process';
 export type { AppName, AppProcess, SpawnAppOptions } from './app-process';
 export { aggregatorCaughtUp, startPipeline } from './pipeline';

@@ -73,18 +73,6 @@ export async function stopChild(child: ChildProcess, graceMs = 15_000): Promise<
 }
 
 /** Peak resident set size (VmHWM, bytes) of a live process, or null where /proc is not available. */
-/** CPU seconds (user + system, every thread) a live process has used so far; null when it is gone. */
-export function cpuSeconds(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    // /proc/<pid>/stat: the command may hold spaces, so count fields after its closing parenthesis
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
-  } catch {
-    return null;
-  }
-}
-
 /**
  * A live process's resident memory split by kind (/proc/<pid>/status): anonymous (heap, native
  * allocations: what the process itself holds) and file-backed (mapped files: its binary, and e.g.
