@@ -8,8 +8,7 @@
  * Writes bench/results/http-edge-<ts>.json. Knobs: BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (64).
  */
 import 'reflect-metadata';
-import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { type ChildProcess, fork } from 'node:child_process';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { loadSettings } from '@doubletap/config';
@@ -22,9 +21,9 @@ import { PlatformModule } from '../apps/api/src/platform/platform.module';
 import { CountRepository } from '../apps/api/src/reads/count.repository';
 import { OwnerDirectory } from '../apps/api/src/reads/owner-directory';
 import { ReadsModule } from '../apps/api/src/reads/reads.module';
-import { freePort } from '@doubletap/testing';
 import { autocannon, type CannonRequest } from './lib/autocannon';
-import { intKnob, machine, ROOT, writeResult } from './lib/common';
+import { spawnHelloWorld } from './lib/hello';
+import { intKnob, machine, writeResult } from './lib/common';
 
 const SECONDS = intKnob('BENCH_SECONDS', 5);
 const ROUNDS = intKnob('BENCH_ROUNDS', 3);
@@ -76,21 +75,9 @@ async function serve(hotRead: boolean): Promise<void> {
 
 async function start(arm: string): Promise<{ child: ChildProcess; url: string; request: CannonRequest }> {
   if (arm === 'hello') {
-    const port = await freePort();
-    const child = spawn(process.execPath, [join(ROOT, 'dist/bench/hello-app.js')], {
-      env: { ...process.env, BENCH_HELLO_PORT: String(port) },
-      stdio: 'ignore',
-    });
-    const url = `http://127.0.0.1:${port}`;
-    for (;;) {
-      const status = await fetch(`${url}/hello`, { method: 'POST' }).then(
-        (r) => r.status,
-        () => 0,
-      );
-      if (status === 202) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return { child, url, request: { method: 'POST', path: '/hello' } };
+    const hello = await spawnHelloWorld();
+    await hello.ready();
+    return { child: hello.child, url: hello.url, request: { method: 'POST', path: '/hello' } };
   }
   const child = fork(__filename, ['serve', arm], { execArgv: process.execArgv });
   const { url } = await new Promise<{ url: string }>((resolve) => child.once('message', resolve as never));

@@ -17,6 +17,7 @@ import { createRedis, deleteKeysWithPrefix, markReadSideComplete } from '@double
 import { processCpuSeconds } from '@doubletap/loadgen';
 import { freePort, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { autocannon, type CannonRequest, type CannonResult } from './lib/autocannon';
+import { spawnHelloWorld } from './lib/hello';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
 import { intKnob, machine, ROOT, writeResult } from './lib/common';
 
@@ -70,14 +71,12 @@ async function main(): Promise<void> {
   const prefix = `${uniqueName('bench-ingest')}:`;
   const redis = createRedis({ url: settings.redis.url, offlineQueue: true });
   await markReadSideComplete(redis, prefix, settings.topics.partitions);
-  const helloPort = await freePort();
-  const hello = spawnBuilt('bench/hello-app.js', { BENCH_HELLO_PORT: String(helloPort) }, log);
+  const hello = await spawnHelloWorld(log);
   const rows: Row[] = [];
   const eventsInTopic: Partial<Record<KafkaProducerClient, number>> = {};
   const created: string[] = [];
   try {
-    const helloUrl = `http://127.0.0.1:${helloPort}`;
-    await untilStatus(`${helloUrl}/hello`, (s) => s === 202, 'hello', { child: hello, method: 'POST' });
+    await hello.ready();
     log(`minting ${USERS} tokens`);
     const tokens = await Promise.all(
       Array.from({ length: USERS }, (_, i) => mintToken(settings.auth.hs256Secret, `bench_user_${i}`)),
@@ -108,7 +107,7 @@ async function main(): Promise<void> {
         r.apiCpuMicrosPerLike = Math.round(((cpuAfter - cpuBefore) * 1e6) / r.accepted);
       return r;
     };
-    rows.push(await measure('hello-world (NestJS + Fastify)', helloUrl, [{ method: 'POST', path: '/hello' }], undefined, hello.pid));
+    rows.push(await measure('hello-world (NestJS + Fastify)', hello.url, [{ method: 'POST', path: '/hello' }], undefined, hello.child.pid));
     for (const client of clients) {
       // a fresh topic per client, and the api started once with each
       const topics = {
@@ -143,7 +142,7 @@ async function main(): Promise<void> {
       await admin.disconnect();
     }
   } finally {
-    await stopChild(hello);
+    await stopChild(hello.child);
     await deleteTopics(kafka, created).catch(() => undefined);
     await deleteKeysWithPrefix(redis, prefix).catch(() => undefined);
     await redis.quit().catch(() => undefined);

@@ -16,8 +16,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { mintToken } from '@doubletap/auth';
-import { freePort, spawnBuilt, startPipeline, stopChild, untilStatus } from '@doubletap/testing';
+import { startPipeline, stopChild } from '@doubletap/testing';
 import { autocannon, type CannonRequest } from './lib/autocannon';
+import { spawnHelloWorld } from './lib/hello';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
 import { intKnob, machine, writeResult } from './lib/common';
 
@@ -76,9 +77,7 @@ function watch(url: string, onCount: (count: number, at: number) => void): Abort
 async function main(): Promise<void> {
   const pipeline = await startPipeline({ name: 'bench-reads' });
   const { settings, url } = pipeline;
-  const helloPort = await freePort();
-  const hello = spawnBuilt('bench/hello-app.js', { BENCH_HELLO_PORT: String(helloPort) }, log);
-  const helloUrl = `http://127.0.0.1:${helloPort}`;
+  const hello = await spawnHelloWorld(log);
   const rows: Row[] = [];
   const fresh: number[] = [];
   let sent = 0;
@@ -133,9 +132,9 @@ async function main(): Promise<void> {
         };
       },
     };
-    await untilStatus(`${helloUrl}/hello`, (s) => s === 202, 'hello', { child: hello, method: 'POST' });
+    await hello.ready();
     for (const [name, request, posts, target] of [
-      [HELLO, { method: 'POST', path: '/hello' } as CannonRequest, 1, helloUrl],
+      [HELLO, { method: 'POST', path: '/hello' } as CannonRequest, 1, hello.url],
       [GET_ONE, single, 1, url],
       [GET_VIEWER, singleAuthed, 1, url],
       ['GET /v1/likes, 100 posts', batch, 100, url],
@@ -219,7 +218,7 @@ async function main(): Promise<void> {
         });
     }
   } finally {
-    await Promise.all([pipeline.stop(), stopChild(hello)]);
+    await Promise.all([pipeline.stop(), stopChild(hello.child)]);
   }
   const rate = (name: string) => rows.find((r) => r.target === name)?.reqPerSec ?? NaN;
   const ratios = {
