@@ -88,7 +88,5 @@ export function settingsVariables(): Set<string> {
     },
   );
   loadSettings(recording);
-  // apps/projector/src/main.ts reads it itself
-  read.add('PROJECTOR_PROGRESS_CHECK_MS');
   return read;
 }

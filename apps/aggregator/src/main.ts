@@ -1,10 +1,8 @@
-import { loadSettings } from '@doubletap/config';
-import { createLogger } from '@doubletap/observability';
+import { runWorker } from '@doubletap/runtime';
 import { AggregatorApp } from './aggregator.app';
 
-/** Crash tests only: SIGKILL this process at the Nth time it passes a point (env var = N). */
-function killAt(variable: string, where: string): ((partition: number, count: number) => void) | undefined {
-  const n = Number(process.env[variable] ?? 0);
+/** Crash tests only: SIGKILL this process the Nth time it passes a point (settings.faults; 0 = never). */
+function killAt(n: number, where: string): ((partition: number, count: number) => void) | undefined {
   if (!(n > 0)) return undefined;
   return (partition, count) => {
     if (count < n) return;
@@ -13,29 +11,17 @@ function killAt(variable: string, where: string): ((partition: number, count: nu
   };
 }
 
-async function main(): Promise<void> {
-  const settings = loadSettings();
-  const logger = createLogger('aggregator', settings.logLevel);
-  const running: { app?: AggregatorApp } = {};
-  const exit = (code: number, why: string) => {
-    logger.info({ why }, 'shutting down');
-    const guard = setTimeout(() => process.exit(1), 30000);
-    guard.unref();
-    void (running.app ? running.app.stop() : Promise.resolve()).finally(() => process.exit(code));
-  };
-  running.app = await AggregatorApp.start(settings, {
-    logger,
-    onFatal: (e) => exit(1, e.message),
-    faults: {
-      afterOutput: killAt('DOUBLETAP_FAULT_KILL_AFTER_OUTPUTS', 'after an output transaction, before its store write'),
-      afterCommit: killAt('DOUBLETAP_FAULT_KILL_AFTER_COMMITS', 'after a store write'),
-    },
-  });
-  process.once('SIGTERM', () => exit(0, 'SIGTERM'));
-  process.once('SIGINT', () => exit(0, 'SIGINT'));
-}
-
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
-  process.exit(1);
+void runWorker({
+  name: 'aggregator',
+  // closing the stores waits for the batch in flight and its output transaction
+  graceMs: () => 30000,
+  start: ({ settings, logger, fatal }) =>
+    AggregatorApp.start(settings, {
+      logger,
+      onFatal: fatal,
+      faults: {
+        afterOutput: killAt(settings.faults.killAfterOutputs, 'after an output transaction, before its store write'),
+        afterCommit: killAt(settings.faults.killAfterCommits, 'after a store write'),
+      },
+    }),
 });

@@ -1,20 +1,19 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadSettings } from '@doubletap/config';
-import { createLogger, NestPinoLogger } from '@doubletap/observability';
+import { NestPinoLogger } from '@doubletap/observability';
+import { runWorker } from '@doubletap/runtime';
 import { MonitorModule } from './monitor.module';
 
-async function bootstrap(): Promise<void> {
-  const settings = loadSettings();
-  const app = await NestFactory.create<NestFastifyApplication>(MonitorModule, new FastifyAdapter(), {
-    logger: new NestPinoLogger(createLogger('monitor', settings.logLevel)),
-  });
-  app.enableShutdownHooks();
-  await app.listen(settings.monitor.port, settings.monitor.host);
-}
-
-bootstrap().catch((e: unknown) => {
-  process.stderr.write(`monitor: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
+void runWorker({
+  name: 'monitor',
+  graceMs: () => 10000,
+  start: async ({ settings, logger }) => {
+    const app = await NestFactory.create<NestFastifyApplication>(MonitorModule, new FastifyAdapter(), {
+      logger: new NestPinoLogger(logger),
+    });
+    await app.listen(settings.monitor.port, settings.monitor.host);
+    logger.info({ url: await app.getUrl() }, 'listening');
+    return { stop: () => app.close() };
+  },
 });

@@ -1,15 +1,26 @@
-import { Controller, Get, Header, HttpException, Inject } from '@nestjs/common';
-import type { Registry } from '@doubletap/observability';
+import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { HealthRegistry, type Registry } from '@doubletap/observability';
+import { replyOps, type OpsDeps } from '@doubletap/runtime';
 import { LagMonitorService } from './lag-monitor.service';
 import { STATUS_PAGE } from './status-page';
 import { METRICS } from './tokens';
 
 @Controller()
 export class MonitorController {
+  private readonly ops: OpsDeps;
+
   constructor(
     private readonly monitor: LagMonitorService,
-    @Inject(METRICS) private readonly registry: Registry,
-  ) {}
+    @Inject(METRICS) registry: Registry,
+  ) {
+    const health = new HealthRegistry();
+    // ready once a lag sample succeeded within three intervals
+    health.register('lag-sample', async () => {
+      if (!monitor.ready()) throw new Error(monitor.status().error ?? 'no recent lag sample');
+    });
+    this.ops = { health, metrics: registry };
+  }
 
   @Get('status')
   status() {
@@ -23,19 +34,17 @@ export class MonitorController {
   }
 
   @Get('metrics')
-  @Header('content-type', 'text/plain; version=0.0.4')
-  metrics(): Promise<string> {
-    return this.registry.metrics();
+  metrics(@Res() reply: FastifyReply): Promise<void> {
+    return replyOps(reply, '/metrics', this.ops);
   }
 
   @Get('health')
-  health() {
-    return { status: 'ok' };
+  health(@Res() reply: FastifyReply): Promise<void> {
+    return replyOps(reply, '/health', this.ops);
   }
 
   @Get('ready')
-  ready() {
-    if (!this.monitor.ready()) throw new HttpException({ status: 'unavailable', error: this.monitor.status().error ?? 'no recent sample' }, 503);
-    return { status: 'ok' };
+  ready(@Res() reply: FastifyReply): Promise<void> {
+    return replyOps(reply, '/ready', this.ops);
   }
 }

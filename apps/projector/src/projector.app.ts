@@ -3,8 +3,8 @@ import { EventCodec } from '@doubletap/events';
 import { BatchConsumer, createKafka, partitionCount, topicOffsets, type Kafka } from '@doubletap/kafka';
 import { createLogger, HealthRegistry, type Logger } from '@doubletap/observability';
 import { createRedis, LikesProjection, ReadSideProgress, type Redis } from '@doubletap/redis';
+import { startOpsServer, type OpsServer } from '@doubletap/runtime';
 import { projectorMetrics, type ProjectorMetrics } from './metrics';
-import { startOpsServer, type OpsServer } from './ops-server';
 import { ProjectionHandler } from './projection.handler';
 
 export interface ProjectorOptions {
@@ -15,7 +15,7 @@ export interface ProjectorOptions {
   /**
    * how often the owned partitions' progress in Redis is checked while no record arrives (a
    * FLUSHALL or an empty restart of Redis is then healed without waiting for traffic), ms; default
-   * 1000 (env PROJECTOR_PROGRESS_CHECK_MS in main.ts), 0 = never
+   * 1000 (settings.projector.progressCheckMs, PROJECTOR_PROGRESS_CHECK_MS), 0 = never
    */
   progressCheckMs?: number;
 }

@@ -52,10 +52,18 @@ export interface Settings {
     readonly port: number;
     readonly advertisedUrl?: string;
   };
-  readonly projector: { readonly groupId: string; readonly host: string; readonly port: number };
+  readonly projector: {
+    readonly groupId: string;
+    readonly host: string;
+    readonly port: number;
+    /** how often owned partitions' progress in Redis is checked while no record arrives, ms (0 = never) */
+    readonly progressCheckMs: number;
+  };
   readonly monitor: { readonly host: string; readonly port: number; readonly intervalMs: number };
   /** the api's near cache of hot posts' counts (ADR 0013); 0 posts turns it off */
   readonly nearCache: { readonly posts: number; readonly maxAgeMs: number };
+  /** crash tests only: the aggregator SIGKILLs itself the Nth time it passes a point (0 = never) */
+  readonly faults: { readonly killAfterOutputs: number; readonly killAfterCommits: number };
 }
 
 /**
@@ -157,6 +165,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       groupId: r.string('PROJECTOR_GROUP', 'doubletap-projector'),
       host: r.string('PROJECTOR_HOST', '127.0.0.1'),
       port: r.int('PROJECTOR_PORT', 8082, { min: 0, max: 65535 }),
+      progressCheckMs: r.int('PROJECTOR_PROGRESS_CHECK_MS', 1000, { min: 0, max: 3600000 }),
     },
     monitor: {
       host: r.string('MONITOR_HOST', '127.0.0.1'),
@@ -166,6 +175,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     nearCache: {
       posts: r.int('NEAR_CACHE_POSTS', 10000, { min: 0, max: 1000000 }),
       maxAgeMs: r.int('NEAR_CACHE_MAX_AGE_MS', 5000, { min: 1, max: 600000 }),
+    },
+    faults: {
+      killAfterOutputs: r.int('DOUBLETAP_FAULT_KILL_AFTER_OUTPUTS', 0, { min: 0, max: Number.MAX_SAFE_INTEGER }),
+      killAfterCommits: r.int('DOUBLETAP_FAULT_KILL_AFTER_COMMITS', 0, { min: 0, max: Number.MAX_SAFE_INTEGER }),
     },
   };
   r.done();

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { isValidId } from '@doubletap/events';
 import type { HealthRegistry, Registry } from '@doubletap/observability';
+import { registerOpsRoutes } from '@doubletap/runtime';
 import type { Aggregator, LikeQuery } from '@doubletap/aggregation';
 
 /** Most (partition, post, user) questions in one POST /internal/likes/query. */
@@ -138,20 +139,7 @@ export function buildInternalServer(deps: InternalServerDeps): FastifyInstance {
     return reply.send({ member: aggregator.memberInfo ?? null, partitions: owned.filter(Boolean) });
   });
 
-  app.get('/health', async (_req, reply) => {
-    const dead = deps.alive();
-    return dead === undefined ? reply.send({ status: 'ok' }) : problem(reply, 503, 'Not alive', dead);
-  });
-
-  app.get('/ready', async (_req, reply) => {
-    const report = await deps.health.report();
-    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
-  });
-
-  app.get('/metrics', async (_req, reply) => {
-    await aggregator.refreshStoreSizes();
-    return reply.type(deps.metrics.contentType).send(await deps.metrics.metrics());
-  });
+  registerOpsRoutes(app, { health: deps.health, metrics: deps.metrics, alive: deps.alive, beforeMetrics: () => aggregator.refreshStoreSizes() });
 
   app.setNotFoundHandler((req, reply) => problem(reply, 404, 'Not found', `no route ${req.method} ${req.url}`));
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {

@@ -1,39 +1,38 @@
-import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { HealthRegistry, Registry } from '@doubletap/observability';
+import { replyOps, type OpsDeps } from '@doubletap/runtime';
 import { HEALTH, METRICS } from '../platform/tokens';
 
+/** The api's /health, /ready and /metrics: the answers every app gives (libs/runtime opsAnswer), documented in /docs. */
 @ApiTags('operations')
 @Controller()
 export class HealthController {
-  constructor(
-    @Inject(HEALTH) private readonly health: HealthRegistry,
-    @Inject(METRICS) private readonly metrics: Registry,
-  ) {}
+  private readonly deps: OpsDeps;
+
+  constructor(@Inject(HEALTH) health: HealthRegistry, @Inject(METRICS) metrics: Registry) {
+    this.deps = { health, metrics };
+  }
 
   /** Liveness: the process serves HTTP. */
   @Get('health')
   @ApiOkResponse({ description: 'the process is alive' })
-  live(): { status: 'ok' } {
-    return { status: 'ok' };
+  live(@Res() reply: FastifyReply): Promise<void> {
+    return replyOps(reply, '/health', this.deps);
   }
 
-  /** Readiness: the producer is connected, the schema id resolved, Redis reachable. */
+  /** Readiness: the producer is connected, the schema id resolved, Redis reachable, the read side complete. */
   @Get('ready')
   @ApiOkResponse({ description: 'every dependency is usable' })
-  @ApiServiceUnavailableResponse({ description: 'a dependency is not usable; the report names it' })
-  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
-    const report = await this.health.report(1000);
-    void reply.status(report.status === 'ok' ? 200 : 503);
-    if (report.status !== 'ok') void reply.header('retry-after', '1');
-    return report;
+  @ApiServiceUnavailableResponse({ description: 'a dependency is not usable: a problem whose `checks` name it (Retry-After: 1)' })
+  ready(@Res() reply: FastifyReply): Promise<void> {
+    return replyOps(reply, '/ready', this.deps);
   }
 
   @Get('metrics')
   @ApiExcludeEndpoint()
-  @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  async prometheus(): Promise<string> {
-    return this.metrics.metrics();
+  prometheus(@Res() reply: FastifyReply): Promise<void> {
+    return replyOps(reply, '/metrics', this.deps);
   }
 }
