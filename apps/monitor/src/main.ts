@@ -9,7 +9,7 @@ void runWorker({
   name: 'monitor',
   graceMs: () => 10000,
   start: async ({ settings, logger }) => {
-    const app = await NestFactory.create<NestFastifyApplication>(MonitorModule, new FastifyAdapter(), {
+    const app = await NestFactory.create<NestFastifyApplication>(MonitorModule.register(settings), new FastifyAdapter(), {
       logger: new NestPinoLogger(logger),
     });
     await app.listen(settings.monitor.port, settings.monitor.host);

@@ -1,13 +1,18 @@
-import { Module } from '@nestjs/common';
-import { ConfigModule } from '@doubletap/config';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule, type Settings } from '@doubletap/config';
 import { createMetricsRegistry } from '@doubletap/observability';
 import { LagMonitorService } from './lag-monitor.service';
 import { MonitorController } from './monitor.controller';
 import { METRICS } from './tokens';
 
-@Module({
-  imports: [ConfigModule],
-  controllers: [MonitorController],
-  providers: [LagMonitorService, { provide: METRICS, useFactory: () => createMetricsRegistry('monitor') }],
-})
-export class MonitorModule {}
+@Module({})
+export class MonitorModule {
+  static register(settings: Settings): DynamicModule {
+    return {
+      module: MonitorModule,
+      imports: [ConfigModule.forSettings(settings)],
+      controllers: [MonitorController],
+      providers: [LagMonitorService, { provide: METRICS, useFactory: () => createMetricsRegistry('monitor') }],
+    };
+  }
+}

@@ -21,7 +21,6 @@ describe('lag monitor service', () => {
   const reader = createOffsetsReader(kafka);
   let app: NestFastifyApplication;
   let base: string;
-  const saved = { ...process.env };
 
   beforeAll(async () => {
     await ensureTopics(kafka, [
@@ -37,15 +36,13 @@ describe('lag monitor service', () => {
       { partition: 0, offset: 20 },
       { partition: 1, offset: 5 },
     ]);
-    Object.assign(process.env, env);
-    app = await NestFactory.create<NestFastifyApplication>(MonitorModule, new FastifyAdapter(), { logger: false });
+    app = await NestFactory.create<NestFastifyApplication>(MonitorModule.register(settings), new FastifyAdapter(), { logger: false });
     await app.listen(0, '127.0.0.1');
     base = await app.getUrl();
   });
 
   afterAll(async () => {
     await app?.close();
-    process.env = saved;
     await reader.deleteGroup(settings.aggregator.groupId).catch(() => undefined);
     await reader.close();
     await deleteTopics(kafka, [settings.topics.events, settings.topics.counts]);

@@ -1,13 +1,16 @@
-import { Global, Module } from '@nestjs/common';
-import { loadSettings, Settings } from './settings';
+import { type DynamicModule, Module } from '@nestjs/common';
+import type { Settings } from './settings';
 
 /** Injection token for the validated {@link Settings}. */
 export const SETTINGS = Symbol('doubletap.settings');
 
-/** Provides the validated settings to every module; loading fails fast at boot. */
-@Global()
-@Module({
-  providers: [{ provide: SETTINGS, useFactory: (): Settings => loadSettings() }],
-  exports: [SETTINGS],
-})
-export class ConfigModule {}
+/**
+ * Provides settings the app already loaded (libs/runtime's runWorker loads them once, from the
+ * environment) to every module: one way configuration reaches an app.
+ */
+@Module({})
+export class ConfigModule {
+  static forSettings(settings: Settings): DynamicModule {
+    return { module: ConfigModule, global: true, providers: [{ provide: SETTINGS, useValue: settings }], exports: [SETTINGS] };
+  }
+}
