@@ -29,8 +29,11 @@ export interface WorkerOptions {
   /** how long a graceful stop may take before the process exits 1 anyway, ms */
   graceMs(settings: Settings): number;
   process?: ProcessPort;
-  /** the logger (default: createLogger(name, settings.logLevel)) */
-  logger?: (settings: Settings) => Logger;
+}
+
+/** A start-up error as the operator reads it: a ConfigError's message alone, anything else with its stack. */
+function errorText(e: unknown): string {
+  return e instanceof ConfigError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
 }
 
 /**
@@ -48,11 +51,11 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   try {
     settings = loadSettings(proc.env);
   } catch (e) {
-    proc.stderr.write(`${options.name}: ${e instanceof ConfigError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    proc.stderr.write(`${options.name}: ${errorText(e)}\n`);
     proc.exit(1);
     return;
   }
-  const logger = options.logger ? options.logger(settings) : createLogger(options.name, settings.logLevel);
+  const logger = createLogger(options.name, settings.logLevel);
   // the start under way or done (set below; a fatal error may be reported before start resolves)
   const run: { started?: Promise<Stoppable | undefined> } = {};
   let stopping = false;
@@ -90,10 +93,9 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
 
   const context: WorkerContext = { settings, logger, fatal: (e) => shutdown(1, `fatal: ${e.message}`) };
   run.started = options.start(context).catch((e: unknown) => {
-    const text = e instanceof ConfigError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
     failed = true;
     logger.error({ err: e }, 'start failed');
-    proc.stderr.write(`${options.name}: ${text}\n`);
+    proc.stderr.write(`${options.name}: ${errorText(e)}\n`);
     if (!stopping) {
       stopping = true;
       proc.exit(1);
