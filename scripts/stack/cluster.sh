@@ -140,6 +140,12 @@ transaction.state.log.num.partitions=12
 share.coordinator.state.topic.replication.factor=3
 share.coordinator.state.topic.min.isr=2
 group.initial.rebalance.delay.ms=0
+# KIP-848 consumer groups: the broker owns session and heartbeat; local runs detect a dead member
+# in seconds (defaults are 45 s / 5 s), and a group may lower its own session to 2 s by group config
+group.consumer.min.session.timeout.ms=2000
+group.consumer.session.timeout.ms=10000
+group.consumer.min.heartbeat.interval.ms=500
+group.consumer.heartbeat.interval.ms=1000
 auto.create.topics.enable=false
 delete.topic.enable=true
 log.segment.bytes=134217728
