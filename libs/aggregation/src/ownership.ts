@@ -46,12 +46,15 @@ export class OwnershipListener {
     const { logger, registry, metrics } = this.deps;
     const previous = this.member;
     this.member = { memberId: a.memberId, generation: a.generation };
-    const revoked = a.revoked.filter((p) => this.tasks.has(p));
+    // the assignment's partitions are the truth, not its diff: a partition whose take was given up
+    // (ownership not confirmed during a rebalance) has no task, and is taken again if it is still ours
+    const now = new Set(a.partitions);
+    const revoked = this.owned.filter((p) => !now.has(p));
     if (revoked.length > 0) {
       await Promise.all(revoked.map((p) => this.release(p)));
       if (registry && previous) await this.safely('withdraw ownership', () => registry.withdraw(revoked, previous));
     }
-    const added = a.added.filter((p) => !this.tasks.has(p));
+    const added = a.partitions.filter((p) => !this.tasks.has(p));
     if (added.length > 0) {
       // fence first: what the input and the changelog hold is read after no earlier owner can write
       const tasks = added.map((p) => this.create(p));
@@ -92,7 +95,12 @@ export class OwnershipListener {
       await step();
       return task;
     } catch (e) {
-      if (e instanceof PartitionLostError) return undefined; // given up while taking it
+      if (e instanceof PartitionLostError) {
+        // given up while taking it: no task keeps it, so the next assignment that names it takes it again
+        this.deps.logger.warn({ partition: task.partition, err: e }, 'partition not taken: it is no longer ours');
+        await this.release(task.partition);
+        return undefined;
+      }
       const error = e instanceof Error ? e : new Error(String(e));
       this.deps.logger.fatal({ err: error, partition: task.partition }, 'cannot take the assigned partition');
       this.deps.onFatal(error);

@@ -52,4 +52,35 @@ describe('BatchConsumer', () => {
       await consumer.stop();
     }
   });
+  it('confirms ownership with the coordinator: yes for its partitions, no once a rebalance gave them to another member', async () => {
+    const groupId = uniqueName('g-confirm');
+    const member = (assignments: Assignment[]) =>
+      new BatchConsumer({
+        kafka,
+        groupId,
+        topic,
+        sessionTimeoutMs: 6000,
+        handler: { onAssignment: async (a) => void assignments.push(a), handleBatch: async () => undefined },
+      });
+    const seenA: Assignment[] = [];
+    const seenB: Assignment[] = [];
+    const a = member(seenA);
+    const b = member(seenB);
+    await a.start();
+    try {
+      await waitFor('a owns every partition', () => seenA.at(-1)?.partitions.length === 3);
+      for (const p of [0, 1, 2]) expect(await a.confirmOwnership(p)).toBe(true);
+      expect(await a.confirmOwnership(7)).toBe(false);
+
+      await b.start();
+      await waitFor('b owns a partition', () => (seenB.at(-1)?.partitions.length ?? 0) > 0, 60000);
+      const moved = seenB.at(-1)!.partitions;
+      // until a has rejoined, its heartbeat is refused (a rebalance under way); after, the partition is not in its assignment
+      for (const p of moved) expect(await a.confirmOwnership(p)).toBe(false);
+      for (const p of moved) expect(await b.confirmOwnership(p)).toBe(true);
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '@doubletap/observability';
+import { isMembershipError } from './errors';
 import { headersToStrings } from './read';
 
 /** One record as the handlers see it (no kafkajs types leak out of libs/kafka). */
@@ -58,6 +59,16 @@ export interface BatchHandler {
   onPosition?(partition: number, lastOffset: number): void;
 }
 
+/** What patches/kafkajs+2.2.4.patch adds to a kafkajs consumer: its membership, and a heartbeat sent now. */
+interface Membership {
+  memberId: string;
+  generationId: number;
+}
+type PatchedConsumer = Consumer & {
+  membership(): Membership | undefined;
+  heartbeatNow(): Promise<Membership>;
+};
+
 /** Shared by every record without headers (most of them): one object less per record. */
 const NO_HEADERS: Record<string, string> = Object.freeze({});
 
@@ -108,8 +119,10 @@ export interface ConsumerStatus {
  * liveness can fail while the consumer is not running.
  */
 export class BatchConsumer {
-  private consumer: Consumer;
+  private consumer: PatchedConsumer;
   private owned = new Set<number>();
+  /** the consumer and generation `owned` was computed for (at its last GROUP_JOIN) */
+  private joined?: { consumer: PatchedConsumer; generationId: number };
   private generation = 0;
   private assignmentTask: Promise<void> = Promise.resolve();
   private wanted = false;
@@ -122,9 +135,9 @@ export class BatchConsumer {
     this.consumer = this.create();
   }
 
-  private create(): Consumer {
+  private create(): PatchedConsumer {
     const { options } = this;
-    const consumer = options.kafka.consumer({
+    const consumer = <PatchedConsumer>options.kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 10000,
       heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 10000) / 5)),
@@ -143,6 +156,8 @@ export class BatchConsumer {
     consumer.on(GROUP_JOIN, (event) => {
       if (consumer !== this.consumer) return;
       const mine = event.payload.memberAssignment[options.topic] ?? [];
+      const generationId = consumer.membership()?.generationId;
+      this.joined = generationId === undefined ? undefined : { consumer, generationId };
       this.assigned(mine, event.payload.memberId);
       this.setState('running');
       this.restartDelay = options.restartBackoffMs?.initial ?? 500;
@@ -194,6 +209,26 @@ export class BatchConsumer {
   /** The error of the crash the consumer has not recovered from yet, if any. */
   get lastCrash(): Error | undefined {
     return this.current.state === 'restarting' && this.current.lastError ? new Error(this.current.lastError) : undefined;
+  }
+
+  /**
+   * Does this member still own `partition`? Asked before anything that would fence the partition's
+   * other writers (a new transactional producer): a heartbeat goes to the coordinator NOW (kafkajs's
+   * own is skipped within its interval), and the answer is yes only if it went through in the very
+   * generation whose assignment gave us the partition. false = not ours (evicted, a rebalance under
+   * way, or a newer assignment without it); throws when the coordinator cannot be asked (no answer).
+   */
+  async confirmOwnership(partition: number): Promise<boolean> {
+    const consumer = this.consumer;
+    const joined = this.joined;
+    if (!joined || joined.consumer !== consumer || !this.owned.has(partition)) return false;
+    try {
+      const now = await consumer.heartbeatNow();
+      return now.generationId === joined.generationId && this.joined === joined && this.owned.has(partition);
+    } catch (e) {
+      if (isMembershipError(e)) return false;
+      throw e;
+    }
   }
 
   status(): ConsumerStatus {
@@ -271,6 +306,7 @@ export class BatchConsumer {
     if (this.owned.size > 0) {
       const revoked = this.ownedPartitions;
       this.owned = new Set();
+      this.joined = undefined;
       this.notify({ partitions: [], added: [], revoked, memberId: '', generation: ++this.generation });
     }
     this.current.restarts += 1;
