@@ -33,10 +33,24 @@ export interface OwnershipDeps {
  */
 export class OwnershipListener {
   readonly tasks = new Map<number, PartitionTask>();
+  /** partition → last applied offset of a local store this process holds but does not own now */
+  private readonly kept = new Map<number, number>();
   member?: { memberId: string; generation: number };
   assignedOnce = false;
 
   constructor(private readonly deps: OwnershipDeps) {}
+
+  /** Local stores this process holds for partitions it does not own (what it tells the group leader). */
+  get warm(): Record<number, number> {
+    const out: Record<number, number> = {};
+    for (const [p, offset] of this.kept) if (!this.tasks.has(p)) out[p] = offset;
+    return out;
+  }
+
+  /** Records the stores found on disk at start (a restarted process can resume them). */
+  remember(stores: ReadonlyMap<number, number>): void {
+    for (const [p, offset] of stores) this.kept.set(p, offset);
+  }
 
   get owned(): number[] {
     return [...this.tasks.keys()].sort((a, b) => a - b);
@@ -114,6 +128,8 @@ export class OwnershipListener {
     this.tasks.delete(p);
     const stored = task.storedOffset();
     await task.release();
+    if (stored !== undefined) this.kept.set(p, stored);
+    else this.kept.delete(p);
     this.deps.logger.info({ partition: p, storedOffset: stored ?? null }, 'partition released, store closed');
   }
 

@@ -1,7 +1,8 @@
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { PartitionAssigners, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import type { Logger } from '@doubletap/observability';
 import { isMembershipError } from './errors';
 import { headersToStrings } from './read';
+import { stickyAssigner } from './sticky-assigner';
 
 /** One record as the handlers see it (no kafkajs types leak out of libs/kafka). */
 export interface ConsumedRecord {
@@ -94,6 +95,11 @@ export interface BatchConsumerOptions {
   partitionsConsumedConcurrently?: number;
   /** first and largest pause before a crashed consumer is started again, ms */
   restartBackoffMs?: { initial: number; max: number };
+  /**
+   * partition → last input offset of local state this member holds for partitions it does not own:
+   * the group leader gives moved partitions to the member with the furthest state (sticky-assigner.ts)
+   */
+  warm?: () => Readonly<Record<number, number>>;
 }
 
 /** Where the consumer is in its life: only `running` is healthy. */
@@ -147,6 +153,12 @@ export class BatchConsumer {
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
       allowAutoTopicCreation: false,
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 3000 },
+      // partitions stay with their owner across rebalances (round robin as the fallback a group of
+      // mixed versions agrees on): a kept partition's task is not released, its store stays open
+      partitionAssigners: [
+        stickyAssigner({ owned: () => this.ownedPartitions, warm: () => options.warm?.() ?? {} }),
+        PartitionAssigners.roundRobin,
+      ],
     });
     const { GROUP_JOIN, CRASH, END_BATCH_PROCESS } = consumer.events;
     consumer.on(END_BATCH_PROCESS, (event) => {
