@@ -15,7 +15,7 @@ export function haproxyPath(env: Record<string, string | undefined> = process.en
 /** `haproxy -c -f <file>`: resolves when HAProxy accepts the config, rejects with its own words. */
 export async function checkHaproxyConfig(file: string, binary = haproxyPath()): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    execFile(binary, ['-c', '-q', '-f', file], { timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(binary, ['-c', '-f', file], { timeout: 30_000 }, (err, stdout, stderr) => {
       if (err)
         reject(
           new Error(
