@@ -358,7 +358,7 @@ haproxy_down() { # SIGTERM: HAProxy closes its connections and exits at once
       if ! wait_gone "$pid" 10; then say "$name (pid $pid) did not stop in 10s, killing"; kill -KILL "$pid" 2>/dev/null || true; fi
       say "$name stopped (pid $pid)"
     fi
-    rm -f "$RUN/$name.pid"
+    rm -f "$RUN/$name.pid" "$STACK_DIR/haproxy/$name.cfg"
   done
 }
 

@@ -58,7 +58,7 @@ export interface HaproxyProcess {
   stats(): Promise<BalancerStats>;
   /** resolves once every named server (all when none is named) is in `state` (UP, DOWN...); rejects after timeoutMs */
   untilServers(state: string, names?: readonly string[], timeoutMs?: number): Promise<BalancerStats>;
-  /** stops it by pid (SIGTERM: connections are closed at once), removes the pid file */
+  /** stops it by pid (SIGTERM: connections are closed at once), removes the pid file and the config */
   stop(): Promise<void>;
 }
 
@@ -128,6 +128,7 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Haprox
       clearTimeout(timer);
     }
     await rm(pidFile, { force: true });
+    await rm(configFile, { force: true });
   };
   const deadline = Date.now() + (options.readyTimeoutMs ?? 10_000);
   for (;;) {

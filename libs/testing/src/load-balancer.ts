@@ -183,7 +183,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const apis = instances.filter((i) => i.app === 'api');
     haproxy = await startLoadBalancer(
       apis.map((i) => ({ name: i.name, host: '127.0.0.1', port: i.port })),
-      { ...options.balancer, name: base, log: options.log },
+      { ...options.balancer, name: options.name ?? 'cluster', log: options.log },
     );
     await haproxy.untilServers('UP', undefined, 30_000);
   } catch (e) {
