@@ -35,11 +35,11 @@ describe('haproxyConfig', () => {
     expect(backend).toContain('server api-2 127.0.0.1:8100');
   });
 
-  it('is SSE-safe: long stream timeouts on stream paths, a long client timeout, server-close only, no compression', () => {
+  it('is SSE-safe: long stream timeouts on stream paths, a long client timeout, keep-alive, no compression', () => {
     const config = haproxyConfig(base);
     const defaults = section(config, 'defaults');
     expect(defaults).toContain('mode http');
-    expect(defaults).toContain('option http-server-close');
+    expect(defaults).toEqual(expect.arrayContaining(['option http-keep-alive', 'http-reuse safe']));
     expect(defaults).toContain('timeout client 3600000ms');
     expect(defaults).toContain('timeout server 30000ms');
     expect(defaults).toContain('timeout tunnel 3600000ms');
@@ -47,13 +47,17 @@ describe('haproxyConfig', () => {
     const backend = section(config, 'backend api');
     expect(backend).toContain('acl is_stream path_end /stream');
     expect(backend).toContain('http-request set-timeout server 3600000ms if is_stream');
-    expect(config).not.toMatch(/compression|http-buffer-request|option httpclose/);
+    expect(config).not.toMatch(/compression|http-buffer-request|option httpclose|http-server-close/);
   });
 
-  it('retries a failed connect once on another server', () => {
+  it('retries a failed connect, an empty answer or a 503 once, on another server', () => {
     const defaults = section(haproxyConfig(base), 'defaults');
     expect(defaults).toEqual(
-      expect.arrayContaining(['retries 1', 'option redispatch 1', 'retry-on conn-failure empty-response']),
+      expect.arrayContaining([
+        'retries 1',
+        'option redispatch 1',
+        'retry-on conn-failure empty-response junk-response 503',
+      ]),
     );
   });
 
