@@ -431,7 +431,7 @@ cmd_status() {
     # the balancer of a multi-instance run (not part of the exit status: the stack is Kafka, registry, Redis)
     for name in $(haproxy_names); do
       read -r listen stats health pid servers < <(haproxy_part "$name")
-      printf '%-9s %-45s %-9s %s\n' "$name" "$listen (stats $stats)" "$health" "$([[ $pid == null ]] && echo - || echo "$pid")  api servers up: $servers"
+      printf '%-9s %-45s %-9s %s\n' "$name" "$listen" "$health" "$([[ $pid == null ]] && echo - || echo "$pid")  api servers up $servers, stats $stats"
     done
   fi
   [[ "$k" == healthy && "$r" == healthy && "$d" == healthy ]]
