@@ -9,98 +9,26 @@ const { join } = require('node:path');
 const readline = require('node:readline');
 
 const root = join(__dirname, '..');
-const APPS = ['aggregator', 'projector', 'api', 'monitor'];
 
-const USAGE = `usage: npm start -- [options] [app...]
-       node scripts/run-apps.js [options] [app...]
-
-Runs the built apps on the local stack in the foreground; Ctrl-C stops them all gracefully.
-Without options: one aggregator, one projector, one api, the monitor (each on its usual port).
-
-  --api N           api replicas (default 1). Replica n listens on API_PORT + 10n
-  --aggregators N   aggregators (default 1): each its own port (AGGREGATOR_PORT + 10n), data dir
-                    (AGGREGATOR_DATA_DIR, then <dir>-2, <dir>-3...) and advertised URL; interactive
-                    queries (likedByViewer) go to the owner of the partition (the owners map in Redis)
-  --projectors N    projectors (default 1), one consumer group, PROJECTOR_PORT + 10n
-  --no-monitor      do not start the lag monitor
-  --lb              HAProxy (Debian's haproxy; scripts/ensure-haproxy.sh installs it) on API_PORT,
-                    balancing the api replicas (API_PORT + 10, + 20, ...) by least connections,
-                    health-checked on /ready; its stats on API_PORT + 4 (/stats, /stats;csv,
-                    /metrics). On by default when --api is more than 1
-  --no-lb           no balancer: replica n on API_PORT + 10n, clients pick one
-  -h, --help        this text
-  app...            only these apps (api, aggregator, projector, monitor); counts given by flags
-                    still apply
-
-Defaults (8080..8084 from API_PORT=8080): with --api 3 --aggregators 2, HAProxy :8080, stats :8084,
-api-1 :8090, api-2 :8100, api-3 :8110, aggregator-1 :8081, aggregator-2 :8091, projector :8082,
-monitor :8083. Pid files: $DOUBLETAP_STACK_DIR/run/app-<name>.pid and run/haproxy.pid
-(\`npm run stack:status\` shows HAProxy, \`npm run stack:down\` stops it). An instance that dies
-while others of its app still run is reported and the rest go on; when the last one of an app (or
-HAProxy) exits, everything stops.
-`;
-
-function parseArgs(argv) {
-  const out = { counts: {}, monitor: undefined, lb: undefined, only: [], help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] =
-      arg.startsWith('--') && arg.includes('=')
-        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
-        : [arg, undefined];
-    const value = () => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || !/^\d+$/.test(v))
-        throw new Error(`${flag} needs a whole number (got ${v === undefined ? 'nothing' : `'${v}'`})`);
-      return Number(v);
-    };
-    switch (flag) {
-      case '--api':
-        out.counts.api = value();
-        break;
-      case '--aggregators':
-        out.counts.aggregator = value();
-        break;
-      case '--projectors':
-        out.counts.projector = value();
-        break;
-      case '--no-monitor':
-        out.monitor = false;
-        break;
-      case '--lb':
-        out.lb = true;
-        break;
-      case '--no-lb':
-        out.lb = false;
-        break;
-      case '-h':
-      case '--help':
-        out.help = true;
-        break;
-      default:
-        if (APPS.includes(arg)) out.only.push(arg);
-        else throw new Error(`unknown argument '${arg}'`);
-    }
-  }
-  return out;
-}
+const { parseRunArgs, RUN_APPS, RUN_USAGE, planRun, startHaproxy } = require(
+  join(root, 'dist', 'libs', 'balancer', 'src', 'index.js'),
+);
 
 let args;
 try {
-  args = parseArgs(process.argv.slice(2));
+  args = parseRunArgs(process.argv.slice(2));
 } catch (e) {
-  process.stderr.write(`run-apps: ${e.message}\n\n${USAGE}`);
+  process.stderr.write(`run-apps: ${e.message}\n\n${RUN_USAGE}`);
   process.exit(2);
 }
 if (args.help) {
-  process.stdout.write(USAGE);
+  process.stdout.write(RUN_USAGE);
   process.exit(0);
 }
 
 const built = (app) => existsSync(join(root, 'dist', 'apps', app, 'src', 'main.js'));
 const { runtimeEnv } = require(join(root, 'dist', 'libs', 'config', 'src', 'runtime.js'));
 const { loadSettings } = require(join(root, 'dist', 'libs', 'config', 'src', 'settings.js'));
-const { planRun, startHaproxy } = require(join(root, 'dist', 'libs', 'balancer', 'src', 'index.js'));
 const stackDir = process.env.DOUBLETAP_STACK_DIR || join(root, '.stack');
 const runDir = join(stackDir, 'run');
 mkdirSync(runDir, { recursive: true });
@@ -108,7 +36,7 @@ mkdirSync(runDir, { recursive: true });
 // positional app names select apps (the others get 0 unless a flag gives them a count)
 const selected = (app) => args.only.length === 0 || args.only.includes(app);
 const countOf = (app) => args.counts[app] ?? (selected(app) ? 1 : 0);
-for (const app of APPS) {
+for (const app of RUN_APPS) {
   if (app === 'monitor' ? selected(app) && args.monitor !== false : countOf(app) > 0) {
     if (!built(app))
       process.stderr.write(`run-apps: ${app} is not built (dist/apps/${app}/src/main.js); skipping\n`);

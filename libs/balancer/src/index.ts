@@ -6,3 +6,5 @@ export { checkHaproxyConfig, haproxyPath, startHaproxy } from './haproxy';
 export type { HaproxyProcess, StartHaproxyOptions } from './haproxy';
 export { planRun, REPLICA_PORT_STEP, STATS_PORT_OFFSET } from './plan';
 export type { PlannedBalancer, PlannedInstance, RunApp, RunPlan, RunPlanOptions } from './plan';
+export { parseRunArgs, RUN_APPS, RUN_USAGE } from './run-args';
+export type { RunArgs } from './run-args';
