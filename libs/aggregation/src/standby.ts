@@ -149,6 +149,11 @@ export class StandbyManager {
     return [...this.stores.keys()].sort((a, b) => a - b);
   }
 
+  /** The changelog position a standby has applied up to (undefined: not a standby here). */
+  positionOf(partition: number): number | undefined {
+    return this.stores.get(partition)?.standby()?.position;
+  }
+
   /** Follows the partitions chosen among those not `owned` (and stops following the rest). */
   update(owned: readonly number[]): Promise<void> {
     const { choice, partitions, seed, dataDir } = this.deps;
