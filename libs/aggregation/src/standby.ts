@@ -33,7 +33,11 @@ export type StandbyChoice = 'none' | 'all' | number;
  * Returns 'reset' when a record shows the changelog started a new epoch (it was emptied and
  * rewritten, ADR 0009) after what the store holds: the store must start again from nothing.
  */
-export async function applyToStandby(store: PartitionStore, records: readonly ChangelogRecord[], next: number): Promise<'applied' | 'reset'> {
+export async function applyToStandby(
+  store: PartitionStore,
+  records: readonly ChangelogRecord[],
+  next: number,
+): Promise<'applied' | 'reset'> {
   const mark = store.standby();
   if (!mark) throw new Error(`partition ${store.partition}: the store is not a standby`);
   const entries: StoreEntry[] = [];
@@ -65,12 +69,21 @@ export type PromotionPlan =
  * later one overwrites — so the standby plus the tail equals a full restore.
  */
 export function planPromotion(mark: StandbyMark, cl: ChangelogState): PromotionPlan {
-  if (cl.offset === undefined || cl.epochStart === undefined) return { kind: 'discard', reason: 'the changelog names no offset' };
-  if (cl.low > cl.epochStart) return { kind: 'discard', reason: 'records of the changelog epoch were deleted' };
+  if (cl.offset === undefined || cl.epochStart === undefined)
+    return { kind: 'discard', reason: 'the changelog names no offset' };
+  if (cl.low > cl.epochStart)
+    return { kind: 'discard', reason: 'records of the changelog epoch were deleted' };
   const epoch = mark.epochStart ?? mark.base;
-  if (epoch !== cl.epochStart) return { kind: 'discard', reason: `the standby follows epoch ${epoch}, the changelog is at epoch ${cl.epochStart}` };
+  if (epoch !== cl.epochStart)
+    return {
+      kind: 'discard',
+      reason: `the standby follows epoch ${epoch}, the changelog is at epoch ${cl.epochStart}`,
+    };
   if (mark.position < cl.low || mark.position > cl.high)
-    return { kind: 'discard', reason: `the standby position ${mark.position} is outside the changelog [${cl.low}, ${cl.high})` };
+    return {
+      kind: 'discard',
+      reason: `the standby position ${mark.position} is outside the changelog [${cl.low}, ${cl.high})`,
+    };
   return { kind: 'tail', from: mark.position, to: cl.high };
 }
 
@@ -78,14 +91,22 @@ export function planPromotion(mark: StandbyMark, cl: ChangelogState): PromotionP
  * Reads [from, to) of one changelog partition through `tail` and applies it to the standby store.
  * Returns the records read, or 'reset' when the changelog turned out to be in another epoch.
  */
-export async function readTailInto(tail: ChangelogTail, store: PartitionStore, from: number, to: number): Promise<number | 'reset'> {
+export async function readTailInto(
+  tail: ChangelogTail,
+  store: PartitionStore,
+  from: number,
+  to: number,
+): Promise<number | 'reset'> {
   const p = store.partition;
   let records = 0;
-  for (let position = from, idle = 0; position < to; ) {
+  for (let position = from, idle = 0; position < to;) {
     const got = (await tail.fetch(new Map([[p, position]]))).get(p);
     if (got?.kind === 'out-of-range') return 'reset';
     if (!got || got.next === position) {
-      if (++idle > 600) throw new Error(`partition ${p}: the changelog did not advance past ${position} (reading up to ${to})`);
+      if (++idle > 600)
+        throw new Error(
+          `partition ${p}: the changelog did not advance past ${position} (reading up to ${to})`,
+        );
       if (!got) await new Promise((r) => setTimeout(r, 50));
       continue; // the tail waited at the broker (or the leader moved): ask again
     }
@@ -99,7 +120,13 @@ export async function readTailInto(tail: ChangelogTail, store: PartitionStore, f
 }
 
 /** The standby partitions of a member: by rendezvous hash on its seed, those it has a store of first. */
-export function chooseStandbys(choice: StandbyChoice, partitions: number, owned: readonly number[], seed: string, hasStore: (p: number) => boolean): number[] {
+export function chooseStandbys(
+  choice: StandbyChoice,
+  partitions: number,
+  owned: readonly number[],
+  seed: string,
+  hasStore: (p: number) => boolean,
+): number[] {
   if (choice === 'none') return [];
   const free = Array.from({ length: partitions }, (_, p) => p).filter((p) => !owned.includes(p));
   if (choice === 'all') return free;
@@ -157,7 +184,15 @@ export class StandbyManager {
   /** Follows the partitions chosen among those not `owned` (and stops following the rest). */
   update(owned: readonly number[]): Promise<void> {
     const { choice, partitions, seed, dataDir } = this.deps;
-    const wanted = new Set(chooseStandbys(choice, partitions, owned, seed, (p) => this.stores.has(p) || existsSync(storePath(dataDir, p))));
+    const wanted = new Set(
+      chooseStandbys(
+        choice,
+        partitions,
+        owned,
+        seed,
+        (p) => this.stores.has(p) || existsSync(storePath(dataDir, p)),
+      ),
+    );
     return this.serialize(async () => {
       if (this.stopped) return;
       for (const p of [...this.stores.keys()]) if (!wanted.has(p)) await this.drop(p);
@@ -206,7 +241,10 @@ export class StandbyManager {
     const opened = new Map<number, PartitionStore>();
     for (const p of partitions) opened.set(p, await PartitionStore.open(dataDir, p));
     const needLook = [...opened.values()].filter((s) => !s.standby()).map((s) => s.partition);
-    const states = needLook.length > 0 ? await this.deps.changelog.inspect(needLook).catch(() => undefined) : new Map<number, ChangelogState>();
+    const states =
+      needLook.length > 0
+        ? await this.deps.changelog.inspect(needLook).catch(() => undefined)
+        : new Map<number, ChangelogState>();
     for (const [p, store] of opened) {
       let current = store;
       const mark = store.standby();
@@ -217,12 +255,25 @@ export class StandbyManager {
           await store.close();
           continue; // the changelog could not be looked at: try again at the next assignment
         }
-        if (stored !== undefined && cl.offset === stored && cl.offsetAt !== undefined && planPromotion({ position: cl.offsetAt + 1, epochStart: cl.epochStart ?? null, base: cl.low }, cl).kind === 'tail') {
-          await store.becomeStandby({ position: cl.offsetAt + 1, epochStart: cl.epochStart!, base: cl.epochStart! });
+        if (
+          stored !== undefined &&
+          cl.offset === stored &&
+          cl.offsetAt !== undefined &&
+          planPromotion({ position: cl.offsetAt + 1, epochStart: cl.epochStart ?? null, base: cl.low }, cl)
+            .kind === 'tail'
+        ) {
+          await store.becomeStandby({
+            position: cl.offsetAt + 1,
+            epochStart: cl.epochStart!,
+            base: cl.epochStart!,
+          });
           logger.info({ partition: p, offset: stored, position: cl.offsetAt + 1 }, 'store kept as a standby');
         } else {
           current = await this.fresh(store, cl.low);
-          logger.info({ partition: p, from: cl.low, to: cl.high }, 'standby started from the changelog start');
+          logger.info(
+            { partition: p, from: cl.low, to: cl.high },
+            'standby started from the changelog start',
+          );
         }
       } else logger.info({ partition: p, position: mark.position }, 'standby resumed');
       this.stores.set(p, current);
@@ -272,10 +323,14 @@ export class StandbyManager {
           try {
             let restart: number | undefined;
             if (r.kind === 'out-of-range') restart = r.low;
-            else if ((await applyToStandby(store, r.records, r.next)) === 'reset') restart = (await this.deps.changelog.inspect([p])).get(p)?.low;
+            else if ((await applyToStandby(store, r.records, r.next)) === 'reset')
+              restart = (await this.deps.changelog.inspect([p])).get(p)?.low;
             else metrics.standbyLag.set({ partition: String(p) }, Math.max(0, r.end - r.next));
             if (restart !== undefined) {
-              logger.info({ partition: p, from: restart }, 'changelog rewritten: standby starts again from its start');
+              logger.info(
+                { partition: p, from: restart },
+                'changelog rewritten: standby starts again from its start',
+              );
               this.stores.set(p, await this.fresh(store, restart));
             }
           } catch (e) {

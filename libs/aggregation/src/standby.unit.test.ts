@@ -6,7 +6,18 @@ import { homePartition } from '@doubletap/likes';
 import { PartitionStore } from '@doubletap/store';
 import { applyToStandby, chooseStandbys, parseStandbyChoice, planPromotion, StandbyManager } from './standby';
 import { PartitionTask } from './task';
-import { batchContext, FakeChangelog, FakeCodec, FakeControl, FakeInput, FakeKafkaOutput, freshMetrics, likeEvent, quietLogger, records } from './testing/fakes';
+import {
+  batchContext,
+  FakeChangelog,
+  FakeCodec,
+  FakeControl,
+  FakeInput,
+  FakeKafkaOutput,
+  freshMetrics,
+  likeEvent,
+  quietLogger,
+  records,
+} from './testing/fakes';
 
 const PARTITIONS = 2;
 const P = 0;
@@ -17,15 +28,27 @@ const identity = { topic: topics.events, topicId: 'id-1', partitions: PARTITIONS
 describe('planPromotion', () => {
   const cl = { partition: P, low: 0, high: 100, offset: 41, offsetAt: 98, epochStart: 0 };
   it('a standby of the changelog epoch reads the tail after its position', () => {
-    expect(planPromotion({ position: 60, epochStart: 0, base: 0 }, cl)).toEqual({ kind: 'tail', from: 60, to: 100 });
+    expect(planPromotion({ position: 60, epochStart: 0, base: 0 }, cl)).toEqual({
+      kind: 'tail',
+      from: 60,
+      to: 100,
+    });
     // no meta/offset seen yet: tied to the epoch it started at
-    expect(planPromotion({ position: 3, epochStart: null, base: 0 }, cl)).toEqual({ kind: 'tail', from: 3, to: 100 });
+    expect(planPromotion({ position: 3, epochStart: null, base: 0 }, cl)).toEqual({
+      kind: 'tail',
+      from: 3,
+      to: 100,
+    });
   });
   it('another epoch (the changelog was rewritten), a position outside the log or an unusable changelog: discarded', () => {
-    expect(planPromotion({ position: 60, epochStart: 0, base: 0 }, { ...cl, low: 70, epochStart: 70 }).kind).toBe('discard');
+    expect(
+      planPromotion({ position: 60, epochStart: 0, base: 0 }, { ...cl, low: 70, epochStart: 70 }).kind,
+    ).toBe('discard');
     expect(planPromotion({ position: 3, epochStart: null, base: 2 }, cl).kind).toBe('discard');
     expect(planPromotion({ position: 120, epochStart: 0, base: 0 }, cl).kind).toBe('discard');
-    expect(planPromotion({ position: 60, epochStart: 0, base: 0 }, { ...cl, offset: undefined }).kind).toBe('discard');
+    expect(planPromotion({ position: 60, epochStart: 0, base: 0 }, { ...cl, offset: undefined }).kind).toBe(
+      'discard',
+    );
     expect(planPromotion({ position: 60, epochStart: 0, base: 0 }, { ...cl, low: 10 }).kind).toBe('discard'); // records of the epoch deleted
   });
 });
@@ -60,16 +83,24 @@ describe('standby stores (fake changelog)', () => {
     dirs.push(d);
     return d;
   };
-  const users = Array.from({ length: 400 }, (_, i) => `u${i}`).filter((u) => homePartition('p', u, PARTITIONS) === P).slice(0, 40);
+  const users = Array.from({ length: 400 }, (_, i) => `u${i}`)
+    .filter((u) => homePartition('p', u, PARTITIONS) === P)
+    .slice(0, 40);
   function history(n: number, seed0: number) {
     let seed = seed0;
     const rnd = (k: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % k);
-    return Array.from({ length: n }, () => likeEvent(rnd(2) === 0 ? 'p' : 'q', users[rnd(users.length)], rnd(3) === 0 ? 'UNLIKE' : 'LIKE')).filter(
-      (e) => homePartition(e.postId, e.userId, PARTITIONS) === P,
-    );
+    return Array.from({ length: n }, () =>
+      likeEvent(rnd(2) === 0 ? 'p' : 'q', users[rnd(users.length)], rnd(3) === 0 ? 'UNLIKE' : 'LIKE'),
+    ).filter((e) => homePartition(e.postId, e.userId, PARTITIONS) === P);
   }
 
-  async function owner(dir: string, output: FakeKafkaOutput, input: FakeInput, changelog: FakeChangelog, metrics = freshMetrics()) {
+  async function owner(
+    dir: string,
+    output: FakeKafkaOutput,
+    input: FakeInput,
+    changelog: FakeChangelog,
+    metrics = freshMetrics(),
+  ) {
     const control = new FakeControl();
     const task = new PartitionTask({
       partition: P,
@@ -89,11 +120,25 @@ describe('standby stores (fake changelog)', () => {
       flushChunk: 7,
     });
     await task.fence();
-    await task.take({ identity, offsets: (await input.offsets())[P], changelog: (await changelog.inspect([P])).get(P) });
+    await task.take({
+      identity,
+      offsets: (await input.offsets())[P],
+      changelog: (await changelog.inspect([P])).get(P),
+    });
     return { task, control, metrics };
   }
   const manager = (dir: string, changelog: FakeChangelog, metrics = freshMetrics()) =>
-    new StandbyManager({ dataDir: dir, partitions: PARTITIONS, choice: 'all', seed: dir, changelog, tail: changelog.openTail(), logger: quietLogger, metrics, retryMs: 5 });
+    new StandbyManager({
+      dataDir: dir,
+      partitions: PARTITIONS,
+      choice: 'all',
+      seed: dir,
+      changelog,
+      tail: changelog.openTail(),
+      logger: quietLogger,
+      metrics,
+      retryMs: 5,
+    });
   const dump = async (store: PartitionStore) => ({
     members: await store.allMembers(),
     counts: await store.allCounts(),
@@ -108,7 +153,8 @@ describe('standby stores (fake changelog)', () => {
     }
   }
   async function apply(task: PartitionTask, events: ReturnType<typeof history>, from: number, step = 20) {
-    for (let i = 0; i < events.length; i += step) await task.handle(records(P, from + i, events.slice(i, i + step)), batchContext());
+    for (let i = 0; i < events.length; i += step)
+      await task.handle(records(P, from + i, events.slice(i, i + step)), batchContext());
   }
 
   it('a standby follows the changelog; promoted, it reads only the tail and equals a full restore', async () => {
@@ -127,7 +173,9 @@ describe('standby stores (fake changelog)', () => {
     await standbys.update([1]);
     expect(standbys.partitions).toEqual([P]);
     await until('standby caught up', () => standbys.positionOf(P) === output.of(CHANGELOG).length);
-    expect((await sMetrics.standbyLag.get()).values.find((v) => v.labels.partition === String(P))?.value).toBe(0);
+    expect(
+      (await sMetrics.standbyLag.get()).values.find((v) => v.labels.partition === String(P))?.value,
+    ).toBe(0);
 
     // A goes on (these changes are the tail), then dies; the standby member takes the partition
     await apply(a.task, events.slice(800, 900), 800);
@@ -143,7 +191,9 @@ describe('standby stores (fake changelog)', () => {
     const readAtPromotion = (changelog.tailed.get(P) ?? 0) - readBefore;
     expect(readAtPromotion).toBe(total - position);
     expect(readAtPromotion).toBeLessThan(total / 4);
-    expect((await sMetrics.promotions.get()).values.find((v) => v.labels.outcome === 'promoted')?.value).toBe(1);
+    expect((await sMetrics.promotions.get()).values.find((v) => v.labels.outcome === 'promoted')?.value).toBe(
+      1,
+    );
 
     // the reference: a fresh member's full restore from the same changelog
     const c = await owner(await newDir(), new FakeKafkaOutput(), input, changelog);
@@ -213,8 +263,21 @@ describe('standby stores (fake changelog)', () => {
     expect(await applyToStandby(store, first.records, first.next)).toBe('applied');
     // a rewrite: truncated, a new epoch at the new start
     const epoch = await changelog.truncate(P);
-    output.committed.push([{ topic: CHANGELOG, partition: P, key: 'meta/offset', value: Buffer.from(JSON.stringify({ offset: 299, epochStart: epoch })) }]);
-    expect(await applyToStandby(store, [{ offset: epoch, key: 'meta/offset', value: JSON.stringify({ offset: 299, epochStart: epoch }) }], epoch + 1)).toBe('reset');
+    output.committed.push([
+      {
+        topic: CHANGELOG,
+        partition: P,
+        key: 'meta/offset',
+        value: Buffer.from(JSON.stringify({ offset: 299, epochStart: epoch })),
+      },
+    ]);
+    expect(
+      await applyToStandby(
+        store,
+        [{ offset: epoch, key: 'meta/offset', value: JSON.stringify({ offset: 299, epochStart: epoch }) }],
+        epoch + 1,
+      ),
+    ).toBe('reset');
     await store.close();
 
     // promotion of the stale standby: discarded, the partition restores from the changelog as usual
@@ -222,7 +285,9 @@ describe('standby stores (fake changelog)', () => {
     const metrics = freshMetrics();
     const b = await owner(sDir, output, input, changelog, metrics);
     expect(b.task.openStore!.standby()).toBeUndefined();
-    expect((await metrics.promotions.get()).values.find((v) => v.labels.outcome === 'discarded')?.value).toBe(1);
+    expect((await metrics.promotions.get()).values.find((v) => v.labels.outcome === 'discarded')?.value).toBe(
+      1,
+    );
     await b.task.release();
   });
 

@@ -32,8 +32,13 @@ interface KjsBroker {
     maxWaitTime: number;
     minBytes: number;
     maxBytes: number;
-    topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
-  }): Promise<{ responses: Array<{ topicName: string; partitions: Array<{ partition: number; highWatermark: string }> }> }>;
+    topics: Array<{
+      topic: string;
+      partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }>;
+    }>;
+  }): Promise<{
+    responses: Array<{ topicName: string; partitions: Array<{ partition: number; highWatermark: string }> }>;
+  }>;
 }
 interface KjsCluster {
   connect(): Promise<void>;
@@ -122,10 +127,20 @@ export class PartitionTail {
     await cluster?.disconnect().catch(() => undefined);
   }
 
-  private async fetchFrom(cluster: KjsCluster, nodeId: string, partitions: number[], positions: ReadonlyMap<number, number>, out: Map<number, TailFetch>): Promise<void> {
+  private async fetchFrom(
+    cluster: KjsCluster,
+    nodeId: string,
+    partitions: number[],
+    positions: ReadonlyMap<number, number>,
+    out: Map<number, TailFetch>,
+  ): Promise<void> {
     const { topic } = this.options;
     const maxBytes = this.options.maxBytesPerPartition ?? 512 * 1024;
-    const requested = partitions.map((partition) => ({ partition, fetchOffset: String(positions.get(partition)!), maxBytes }));
+    const requested = partitions.map((partition) => ({
+      partition,
+      fetchOffset: String(positions.get(partition)!),
+      maxBytes,
+    }));
     const broker = await cluster.findBroker({ nodeId });
     const { responses } = await broker.fetch({
       isolationLevel: READ_COMMITTED,
@@ -147,7 +162,11 @@ export class PartitionTail {
         else if (batch.rawMessages.length > 0) next = from + 1; // only records before `from` survived compaction in its batch
         out.set(data.partition, {
           kind: 'records',
-          records: batch.messages.map((m) => ({ offset: Number(m.offset), key: m.key ? m.key.toString('utf8') : null, value: m.value })),
+          records: batch.messages.map((m) => ({
+            offset: Number(m.offset),
+            key: m.key ? m.key.toString('utf8') : null,
+            value: m.value,
+          })),
           next,
           end: Number(data.highWatermark),
         });
@@ -157,7 +176,9 @@ export class PartitionTail {
 
   private async range(cluster: KjsCluster, partition: number): Promise<TailFetch> {
     const offsets = async (fromBeginning: boolean) => {
-      const [t] = await cluster.fetchTopicsOffset([{ topic: this.options.topic, partitions: [{ partition }], fromBeginning }]);
+      const [t] = await cluster.fetchTopicsOffset([
+        { topic: this.options.topic, partitions: [{ partition }], fromBeginning },
+      ]);
       return Number(t.partitions.find((x) => x.partition === partition)?.offset ?? 0);
     };
     return { kind: 'out-of-range', low: await offsets(true), high: await offsets(false) };
@@ -167,9 +188,15 @@ export class PartitionTail {
     if (this.cluster) return Promise.resolve(this.cluster);
     this.connecting ??= (async () => {
       const kafka = this.options.kafka as unknown as Record<symbol, (o: object) => KjsCluster>;
-      const create = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
+      const create = Object.getOwnPropertySymbols(kafka).find(
+        (s) => s.description === 'private:Kafka:createCluster',
+      );
       if (!create) throw new Error('kafkajs has no cluster factory (kafkajs version changed?)');
-      const cluster = kafka[create]({ metadataMaxAge: 300_000, allowAutoTopicCreation: false, isolationLevel: READ_COMMITTED });
+      const cluster = kafka[create]({
+        metadataMaxAge: 300_000,
+        allowAutoTopicCreation: false,
+        isolationLevel: READ_COMMITTED,
+      });
       await cluster.connect();
       await cluster.addTargetTopic(this.options.topic);
       this.cluster = cluster;
