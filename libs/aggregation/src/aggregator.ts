@@ -118,7 +118,10 @@ export class Aggregator implements BatchHandler {
 
   /** partition → last applied offset of local stores this process holds but does not own (assignment hints) */
   get warmPartitions(): Record<number, number> {
-    return this.listener.warm;
+    const warm = this.listener.warm;
+    // a standby's state is as far as the last changelog transaction it applied (ADR 0018)
+    for (const [p, offset] of Object.entries(this.standbys?.warm ?? {})) warm[Number(p)] = Math.max(warm[Number(p)] ?? -1, offset);
+    return warm;
   }
 
   /** Looks at the stores left on disk by an earlier run, so the first join can claim them. */

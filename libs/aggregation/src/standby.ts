@@ -45,9 +45,10 @@ export async function applyToStandby(
     if (r.offset < mark.position) continue;
     if (r.key === storeKeys.offset) {
       if (r.value === null) continue; // a withdrawn offset: the transactions that follow name it again
-      const { epochStart } = parseOffsetRecord(r.value);
+      const { epochStart, offset } = parseOffsetRecord(r.value);
       if (mark.epochStart !== null ? epochStart !== mark.epochStart : epochStart > mark.base) return 'reset';
       mark.epochStart = epochStart;
+      mark.offset = offset;
     } else if (!r.key.startsWith('meta/')) entries.push({ key: r.key, value: r.value });
   }
   mark.position = Math.max(mark.position, next);
@@ -174,6 +175,16 @@ export class StandbyManager {
 
   get partitions(): number[] {
     return [...this.stores.keys()].sort((a, b) => a - b);
+  }
+
+  /** partition → input offset each standby's state corresponds to (what it tells the group leader) */
+  get warm(): Record<number, number> {
+    const out: Record<number, number> = {};
+    for (const [p, s] of this.stores) {
+      const offset = s.standby()?.offset;
+      if (offset !== undefined) out[p] = offset;
+    }
+    return out;
   }
 
   /** The changelog position a standby has applied up to (undefined: not a standby here). */

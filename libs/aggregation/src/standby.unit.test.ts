@@ -173,6 +173,7 @@ describe('standby stores (fake changelog)', () => {
     await standbys.update([1]);
     expect(standbys.partitions).toEqual([P]);
     await until('standby caught up', () => standbys.positionOf(P) === output.of(CHANGELOG).length);
+    expect(standbys.warm).toEqual({ [P]: 799 }); // the assignment hint: how far its state is
     expect(
       (await sMetrics.standbyLag.get()).values.find((v) => v.labels.partition === String(P))?.value,
     ).toBe(0);

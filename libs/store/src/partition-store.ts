@@ -61,6 +61,8 @@ export interface StandbyMark {
   position: number;
   epochStart: number | null;
   base: number;
+  /** the input offset named by the last meta/offset it applied (how far its state is, for assignment hints) */
+  offset?: number;
 }
 
 export class StoreOpenError extends Error {
@@ -155,7 +157,7 @@ export class PartitionStore {
     }
     const store = await PartitionStore.open(dataDir, partition);
     try {
-      return store.lastOffset();
+      return store.lastOffset() ?? store.standby()?.offset;
     } finally {
       await store.close();
     }
