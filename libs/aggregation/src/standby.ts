@@ -321,6 +321,7 @@ export class StandbyManager {
       try {
         got = await this.deps.tail.fetch(positions);
         failures = 0;
+        if (got.size === 0) await this.sleep(200); // no leader answered (metadata refreshed): not a busy loop
       } catch (e) {
         if (failures++ % 20 === 0) logger.warn({ err: e }, 'standby changelog fetch failed; retrying');
         await this.sleep(this.deps.retryMs ?? 1000);

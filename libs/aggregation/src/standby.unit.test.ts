@@ -178,19 +178,24 @@ describe('standby stores (fake changelog)', () => {
       (await sMetrics.standbyLag.get()).values.find((v) => v.labels.partition === String(P))?.value,
     ).toBe(0);
 
-    // A goes on (these changes are the tail), then dies; the standby member takes the partition
-    await apply(a.task, events.slice(800, 900), 800);
+    // A goes on while the partition is handed over (the rebalance): these changes are the tail the
+    // standby has not applied; then A dies and the standby member takes the partition
+    await apply(a.task, events.slice(800, 850), 800);
+    await standbys.release([P]);
+    const handedOver = await PartitionStore.open(sDir, P);
+    const position = handedOver.standby()!.position;
+    await handedOver.close();
+    await apply(a.task, events.slice(850, 900), 850);
     await a.task.release();
     input.set(P, 0, 900);
     const total = output.of(CHANGELOG).length;
     const readBefore = changelog.tailed.get(P) ?? 0;
-    const position = standbys.positionOf(P)!;
-    await standbys.release([P]);
     const b = await owner(sDir, output, input, changelog, sMetrics);
     expect(b.task.phase.kind).toBe('live');
     expect(b.control.seeks).toEqual([[P, 900]]);
     const readAtPromotion = (changelog.tailed.get(P) ?? 0) - readBefore;
     expect(readAtPromotion).toBe(total - position);
+    expect(readAtPromotion).toBeGreaterThan(0);
     expect(readAtPromotion).toBeLessThan(total / 4);
     expect((await sMetrics.promotions.get()).values.find((v) => v.labels.outcome === 'promoted')?.value).toBe(
       1,
