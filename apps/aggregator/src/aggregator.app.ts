@@ -5,7 +5,14 @@ import { BatchConsumer, createKafka, TopicIdentityReader, topicOffsets } from '@
 import { createLogger, createMetricsRegistry, HealthRegistry, type Logger, type Registry } from '@doubletap/observability';
 import { createRedis, publishOwners, withdrawOwners, type Redis } from '@doubletap/redis';
 import type { FastifyInstance } from 'fastify';
-import { Aggregator, createAggregatorMetrics, KafkaChangelog, type AggregatorFaults, type OwnershipRegistry } from '@doubletap/aggregation';
+import {
+  Aggregator,
+  createAggregatorMetrics,
+  KafkaChangelog,
+  parseStandbyChoice,
+  type AggregatorFaults,
+  type OwnershipRegistry,
+} from '@doubletap/aggregation';
 import { buildInternalServer } from './http/server';
 
 export interface AggregatorAppOptions {
@@ -88,6 +95,7 @@ export class AggregatorApp {
       transactionalIdPrefix: settings.aggregator.groupId,
       input: { offsets: () => topicOffsets(kafka, topics.events), identity: () => identity.describeRecent(topics.events) },
       changelog: { io: new KafkaChangelog(kafka, topics.changelog, logger), topic: topics.changelog },
+      standbys: parseStandbyChoice(settings.aggregator.standbys),
       logger,
       metrics,
       ownership,
@@ -173,7 +181,10 @@ export class AggregatorApp {
       ownership.publish(aggregator.ownedPartitions, member).catch((e: unknown) => logger.warn({ err: e }, 'owners refresh failed'));
     }, every);
     app.refreshTimer.unref();
-    logger.info({ url, partitions, groupId: settings.aggregator.groupId, dataDir: settings.aggregator.dataDir }, 'aggregator started');
+    logger.info(
+      { url, partitions, groupId: settings.aggregator.groupId, dataDir: settings.aggregator.dataDir, standbys: settings.aggregator.standbys },
+      'aggregator started',
+    );
     return app;
   }
 

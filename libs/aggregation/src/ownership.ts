@@ -21,6 +21,8 @@ export interface OwnershipDeps {
   logger: Logger;
   metrics: AggregatorMetrics;
   registry?: OwnershipRegistry;
+  /** standby stores (ADR 0018): handed over before a task opens them, re-chosen after every assignment */
+  standbys?: { release(partitions: readonly number[]): Promise<void>; update(owned: readonly number[]): Promise<void> };
   /** a failure the process cannot continue from (a store that cannot be opened) */
   onFatal(error: Error): void;
 }
@@ -70,6 +72,9 @@ export class OwnershipListener {
     }
     const added = a.partitions.filter((p) => !this.tasks.has(p));
     if (added.length > 0) {
+      // a standby of an added partition stops following its changelog and closes its store: the
+      // task opens it and promotes it
+      if (this.deps.standbys) await this.deps.standbys.release(added);
       // fence first: what the input and the changelog hold is read after no earlier owner can write
       const tasks = added.map((p) => this.create(p));
       const fenced = (await Promise.all(tasks.map((t) => this.guarded(t, () => t.fence())))).filter((t) => t !== undefined);
@@ -84,6 +89,8 @@ export class OwnershipListener {
       await this.safely('publish ownership', () => registry.publish(this.owned, member));
     }
     logger.info({ partitions: this.owned, added, revoked, generation: a.generation }, 'assignment applied');
+    // revoked stores become standbys; in the background (an assignment never waits for a standby)
+    this.deps.standbys?.update(this.owned).catch((e: unknown) => logger.warn({ err: e }, 'standbys not updated'));
   }
 
   /** Releases every partition (shutdown). */

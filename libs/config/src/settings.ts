@@ -51,6 +51,8 @@ export interface Settings {
     readonly host: string;
     readonly port: number;
     readonly advertisedUrl?: string;
+    /** standby stores of partitions it does not own (ADR 0018): `none`, `all` or a count */
+    readonly standbys: string;
   };
   readonly projector: {
     readonly groupId: string;
@@ -160,6 +162,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       host: r.string('AGGREGATOR_HOST', '127.0.0.1'),
       port: r.int('AGGREGATOR_PORT', 8081, { min: 0, max: 65535 }),
       advertisedUrl: r.optional('AGGREGATOR_ADVERTISED_URL'),
+      standbys: r.string('AGGREGATOR_STANDBYS', 'none', /^(none|all|\d{1,4})$/),
     },
     projector: {
       groupId: r.string('PROJECTOR_GROUP', 'doubletap-projector'),

@@ -56,3 +56,5 @@ export type { ReadRange, ReadRangesOptions } from './range-reader';
 export { describeTopics, partitionLeaders } from './describe';
 export type { PartitionLeader, TopicDescription } from './describe';
 export { stickyAssignment, type MemberClaim } from './sticky-assignment';
+export { PartitionTail } from './partition-tail';
+export type { PartitionTailOptions, TailFetch, TailRecord } from './partition-tail';
