@@ -141,7 +141,7 @@ describe('the fast paths (likes, unlikes, the viewer read without Nest pipeline,
     const events = (x: Fakes) => x.events.appended.map(({ occurredAt: _, ...e }) => e);
     expect(events(f)).toEqual(events(n));
     expect(f.events.appended.length).toBeGreaterThan(0);
-  });
+  }, 60_000);
 
   it('the 202 body is what JSON.stringify gives for the LikeAccepted', async () => {
     const token = await fast.token('alice');
@@ -204,7 +204,7 @@ describe('the fast paths (likes, unlikes, the viewer read without Nest pipeline,
       status: 200,
       headers: { 'x-liked-by-viewer-unavailable': 'starting', 'cache-control': 'private, no-store' },
     });
-  });
+  }, 60_000);
 
   it('takes only known tokens with a valid id; the rest goes through Nest (its guards run)', async () => {
     const write = jest.spyOn(BearerGuard.prototype, 'canActivate');
