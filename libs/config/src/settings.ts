@@ -33,6 +33,8 @@ export interface Settings {
     readonly batchMaxSize: number;
     readonly queueMax: number;
     readonly produceTimeoutMs: number;
+    /** PRODUCER_LANES (1): Kafka producers of LikeEvents, each key always on the same one (ADR 0020) */
+    readonly producerLanes: number;
     readonly rateLimitPerSec: number;
     readonly rateLimitBurst: number;
     readonly shutdownGraceMs: number;
@@ -136,6 +138,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       batchMaxSize: r.int('PRODUCER_BATCH_MAX', 500, { min: 1, max: 10000 }),
       queueMax: r.int('PRODUCER_QUEUE_MAX', 20000, { min: 1, max: 1000000 }),
       produceTimeoutMs: r.int('PRODUCER_TIMEOUT_MS', 3000, { min: 100, max: 60000 }),
+      producerLanes: r.int('PRODUCER_LANES', 1, { min: 1, max: 16 }),
       rateLimitPerSec: r.int('RATE_LIMIT_PER_SEC', 20, { min: 0, max: 1000000 }),
       rateLimitBurst: r.int('RATE_LIMIT_BURST', 40, { min: 1, max: 1000000 }),
       shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10000, { min: 0, max: 600000 }),
@@ -180,8 +183,14 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       maxAgeMs: r.int('NEAR_CACHE_MAX_AGE_MS', 5000, { min: 1, max: 600000 }),
     },
     faults: {
-      killAfterOutputs: r.int('DOUBLETAP_FAULT_KILL_AFTER_OUTPUTS', 0, { min: 0, max: Number.MAX_SAFE_INTEGER }),
-      killAfterCommits: r.int('DOUBLETAP_FAULT_KILL_AFTER_COMMITS', 0, { min: 0, max: Number.MAX_SAFE_INTEGER }),
+      killAfterOutputs: r.int('DOUBLETAP_FAULT_KILL_AFTER_OUTPUTS', 0, {
+        min: 0,
+        max: Number.MAX_SAFE_INTEGER,
+      }),
+      killAfterCommits: r.int('DOUBLETAP_FAULT_KILL_AFTER_COMMITS', 0, {
+        min: 0,
+        max: Number.MAX_SAFE_INTEGER,
+      }),
     },
   };
   r.done();
