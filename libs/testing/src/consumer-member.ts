@@ -1,12 +1,12 @@
 /**
  * One consumer-group member as its own process, for the consumer contract test
- * (libs/kafka/src/consumer-contract.e2e.test.ts) and bench/rebalance.ts. It prints one JSON line per
+ * (libs/kafka/src/consumer-contract.e2e.test.ts, via consumer-members.ts) and bench/rebalance.ts. It prints one JSON line per
  * event on stdout: `ready`, `assigned` (the hook's start and end), `batch` and `stopped`; SIGTERM
  * stops it cleanly (commit, leave), SIGKILL is a crash.
  *
  *   MEMBER_CLIENT=kafkajs|platformatic KAFKA_BROKERS=… MEMBER_GROUP=… MEMBER_TOPIC=…
  *   [MEMBER_REVOKE_DELAY_MS=0] (the revoke hook takes this long) [MEMBER_BATCH_DELAY_MS=0]
- *   node -r ./scripts/paths.js dist/libs/kafka/src/testing/member.js
+ *   node -r ./scripts/paths.js dist/libs/testing/src/consumer-member.js
  */
 import { createBatchConsumer, createKafka, type KafkaConsumerClient } from '@doubletap/kafka';
 
