@@ -52,6 +52,8 @@ const IS_CONTROL = 0x20;
 const FENCED_MEMBER_EPOCH = 110;
 const UNKNOWN_MEMBER_ID = 25;
 const NO_HEADERS: Record<string, string> = Object.freeze({});
+/** how long a heartbeat answer may wait for a revocation to finish before the library reads it */
+const ACK_WAIT_MS = 500;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
@@ -205,11 +207,17 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
               this.heartbeatFailed(e);
               return done(e, response);
             }
+            if (!response) return done(null, response);
             try {
-              done(null, response && this.reconcile(response));
+              this.reconcile(response);
             } catch (err) {
-              done(err as Error);
+              return done(err as Error);
             }
+            // a revocation that finishes quickly is acknowledged by the library's very next
+            // heartbeat (sent as soon as it reads this answer) instead of one interval later
+            const revoking = [...this.parts.values()].some((p) => p.revoking);
+            const wait = revoking ? Promise.race([this.assignmentTask, sleep(ACK_WAIT_MS)]) : Promise.resolve();
+            void wait.then(() => done(null, this.libraryResponse(response)));
           });
         }) as Api;
         wrapped.version = api.version;
@@ -229,8 +237,8 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     if (lost.length > 0) this.notify({ partitions: [], added: [], revoked: lost, memberId: this.memberId, generation: ++this.generation });
   }
 
-  /** Applies the coordinator's answer; returns what the library may see. */
-  private reconcile(response: HeartbeatResponse): HeartbeatResponse {
+  /** Applies the coordinator's answer: revokes and adds. */
+  private reconcile(response: HeartbeatResponse): void {
     if (response.memberId) this.memberId = response.memberId;
     const assignment = response.assignment?.topicPartitions;
     if (assignment) {
@@ -241,6 +249,11 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
       if (revoked.length > 0) this.revoke(revoked);
       if (added.length > 0) this.add(added);
     }
+  }
+
+  /** The coordinator's answer as the library may see it. */
+  private libraryResponse(response: HeartbeatResponse): HeartbeatResponse {
+    const assignment = response.assignment?.topicPartitions;
     // what the library may believe it owns: the assignment plus what is still being revoked; it
     // acknowledges whatever leaves this view with its next heartbeat
     const withheld = [...this.parts.values()].filter((p) => p.revoking).map((p) => p.partition);
