@@ -19,7 +19,13 @@
  */
 import { loadavg } from 'node:os';
 import { loadSettings } from '@doubletap/config';
-import { createKafka, deleteTopics, ensureTopics, KAFKA_CONSUMER_CLIENTS, type KafkaConsumerClient } from '@doubletap/kafka';
+import {
+  createKafka,
+  deleteTopics,
+  ensureTopics,
+  KAFKA_CONSUMER_CLIENTS,
+  type KafkaConsumerClient,
+} from '@doubletap/kafka';
 import { longestGap, MemberProcess, stackEnv, steadyProducer, uniqueName } from '@doubletap/testing';
 import { intKnob, machine, writeResult } from './lib/common';
 
@@ -62,7 +68,13 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : Math.round((s[s.length / 2 - 1] + s[s.length / 2]) / 2);
 }
 
-async function round(client: KafkaConsumerClient, brokers: string[], group: string, topic: string, a: MemberProcess): Promise<Round> {
+async function round(
+  client: KafkaConsumerClient,
+  brokers: string[],
+  group: string,
+  topic: string,
+  a: MemberProcess,
+): Promise<Round> {
   const all = [...Array(PARTITIONS).keys()];
   await sleep(STEADY_MS);
   const joinAt = Date.now();
@@ -70,23 +82,33 @@ async function round(client: KafkaConsumerClient, brokers: string[], group: stri
   log(`${client}: B joins`);
   const b = new MemberProcess({ client, brokers, group, topic, revokeDelayMs: REVOKE_MS });
   try {
-    await b.until('B reads its partitions', () => b.owned.length > 0 && b.owned.every((p) => b.batches(p).some((e) => e.t > joinAt)));
+    await b.until(
+      'B reads its partitions',
+      () => b.owned.length > 0 && b.owned.every((p) => b.batches(p).some((e) => e.t > joinAt)),
+    );
     const moved = b.owned;
     await a.until('A released them', () => a.owned.length === PARTITIONS - moved.length);
     const kept = a.owned;
-    const revokedAt = a.events.filter((e) => e.ev === 'assigned' && e.t > joinAt && (e.revoked?.length ?? 0) > 0).map((e) => e.t);
+    const revokedAt = a.events
+      .filter((e) => e.ev === 'assigned' && e.t > joinAt && (e.revoked?.length ?? 0) > 0)
+      .map((e) => e.t);
     const bReads = Math.max(...moved.map((p) => b.batches(p).find((e) => e.t > joinAt)!.t));
     const joinSettled = Math.max(bReads, ...revokedAt) + 200;
     await sleep(Math.max(0, joinSettled - Date.now()));
     const joinStallMs = longestGap(a, kept, joinAt, joinSettled);
     const joinReadyMs = (b.events.find((e) => e.ev === 'ready')?.t ?? NaN) - joinAt;
-    const joinAssignedMs = (b.events.find((e) => e.ev === 'assigned' && (e.added?.length ?? 0) > 0)?.t ?? NaN) - joinAt;
+    const joinAssignedMs =
+      (b.events.find((e) => e.ev === 'assigned' && (e.added?.length ?? 0) > 0)?.t ?? NaN) - joinAt;
 
     await sleep(HOLD_MS);
     const leaveAt = Date.now();
     log(`${client}: B leaves`);
     const leaving = b.stop();
-    await a.until('A reads every partition again', () => a.owned.length === PARTITIONS && moved.every((p) => a.batches(p).some((e) => e.t > leaveAt)), 60000);
+    await a.until(
+      'A reads every partition again',
+      () => a.owned.length === PARTITIONS && moved.every((p) => a.batches(p).some((e) => e.t > leaveAt)),
+      60000,
+    );
     await leaving;
     const aBack = Math.max(...moved.map((p) => a.batches(p).find((e) => e.t > leaveAt)!.t));
     const leaveSettled = aBack + 200;
@@ -116,12 +138,30 @@ async function run(client: KafkaConsumerClient, brokers: string[]): Promise<Clie
   const all = [...Array(PARTITIONS).keys()];
   const a = new MemberProcess({ client, brokers, group, topic, revokeDelayMs: REVOKE_MS });
   try {
-    await a.until('A owns every partition and reads', () => a.owned.length === PARTITIONS && all.every((p) => a.batches(p).length > 0));
+    await a.until(
+      'A owns every partition and reads',
+      () => a.owned.length === PARTITIONS && all.every((p) => a.batches(p).length > 0),
+    );
     const rounds: Round[] = [];
     for (let i = 0; i < ROUNDS; i++) rounds.push(await round(client, brokers, group, topic, a));
-    const figures = ['steadyGapMs', 'joinReadyMs', 'joinAssignedMs', 'joinStallMs', 'joinMoveMs', 'leaveStallMs', 'leaveMoveMs'] as const;
-    const med = Object.fromEntries(figures.map((f) => [f, median(rounds.map((r) => r[f]))])) as ClientResult['median'];
-    return { client, protocol: client === 'platformatic' ? 'consumer (KIP-848)' : 'classic (eager)', median: med, rounds };
+    const figures = [
+      'steadyGapMs',
+      'joinReadyMs',
+      'joinAssignedMs',
+      'joinStallMs',
+      'joinMoveMs',
+      'leaveStallMs',
+      'leaveMoveMs',
+    ] as const;
+    const med = Object.fromEntries(
+      figures.map((f) => [f, median(rounds.map((r) => r[f]))]),
+    ) as ClientResult['median'];
+    return {
+      client,
+      protocol: client === 'platformatic' ? 'consumer (KIP-848)' : 'classic (eager)',
+      median: med,
+      rounds,
+    };
   } finally {
     await a.kill();
     await load.stop();
@@ -137,7 +177,14 @@ async function main(): Promise<void> {
   const doc = {
     at,
     machine: machine(),
-    knobs: { partitions: PARTITIONS, perTick: PER_TICK, steadyMs: STEADY_MS, holdMs: HOLD_MS, revokeMs: REVOKE_MS, rounds: ROUNDS },
+    knobs: {
+      partitions: PARTITIONS,
+      perTick: PER_TICK,
+      steadyMs: STEADY_MS,
+      holdMs: HOLD_MS,
+      revokeMs: REVOKE_MS,
+      rounds: ROUNDS,
+    },
     loadAverage: loadavg(),
     results,
   };
@@ -153,6 +200,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`bench:rebalance failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(
+    `bench:rebalance failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+  );
   process.exit(1);
 });

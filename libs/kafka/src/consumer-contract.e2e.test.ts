@@ -1,6 +1,19 @@
 import { loadSettings } from '@doubletap/config';
-import { createIdempotentProducer, createKafka, deleteTopics, ensureTopics, KAFKA_CONSUMER_CLIENTS } from '@doubletap/kafka';
-import { longestGap, MemberProcess, offsetsSeen, stackEnv, steadyProducer, uniqueName } from '@doubletap/testing';
+import {
+  createIdempotentProducer,
+  createKafka,
+  deleteTopics,
+  ensureTopics,
+  KAFKA_CONSUMER_CLIENTS,
+} from '@doubletap/kafka';
+import {
+  longestGap,
+  MemberProcess,
+  offsetsSeen,
+  stackEnv,
+  steadyProducer,
+  uniqueName,
+} from '@doubletap/testing';
 
 /**
  * The consumer-group contract, run on every client behind createBatchConsumer (KAFKA_CONSUMER_CLIENT;
@@ -51,15 +64,22 @@ describe.each(KAFKA_CONSUMER_CLIENTS)('consumer contract (%s)', (client) => {
       producer.send({
         topic: t,
         acks: -1,
-        messages: Array.from({ length: 50 * PARTITIONS }, (_, i) => ({ partition: i % PARTITIONS, value: Buffer.from(String(from + i)) })),
+        messages: Array.from({ length: 50 * PARTITIONS }, (_, i) => ({
+          partition: i % PARTITIONS,
+          value: Buffer.from(String(from + i)),
+        })),
       });
     await send(0);
     const first = member(group, t);
-    await first.until('all of the first 50 per partition', () => [...Array(PARTITIONS).keys()].every((p) => offsetsSeen([first], p).length >= 50));
+    await first.until('all of the first 50 per partition', () =>
+      [...Array(PARTITIONS).keys()].every((p) => offsetsSeen([first], p).length >= 50),
+    );
     await first.stop();
     await send(300);
     const second = member(group, t);
-    await second.until('the next 50 per partition', () => [...Array(PARTITIONS).keys()].every((p) => offsetsSeen([second], p).length >= 50));
+    await second.until('the next 50 per partition', () =>
+      [...Array(PARTITIONS).keys()].every((p) => offsetsSeen([second], p).length >= 50),
+    );
     await new Promise((r) => setTimeout(r, 500)); // nothing more arrives
     await producer.disconnect();
     for (let p = 0; p < PARTITIONS; p++) {
@@ -73,7 +93,10 @@ describe.each(KAFKA_CONSUMER_CLIENTS)('consumer contract (%s)', (client) => {
     const group = uniqueName('g-contract');
     const load = steadyProducer(kafka, t, PARTITIONS);
     const a = member(group, t, { revokeDelayMs: 1500 });
-    await a.until('a owns everything and reads', () => a.owned.length === PARTITIONS && a.batches().length > PARTITIONS * 3);
+    await a.until(
+      'a owns everything and reads',
+      () => a.owned.length === PARTITIONS && a.batches().length > PARTITIONS * 3,
+    );
 
     await new Promise((r) => setTimeout(r, 2000)); // a steady state to compare with
     // a second member joins
@@ -95,8 +118,8 @@ describe.each(KAFKA_CONSUMER_CLIENTS)('consumer contract (%s)', (client) => {
     const before = longestGap(a, kept, joinAt - 2000, joinAt);
     const early = moved.filter((p) => b.batches(p)[0].t < (revokedAt.get(p) ?? Infinity));
     console.log(
-      `${client}: join moved [${moved}] kept [${kept}]: longest pause on kept partitions ${pause} ms during the rebalance ` +
-        `(${before} ms before it); moved partitions read by the new owner before the old one released them: [${early}]`,
+      `${client}: join moved [${moved.join(',')}] kept [${kept.join(',')}]: longest pause on kept partitions ${pause} ms during the rebalance ` +
+        `(${before} ms before it); moved partitions read by the new owner before the old one released them: [${early.join(',')}]`,
     );
     if (incremental) {
       // the old owner's revoke hook takes 1.5 s; kept partitions are read throughout
@@ -108,13 +131,19 @@ describe.each(KAFKA_CONSUMER_CLIENTS)('consumer contract (%s)', (client) => {
     await new Promise((r) => setTimeout(r, 1000));
     const killedAt = Date.now();
     await b.kill();
-    await a.until('a took over', () => a.owned.length === PARTITIONS && moved.every((p) => a.batches(p).some((e) => e.t > killedAt)), 60000);
+    await a.until(
+      'a took over',
+      () => a.owned.length === PARTITIONS && moved.every((p) => a.batches(p).some((e) => e.t > killedAt)),
+      60000,
+    );
     const takeover = Math.min(...moved.map((p) => a.batches(p).find((e) => e.t > killedAt)!.t)) - killedAt;
     console.log(`${client}: kill -9 of the second member: its partitions read again after ${takeover} ms`);
 
     // nothing lost: every offset produced was handled by someone, in order per member
     const sent = await load.stop();
-    await a.until('a read everything', () => [...Array(PARTITIONS).keys()].every((p) => new Set(offsetsSeen([a, b], p)).size >= sent[p]));
+    await a.until('a read everything', () =>
+      [...Array(PARTITIONS).keys()].every((p) => new Set(offsetsSeen([a, b], p)).size >= sent[p]),
+    );
     let duplicates = 0;
     for (let p = 0; p < PARTITIONS; p++) {
       const seen = offsetsSeen([a, b], p);

@@ -15,10 +15,17 @@ export interface ConsumerClientSettings {
  * eager rebalances: every member stops) or @platformatic/kafka with the KIP-848 consumer protocol
  * (incremental: only moved partitions are revoked). Both keep the {@link BatchConsumer} contract.
  */
-export function createBatchConsumer(settings: ConsumerClientSettings, options: BatchConsumerOptions): GroupConsumer {
+export function createBatchConsumer(
+  settings: ConsumerClientSettings,
+  options: BatchConsumerOptions,
+): GroupConsumer {
   if (settings.kafka.consumerClient === 'platformatic') {
     const { kafka: _kafka, ...rest } = options;
-    return new PlatformaticBatchConsumer({ ...rest, brokers: settings.kafka.brokers, clientId: settings.kafka.clientId });
+    return new PlatformaticBatchConsumer({
+      ...rest,
+      brokers: settings.kafka.brokers,
+      clientId: settings.kafka.clientId,
+    });
   }
   return new BatchConsumer(options);
 }

@@ -15,6 +15,7 @@ type RecordsBatch = Platformatic.RecordsBatch;
 /** The ConsumerGroupHeartbeat answer, as the library parses it (apis/consumer/consumer-group-heartbeat-v1). */
 interface HeartbeatResponse {
   memberId: string | null;
+  heartbeatIntervalMs: number;
   memberEpoch: number;
   assignment: { topicPartitions: TopicPartitions } | null;
 }
@@ -52,6 +53,11 @@ const IS_CONTROL = 0x20;
 const FENCED_MEMBER_EPOCH = 110;
 const UNKNOWN_MEMBER_ID = 25;
 const NO_HEADERS: Record<string, string> = Object.freeze({});
+/**
+ * a batch's heartbeat() fails when the coordinator has not answered for this long (or two of its
+ * heartbeat intervals and a second; the session it expires members after is longer)
+ */
+const CONFIRM_WITHIN_MS = 5000;
 /** how long a heartbeat answer may wait for a revocation to finish before the library reads it */
 const ACK_WAIT_MS = 500;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -83,6 +89,10 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
   /** what the coordinator assigned last (this topic) */
   private target = new Set<number>();
   private generation = 0;
+  /** when the coordinator last answered a heartbeat */
+  private lastBeat = 0;
+  /** the heartbeat interval the coordinator asks for */
+  private beatEveryMs = 1000;
   private memberId = '';
   private assignmentTask: Promise<void> = Promise.resolve();
   private wanted = false;
@@ -103,7 +113,9 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
   }
 
   get lastCrash(): Error | undefined {
-    return this.current.state === 'restarting' && this.current.lastError ? new Error(this.current.lastError) : undefined;
+    return this.current.state === 'restarting' && this.current.lastError
+      ? new Error(this.current.lastError)
+      : undefined;
   }
 
   status(): ConsumerStatus {
@@ -139,7 +151,11 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     if (!this.topicId) throw new Error(`topic ${options.topic} does not exist`);
     // joins the group (the library joins only through consume()); the stream itself is never read:
     // a stream nobody reads never fetches, and the library must not resume it on a rebalance
-    const stream = await consumer.consume({ topics: [options.topic], autocommit: false, mode: lib.MessagesStreamModes.COMMITTED });
+    const stream = await consumer.consume({
+      topics: [options.topic],
+      autocommit: false,
+      mode: lib.MessagesStreamModes.COMMITTED,
+    });
     stream.resume = () => stream;
     stream.on('error', (e: Error) => this.logger?.warn({ err: e }, 'the unread membership stream failed'));
     this.memberId = consumer.memberId ?? '';
@@ -207,6 +223,8 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
               this.heartbeatFailed(e);
               return done(e, response);
             }
+            this.lastBeat = Date.now();
+            if (response && response.heartbeatIntervalMs > 0) this.beatEveryMs = response.heartbeatIntervalMs;
             if (!response) return done(null, response);
             try {
               this.reconcile(response);
@@ -216,7 +234,9 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
             // a revocation that finishes quickly is acknowledged by the library's very next
             // heartbeat (sent as soon as it reads this answer) instead of one interval later
             const revoking = [...this.parts.values()].some((p) => p.revoking);
-            const wait = revoking ? Promise.race([this.assignmentTask, sleep(ACK_WAIT_MS)]) : Promise.resolve();
+            const wait = revoking
+              ? Promise.race([this.assignmentTask, sleep(ACK_WAIT_MS)])
+              : Promise.resolve();
             void wait.then(() => done(null, this.libraryResponse(response)));
           });
         }) as Api;
@@ -229,12 +249,22 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     const code = (error as { response?: { errorCode?: number } }).response?.errorCode;
     if (code !== FENCED_MEMBER_EPOCH && code !== UNKNOWN_MEMBER_ID) return;
     // fenced: the coordinator gave everything away already (the session expired); nothing to commit
-    this.logger?.warn({ group: this.options.groupId, code }, 'fenced by the group coordinator: every partition is lost');
+    this.logger?.warn(
+      { group: this.options.groupId, code },
+      'fenced by the group coordinator: every partition is lost',
+    );
     const lost = this.ownedPartitions;
     this.target = new Set();
     this.libraryView = [];
     this.parts.clear();
-    if (lost.length > 0) this.notify({ partitions: [], added: [], revoked: lost, memberId: this.memberId, generation: ++this.generation });
+    if (lost.length > 0)
+      this.notify({
+        partitions: [],
+        added: [],
+        revoked: lost,
+        memberId: this.memberId,
+        generation: ++this.generation,
+      });
   }
 
   /** Applies the coordinator's answer: revokes and adds. */
@@ -244,7 +274,9 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     if (assignment) {
       const mine = assignment.find((tp) => tp.topicId === this.topicId)?.partitions ?? [];
       this.target = new Set(mine);
-      const revoked = [...this.parts.values()].filter((p) => !p.revoking && !this.target.has(p.partition)).map((p) => p.partition);
+      const revoked = [...this.parts.values()]
+        .filter((p) => !p.revoking && !this.target.has(p.partition))
+        .map((p) => p.partition);
       const added = mine.filter((p) => !this.parts.has(p));
       if (revoked.length > 0) this.revoke(revoked);
       if (added.length > 0) this.add(added);
@@ -262,14 +294,25 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     if (same && (!assignment || withheld.length === 0)) return response;
     this.libraryView = view;
     const others: TopicPartitions = (assignment ?? []).filter((tp) => tp.topicId !== this.topicId);
-    return { ...response, assignment: { topicPartitions: [...others, { topicId: this.topicId!, partitions: view }] } };
+    return {
+      ...response,
+      assignment: { topicPartitions: [...others, { topicId: this.topicId!, partitions: view }] },
+    };
   }
 
   /** the partitions the library was last told it owns */
   private libraryView: number[] = [];
 
   private add(partitions: number[]): void {
-    for (const p of partitions) this.parts.set(p, { partition: p, ready: false, revoking: false, paused: false, seeks: 0, busy: false });
+    for (const p of partitions)
+      this.parts.set(p, {
+        partition: p,
+        ready: false,
+        revoking: false,
+        paused: false,
+        seeks: 0,
+        busy: false,
+      });
     const assignment: Assignment = {
       partitions: this.ownedPartitions.filter((p) => !this.parts.get(p)!.revoking),
       added: [...partitions].sort((a, b) => a - b),
@@ -279,7 +322,9 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     };
     this.logger?.info({ assignment }, 'partitions assigned');
     this.notify(assignment, async () => {
-      const unknown = partitions.filter((p) => this.parts.get(p)?.position === undefined && this.parts.get(p)?.seeks === 0);
+      const unknown = partitions.filter(
+        (p) => this.parts.get(p)?.position === undefined && this.parts.get(p)?.seeks === 0,
+      );
       const start = await this.startOffsets(unknown);
       for (const p of partitions) {
         const part = this.parts.get(p);
@@ -310,7 +355,9 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     this.notify(
       assignment,
       async () => {
-        await this.commit(partitions).catch((e: unknown) => this.logger?.warn({ err: e, partitions }, 'commit before revocation failed'));
+        await this.commit(partitions).catch((e: unknown) =>
+          this.logger?.warn({ err: e, partitions }, 'commit before revocation failed'),
+        );
         for (const p of partitions) if (this.parts.get(p)?.revoking) this.parts.delete(p);
         this.logger?.info({ partitions, ms: Date.now() - started }, 'partitions released');
       },
@@ -324,9 +371,13 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     this.assignmentTask = this.assignmentTask
       .then(() => before?.())
       .then(() => handler.onAssignment?.(assignment))
-      .catch((e: unknown) => logger?.error({ err: e, assignment }, 'the handler failed to apply an assignment'))
+      .catch((e: unknown) =>
+        logger?.error({ err: e, assignment }, 'the handler failed to apply an assignment'),
+      )
       .then(() => then?.())
-      .catch((e: unknown) => logger?.error({ err: e, assignment }, 'cannot position the assigned partitions'));
+      .catch((e: unknown) =>
+        logger?.error({ err: e, assignment }, 'cannot position the assigned partitions'),
+      );
   }
 
   /** The committed offset of each partition, or the log start (end) when there is none. */
@@ -337,11 +388,19 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     const consumer = this.consumer!;
     for (let attempt = 1; ; attempt++) {
       try {
-        const committed = (await consumer.listCommittedOffsets({ topics: [{ topic, partitions }] })).get(topic) ?? [];
+        const committed =
+          (await consumer.listCommittedOffsets({ topics: [{ topic, partitions }] })).get(topic) ?? [];
         const missing = partitions.filter((p) => committed[p] === undefined || committed[p] < 0n);
         for (const p of partitions) if (!missing.includes(p)) out.set(p, Number(committed[p]));
         if (missing.length > 0) {
-          const ends = (await consumer.listOffsets({ topics: [topic], partitions: { [topic]: missing }, timestamp: fromBeginning ? -2n : -1n })).get(topic) ?? [];
+          const ends =
+            (
+              await consumer.listOffsets({
+                topics: [topic],
+                partitions: { [topic]: missing },
+                timestamp: fromBeginning ? -2n : -1n,
+              })
+            ).get(topic) ?? [];
           for (const p of missing) out.set(p, Number(ends[p] ?? 0n));
         }
         return out;
@@ -356,7 +415,9 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
   // ------------------------------------------------------------------ fetching
 
   private fetchable(): Owned[] {
-    return [...this.parts.values()].filter((p) => p.ready && !p.revoking && !p.paused && !p.busy && p.position !== undefined);
+    return [...this.parts.values()].filter(
+      (p) => p.ready && !p.revoking && !p.paused && !p.busy && p.position !== undefined,
+    );
   }
 
   private async idle(ms: number): Promise<void> {
@@ -388,7 +449,8 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
         this.current.lastError = e instanceof Error ? e.message : String(e);
         this.logger?.warn({ err: e, group: this.options.groupId, inMs: backoff }, 'fetch failed; retrying');
         this.consumer?.clearMetadata();
-        if ((e as { findBy?: (k: string, v: string) => unknown }).findBy?.('apiId', 'OFFSET_OUT_OF_RANGE')) await this.resetOutOfRange(parts).catch(() => undefined);
+        if ((e as { findBy?: (k: string, v: string) => unknown }).findBy?.('apiId', 'OFFSET_OUT_OF_RANGE'))
+          await this.resetOutOfRange(parts).catch(() => undefined);
         await this.idle(backoff);
       }
     }
@@ -400,13 +462,21 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     const partitions = parts.map((p) => p.partition);
     const consumer = this.consumer!;
     const [low, high] = await Promise.all(
-      [-2n, -1n].map(async (timestamp) => (await consumer.listOffsets({ topics: [topic], partitions: { [topic]: partitions }, timestamp })).get(topic) ?? []),
+      [-2n, -1n].map(
+        async (timestamp) =>
+          (
+            await consumer.listOffsets({ topics: [topic], partitions: { [topic]: partitions }, timestamp })
+          ).get(topic) ?? [],
+      ),
     );
     for (const part of parts) {
       const lo = Number(low[part.partition] ?? 0n);
       const hi = Number(high[part.partition] ?? 0n);
       if (part.position !== undefined && part.position >= lo && part.position <= hi) continue;
-      this.logger?.warn({ partition: part.partition, position: part.position, low: lo, high: hi }, 'offset out of range: reset');
+      this.logger?.warn(
+        { partition: part.partition, position: part.position, low: lo, high: hi },
+        'offset out of range: reset',
+      );
       part.position = fromBeginning ? lo : hi;
       part.seeks += 1;
     }
@@ -493,8 +563,13 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     }
     let held = false;
     const ctx: BatchContext = {
+      // heartbeats run by themselves; "confirm" = still assigned, and the coordinator answered lately
       heartbeat: async () => {
-        if (!this.wanted || part.revoking || this.parts.get(p) !== part) throw new Error(`partition ${p} is no longer owned by this member`);
+        if (!this.wanted || part.revoking || this.parts.get(p) !== part)
+          throw new Error(`partition ${p} is no longer owned by this member`);
+        const silent = Date.now() - this.lastBeat;
+        if (silent > Math.max(CONFIRM_WITHIN_MS, 2 * this.beatEveryMs + 1000))
+          throw new Error(`partition ${p}: no heartbeat answer from the group coordinator for ${silent} ms`);
       },
       isRunning: () => this.wanted,
       isStale: () => part.revoking || this.parts.get(p) !== part,
@@ -511,7 +586,10 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
       this.current.lastError = e instanceof Error ? e.message : String(e);
       this.current.restarts += 1;
       this.setState('restarting');
-      this.logger?.error({ err: e, partition: p, group: this.options.groupId }, 'the handler failed a batch; fetching it again');
+      this.logger?.error(
+        { err: e, partition: p, group: this.options.groupId },
+        'the handler failed a batch; fetching it again',
+      );
       await sleep(Math.min(5000, 200 * this.current.restarts));
       return;
     }
@@ -525,10 +603,17 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     const consumer = this.consumer;
     if (!consumer) return;
     const offsets: Array<{ topic: string; partition: number; offset: bigint; leaderEpoch: number }> = [];
-    const parts = only ? only.map((p) => this.parts.get(p)).filter((p) => p !== undefined) : [...this.parts.values()];
+    const parts = only
+      ? only.map((p) => this.parts.get(p)).filter((p) => p !== undefined)
+      : [...this.parts.values()];
     for (const part of parts) {
       if (part.toCommit === undefined) continue;
-      offsets.push({ topic: this.options.topic, partition: part.partition, offset: BigInt(part.toCommit), leaderEpoch: -1 });
+      offsets.push({
+        topic: this.options.topic,
+        partition: part.partition,
+        offset: BigInt(part.toCommit),
+        leaderEpoch: -1,
+      });
     }
     if (offsets.length === 0) return;
     await consumer.commit({ offsets });

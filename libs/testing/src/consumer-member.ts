@@ -40,7 +40,13 @@ async function main(): Promise<void> {
           emit({ ev: 'assigned', ...a });
         },
         handleBatch: async (partition, records) => {
-          emit({ ev: 'batch', p: partition, from: records[0].offset, to: records[records.length - 1].offset, n: records.length });
+          emit({
+            ev: 'batch',
+            p: partition,
+            from: records[0].offset,
+            to: records[records.length - 1].offset,
+            n: records.length,
+          });
           if (batchDelay > 0) await sleep(batchDelay);
         },
       },

@@ -109,7 +109,8 @@ export class MemberProcess {
 /** Offsets each member handled per partition, in order (duplicates kept). */
 export function offsetsSeen(members: MemberProcess[], partition: number): number[] {
   const out: number[] = [];
-  for (const m of members) for (const b of m.batches(partition)) for (let o = b.from!; o <= b.to!; o++) out.push(o);
+  for (const m of members)
+    for (const b of m.batches(partition)) for (let o = b.from!; o <= b.to!; o++) out.push(o);
   return out.sort((a, b) => a - b);
 }
 
@@ -131,7 +132,13 @@ export function longestGap(member: MemberProcess, partitions: number[], from: nu
 }
 
 /** Writes `perTick` records to every partition every `everyMs` until stopped; returns how many per partition. */
-export function steadyProducer(kafka: Kafka, topic: string, partitions: number, perTick = 5, everyMs = 20): { stop(): Promise<number[]> } {
+export function steadyProducer(
+  kafka: Kafka,
+  topic: string,
+  partitions: number,
+  perTick = 5,
+  everyMs = 20,
+): { stop(): Promise<number[]> } {
   const producer = createIdempotentProducer(kafka);
   const sent = new Array<number>(partitions).fill(0);
   let running = true;
@@ -139,7 +146,9 @@ export function steadyProducer(kafka: Kafka, topic: string, partitions: number, 
     await producer.connect();
     while (running) {
       const messages = [];
-      for (let p = 0; p < partitions; p++) for (let i = 0; i < perTick; i++) messages.push({ partition: p, value: Buffer.from(String(sent[p] + i)) });
+      for (let p = 0; p < partitions; p++)
+        for (let i = 0; i < perTick; i++)
+          messages.push({ partition: p, value: Buffer.from(String(sent[p] + i)) });
       await producer.send({ topic, acks: -1, messages });
       for (let p = 0; p < partitions; p++) sent[p] += perTick;
       await new Promise((r) => setTimeout(r, everyMs));
