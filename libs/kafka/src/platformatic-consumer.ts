@@ -246,8 +246,12 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
   }
 
   private heartbeatFailed(error: Error): void {
-    const code = (error as { response?: { errorCode?: number } }).response?.errorCode;
+    const response = (error as { response?: { errorCode?: number } }).response;
+    const code = response?.errorCode;
     if (code !== FENCED_MEMBER_EPOCH && code !== UNKNOWN_MEMBER_ID) return;
+    // the library rejoins (epoch 0) only after FENCED_MEMBER_EPOCH; after UNKNOWN_MEMBER_ID (the
+    // session expired, e.g. a pause longer than it) it would repeat the same heartbeat for ever
+    if (response && code === UNKNOWN_MEMBER_ID) response.errorCode = FENCED_MEMBER_EPOCH;
     // fenced: the coordinator gave everything away already (the session expired); nothing to commit
     this.logger?.warn(
       { group: this.options.groupId, code },
