@@ -149,6 +149,7 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     const metadata = await consumer.metadata({ topics: [options.topic] });
     this.topicId = metadata.topics.get(options.topic)?.id;
     if (!this.topicId) throw new Error(`topic ${options.topic} does not exist`);
+    if (options.sessionTimeoutMs !== undefined) await this.setSessionTimeout(lib, options.sessionTimeoutMs);
     // joins the group (the library joins only through consume()); the stream itself is never read:
     // a stream nobody reads never fetches, and the library must not resume it on a rebalance
     const stream = await consumer.consume({
@@ -162,6 +163,45 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     this.setState('running');
     this.commitTimer = setInterval(() => void this.commit().catch(() => undefined), 1000);
     this.loop = this.run();
+  }
+
+  /**
+   * The consumer protocol's session timeout is the group's (`consumer.session.timeout.ms`, a GROUP
+   * config; the broker's `group.consumer.session.timeout.ms` otherwise), not the member's: set it so
+   * a dead member's partitions move after `ms`, as with kafkajs's member session timeout. A broker
+   * that refuses it (below its `group.consumer.min.session.timeout.ms`) keeps its default.
+   */
+  private async setSessionTimeout(lib: typeof Platformatic, ms: number): Promise<void> {
+    const admin = new lib.Admin({
+      clientId: this.options.clientId,
+      bootstrapBrokers: this.options.brokers,
+      timeout: 10000,
+      retries: 2,
+    });
+    try {
+      await admin.incrementalAlterConfigs({
+        resources: [
+          {
+            resourceType: lib.ConfigResourceTypes.GROUP,
+            resourceName: this.options.groupId,
+            configs: [
+              {
+                name: 'consumer.session.timeout.ms',
+                configOperation: lib.IncrementalAlterConfigOperationTypes.SET,
+                value: String(ms),
+              },
+            ],
+          },
+        ],
+      });
+    } catch (e) {
+      this.logger?.warn(
+        { err: e, group: this.options.groupId, ms },
+        'cannot set the group session timeout; the broker default applies',
+      );
+    } finally {
+      await admin.close().catch(() => undefined);
+    }
   }
 
   /** Continue from `offset` on the next fetch of that partition. */
