@@ -111,6 +111,7 @@ export class AggregatorApp {
       maxBytesPerPartition: 1048576,
       maxBytes: 8 * 1048576,
       partitionsConsumedConcurrently: options.concurrency ?? Math.min(4, partitions),
+      warm: () => aggregator.warmPartitions,
     });
     aggregator.attach(consumer);
     // liveness: a fatal error, or a consumer that crashed and is not running again, is never green
@@ -163,6 +164,7 @@ export class AggregatorApp {
         delay = Math.min(delay * 2, 5000);
       }
     }
+    await aggregator.scanStores(); // the first join claims the stores an earlier run left on disk
     await consumer.start();
     const every = options.ownersRefreshMs ?? 30000;
     app.refreshTimer = setInterval(() => {

@@ -1,5 +1,6 @@
 import type { Assignment, BatchContext, BatchHandler, ConsumedRecord, Kafka } from '@doubletap/kafka';
 import type { Logger } from '@doubletap/observability';
+import { PartitionStore } from '@doubletap/store';
 import type { AggregatorMetrics } from './metrics';
 import { OwnershipListener } from './ownership';
 import { QueryService, type PartitionStatus } from './queries';
@@ -93,6 +94,25 @@ export class Aggregator implements BatchHandler {
   /** The consumer is created after the handler: connect them before start. */
   attach(control: PartitionControl): void {
     this.control = control;
+  }
+
+  /** partition → last applied offset of local stores this process holds but does not own (assignment hints) */
+  get warmPartitions(): Record<number, number> {
+    return this.listener.warm;
+  }
+
+  /** Looks at the stores left on disk by an earlier run, so the first join can claim them. */
+  async scanStores(): Promise<void> {
+    const found = new Map<number, number>();
+    for (let p = 0; p < this.deps.partitions; p++) {
+      try {
+        const offset = await PartitionStore.peekOffset(this.deps.dataDir, p);
+        if (offset !== undefined) found.set(p, offset);
+      } catch (e) {
+        this.deps.logger.warn({ err: e, partition: p }, 'cannot read a store left on disk; not claiming it');
+      }
+    }
+    this.listener.remember(found);
   }
 
   get ownedPartitions(): number[] {

@@ -25,6 +25,11 @@ export interface PartitionControl {
   seek(partition: number, offset: number): void;
   pause(partitions: number[]): void;
   resume(partitions: number[]): void;
+  /**
+   * Asks the group coordinator now whether this member still owns `partition` in the generation that
+   * assigned it: false = not ours; throws when it cannot be asked (the coordinator is unreachable).
+   */
+  confirmOwnership(partition: number): Promise<boolean>;
 }
 
 /** Where the aggregator announces which partitions it owns (Redis owners map in production). */

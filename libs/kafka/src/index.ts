@@ -60,3 +60,4 @@ export { offsetsForTime, readRanges } from './range-reader';
 export type { ReadRange, ReadRangesOptions } from './range-reader';
 export { describeTopics, partitionLeaders } from './describe';
 export type { PartitionLeader, TopicDescription } from './describe';
+export { stickyAssignment, type MemberClaim } from './sticky-assignment';

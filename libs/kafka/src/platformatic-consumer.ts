@@ -204,6 +204,34 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
     }
   }
 
+  /**
+   * Does this member still own `partition`? Assigned, not being revoked, and the coordinator accepts
+   * the member's current epoch now: an OffsetFetch carries it (KIP-848 checks it; the library
+   * heartbeats and retries after STALE_MEMBER_EPOCH). A fenced or unknown member owns nothing (false);
+   * a coordinator that cannot be reached throws.
+   */
+  async confirmOwnership(partition: number): Promise<boolean> {
+    const part = this.parts.get(partition);
+    const consumer = this.consumer;
+    if (!consumer || !this.wanted || !part || part.revoking) return false;
+    try {
+      await consumer.listCommittedOffsets({
+        topics: [{ topic: this.options.topic, partitions: [partition] }],
+      });
+    } catch (e) {
+      const find = (e as { findBy?: (k: string, v: string) => unknown }).findBy;
+      if (
+        find &&
+        ['FENCED_MEMBER_EPOCH', 'UNKNOWN_MEMBER_ID', 'STALE_MEMBER_EPOCH'].some((id) =>
+          find.call(e, 'apiId', id),
+        )
+      )
+        return false;
+      throw e;
+    }
+    return this.parts.get(partition) === part && !part.revoking && this.target.has(partition);
+  }
+
   /** Continue from `offset` on the next fetch of that partition. */
   seek(partition: number, offset: number): void {
     const part = this.parts.get(partition);

@@ -1,5 +1,5 @@
 import { ClassicLevel } from 'classic-level';
-import { mkdir, rm } from 'node:fs/promises';
+import { access, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -123,6 +123,24 @@ export class PartitionStore {
     } catch (e) {
       if (db) await db.close().catch(() => undefined);
       throw e instanceof StoreOpenError ? e : new StoreOpenError(partition, path, e);
+    }
+  }
+
+  /**
+   * The last applied offset of the store of `partition` under `dataDir` if there is one (it must not be
+   * open): what a member tells the group about local state it could resume from.
+   */
+  static async peekOffset(dataDir: string, partition: number): Promise<number | undefined> {
+    try {
+      await access(storePath(dataDir, partition));
+    } catch {
+      return undefined;
+    }
+    const store = await PartitionStore.open(dataDir, partition);
+    try {
+      return store.lastOffset();
+    } finally {
+      await store.close();
     }
   }
 

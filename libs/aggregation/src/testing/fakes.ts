@@ -142,6 +142,15 @@ export class FakeInput implements InputTopicView {
 export class FakeControl implements PartitionControl {
   readonly seeks: Array<[number, number]> = [];
   readonly paused = new Set<number>();
+  /** what the coordinator answers (a function of the partition), or an error when it cannot be asked */
+  ownership: (partition: number) => boolean | Error = () => true;
+  readonly confirmations: number[] = [];
+  async confirmOwnership(partition: number): Promise<boolean> {
+    this.confirmations.push(partition);
+    const answer = this.ownership(partition);
+    if (answer instanceof Error) throw answer;
+    return answer;
+  }
   seek(partition: number, offset: number): void {
     this.seeks.push([partition, offset]);
   }
