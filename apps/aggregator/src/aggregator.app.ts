@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Settings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
-import { BatchConsumer, createKafka, TopicIdentityReader, topicOffsets } from '@doubletap/kafka';
+import { createBatchConsumer, createKafka, type GroupConsumer, TopicIdentityReader, topicOffsets } from '@doubletap/kafka';
 import { createLogger, createMetricsRegistry, HealthRegistry, type Logger, type Registry } from '@doubletap/observability';
 import { createRedis, publishOwners, withdrawOwners, type Redis } from '@doubletap/redis';
 import type { FastifyInstance } from 'fastify';
@@ -43,7 +43,7 @@ export class AggregatorApp {
     readonly aggregator: Aggregator,
     readonly metrics: Registry,
     readonly url: string,
-    private readonly consumer: BatchConsumer,
+    private readonly consumer: GroupConsumer,
     private readonly identity: TopicIdentityReader,
     private readonly redis: Redis,
     private readonly http: FastifyInstance,
@@ -107,7 +107,7 @@ export class AggregatorApp {
       },
     });
 
-    const consumer = new BatchConsumer({
+    const consumer = createBatchConsumer({ kafka: { ...settings.kafka, clientId: `${settings.kafka.clientId}-aggregator` } }, {
       kafka,
       groupId: settings.aggregator.groupId,
       topic: topics.events,

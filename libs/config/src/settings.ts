@@ -13,6 +13,8 @@ export interface Settings {
     readonly clientId: string;
     /** the client the api produces LikeEvents with (docs/adr/0012-platformatic-kafka-producer.md) */
     readonly producerClient: 'kafkajs' | 'platformatic';
+    /** the client consumer groups (aggregator, projector) run on (docs/adr/0019-kip848-consumer.md) */
+    readonly consumerClient: 'kafkajs' | 'platformatic';
   };
   readonly registry: { readonly url: string };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
@@ -114,6 +116,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       brokers: r.list('KAFKA_BROKERS', ['127.0.0.1:19092']),
       clientId: r.string('KAFKA_CLIENT_ID', 'doubletap'),
       producerClient: r.oneOf('KAFKA_PRODUCER_CLIENT', ['kafkajs', 'platformatic'] as const, 'platformatic'),
+      consumerClient: r.oneOf('KAFKA_CONSUMER_CLIENT', ['kafkajs', 'platformatic'] as const, 'kafkajs'),
     },
     registry: {
       url: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:18081/apis/ccompat/v7', ['http:', 'https:']),

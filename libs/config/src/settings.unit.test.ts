@@ -38,6 +38,12 @@ describe('loadSettings', () => {
     expect(() => loadSettings({ PRODUCER_LANES: '17' })).toThrow(/PRODUCER_LANES/);
   });
 
+  it('consumes with kafkajs unless KAFKA_CONSUMER_CLIENT names platformatic (ADR 0019), and refuses another name', () => {
+    expect(loadSettings({}).kafka.consumerClient).toBe('kafkajs');
+    expect(loadSettings({ KAFKA_CONSUMER_CLIENT: 'platformatic' }).kafka.consumerClient).toBe('platformatic');
+    expect(() => loadSettings({ KAFKA_CONSUMER_CLIENT: 'rdkafka' })).toThrow(/KAFKA_CONSUMER_CLIENT/);
+  });
+
   it('names every invalid variable at once', () => {
     const attempt = () => loadSettings({ API_PORT: 'eighty', TOPIC_PARTITIONS: '0', REDIS_URL: 'http://x' });
     expect(attempt).toThrow(ConfigError);

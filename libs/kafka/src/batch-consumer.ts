@@ -78,6 +78,26 @@ function hasKeys(o: object): boolean {
   return false;
 }
 
+/** What a consumer-group member offers its owner, whichever client it runs on (see consumers.ts). */
+export interface GroupConsumer {
+  readonly ownedPartitions: number[];
+  /** the error of the crash the consumer has not recovered from yet, if any */
+  readonly lastCrash: Error | undefined;
+  status(): ConsumerStatus;
+  start(): Promise<void>;
+  /** continue from `offset` (the next offset to read) on the next fetch of that partition */
+  seek(partition: number, offset: number): void;
+  pause(partitions: number[]): void;
+  resume(partitions: number[]): void;
+  /**
+   * asks the group coordinator now whether this member still owns `partition`: false = not ours;
+   * throws when the coordinator cannot be asked
+   */
+  confirmOwnership(partition: number): Promise<boolean>;
+  /** finish the batch in flight, commit what was resolved, leave the group */
+  stop(): Promise<void>;
+}
+
 export interface BatchConsumerOptions {
   kafka: Kafka;
   groupId: string;
@@ -124,7 +144,7 @@ export interface ConsumerStatus {
  * partition was revoked (the new member is assigned afresh). `status()` says which it is, so
  * liveness can fail while the consumer is not running.
  */
-export class BatchConsumer {
+export class BatchConsumer implements GroupConsumer {
   private consumer: PatchedConsumer;
   private owned = new Set<number>();
   /** the consumer and generation `owned` was computed for (at its last GROUP_JOIN) */

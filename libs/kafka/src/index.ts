@@ -15,7 +15,12 @@ export type {
   BatchHandler,
   ConsumedRecord,
   ConsumerStatus,
+  GroupConsumer,
 } from './batch-consumer';
+export { PlatformaticBatchConsumer } from './platformatic-consumer';
+export type { PlatformaticBatchConsumerOptions } from './platformatic-consumer';
+export { createBatchConsumer, KAFKA_CONSUMER_CLIENTS } from './consumers';
+export type { ConsumerClientSettings, KafkaConsumerClient } from './consumers';
 export {
   BatchingProducer,
   KafkaBatchSink,

@@ -14,3 +14,5 @@ export { StackControl } from './stack-control';
 export type { ClusterPart, Fault, PartStatus, SinglePart, StackPart, StackProfile } from './stack-control';
 export { countsFromTopic, groundTruth, produceActions, randomActions, totalsOf } from './likes-fixtures';
 export type { Action } from './likes-fixtures';
+export { longestGap, MemberProcess, offsetsSeen, steadyProducer } from './consumer-members';
+export type { MemberEvent, MemberOptions } from './consumer-members';
