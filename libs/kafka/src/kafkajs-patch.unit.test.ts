@@ -34,3 +34,75 @@ describe('kafkajs produce grouping (patched)', () => {
     expect(group({ topic: 't', partitionMetadata: [], messages: [{ key: 'a', n: 1 }], partitioner })).toEqual({});
   });
 });
+
+/**
+ * The second hunk of the patch (ADR 0021): a record of a produce request is encoded into one exactly
+ * sized buffer instead of a 512-byte Encoder per record and per header. It must write the same bytes
+ * as upstream's encoder (kept in the patched module as `.upstream`) and decode with kafkajs's own
+ * record decoder.
+ */
+type RecordInput = { offsetDelta?: number; timestampDelta?: number; key?: unknown; value?: unknown; headers?: Record<string, unknown> };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as ((r: RecordInput) => { buffer: Buffer }) & {
+  upstream: (r: RecordInput) => { buffer: Buffer };
+};
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const KafkaDecoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => { readVarIntBytes(): Buffer };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const decodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/decoder') as (
+  decoder: unknown,
+  batchContext: { firstOffset: string; firstTimestamp: string; magicByte: number },
+) => { key: Buffer | null; value: Buffer | null; headers: Record<string, Buffer | Buffer[]>; offset: string };
+
+describe('kafkajs record encoding (patched)', () => {
+  it('is the patched encoder', () => {
+    expect(typeof encodeRecord.upstream).toBe('function');
+  });
+
+  it('writes the bytes upstream writes, for every shape of record', () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed % n;
+    };
+    const bytes = (): unknown => {
+      switch (rnd(6)) {
+        case 0:
+          return null;
+        case 1:
+          return undefined;
+        case 2:
+          return Buffer.alloc(rnd(300), rnd(256));
+        case 3:
+          return 'é'.repeat(rnd(100)); // multi-byte utf8
+        case 4:
+          return Buffer.alloc(20_000 + rnd(200_000), 1); // 3-byte length varints
+        default:
+          return `p${rnd(2000)}/u${rnd(1e6)}`;
+      }
+    };
+    for (let i = 0; i < 3000; i++) {
+      const record: RecordInput = {
+        offsetDelta: rnd(3) === 0 ? rnd(200_000) : rnd(100),
+        timestampDelta: [0, rnd(100), rnd(1e6), -rnd(1e6), 1e12 + rnd(1000)][rnd(5)], // the last: upstream's path
+        key: bytes(),
+        value: bytes(),
+      };
+      if (rnd(2)) record.headers = { reason: 'x'.repeat(rnd(200)), 'source-offset': String(rnd(1e9)), many: ['a', Buffer.from('b')] };
+      const fast = encodeRecord(record).buffer;
+      expect(fast.equals(encodeRecord.upstream(record).buffer)).toBe(true);
+    }
+  });
+
+  it('decodes with kafkajs', () => {
+    const encoded = encodeRecord({ offsetDelta: 3, timestampDelta: 5, key: 'p1/u2', value: Buffer.from('v'), headers: { reason: 'r', many: ['a', 'b'] } }).buffer;
+    const body = new KafkaDecoder(encoded).readVarIntBytes(); // the record's length prefix, as kafkajs's batch decoder reads it
+    expect(body.length).toBe(encoded.length - 1);
+    const decoded = decodeRecord(new KafkaDecoder(body), { firstOffset: '10', firstTimestamp: '1000', magicByte: 2 });
+    expect(decoded.offset).toBe('13');
+    expect(decoded.key?.toString()).toBe('p1/u2');
+    expect(decoded.value?.toString()).toBe('v');
+    expect(decoded.headers.reason.toString()).toBe('r');
+    expect((decoded.headers.many as Buffer[]).map(String)).toEqual(['a', 'b']);
+  });
+});
