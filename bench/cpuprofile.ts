@@ -13,7 +13,8 @@
  *   node -r ./scripts/paths.js dist/bench/cpuprofile.js <file.cpuprofile>
  *     prints the same summary of an existing profile (e.g. one `BENCH_PROFILE=1 npm run bench:aggregate` wrote).
  *
- * BENCH_TOP (25) functions are listed. Shares are of the busy time (samples that are not idle).
+ * BENCH_PROFILE=0 runs the same replay without the profiler (CPU per event only: the fetch-size
+ * sweep of ADR 0021). BENCH_TOP (25) functions are listed. Shares are of the busy time (samples that are not idle).
  * The JSON summary goes to stdout, the table to stderr.
  */
 import { readFileSync } from 'node:fs';
@@ -35,6 +36,7 @@ const PAIRS = intKnob('BENCH_PAIRS', Math.max(1, Math.floor(EVENTS / 8)));
 const POSTS = intKnob('BENCH_POSTS', 2000);
 const PARTITIONS = intKnob('BENCH_PARTITIONS', 4);
 const TOP = intKnob('BENCH_TOP', 25);
+const PROFILE = process.env.BENCH_PROFILE !== '0';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -157,7 +159,7 @@ async function run(): Promise<void> {
     await fill(kafka, codec, settings.topics.events);
     const port = await freePort();
     const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const nodeArgs = [...extra, '--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'results')}`, `--cpu-prof-name=${name}.cpuprofile`];
+    const nodeArgs = PROFILE ? [...extra, '--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'results')}`, `--cpu-prof-name=${name}.cpuprofile`] : extra;
     const started = Date.now();
     const child = spawnBuilt('apps/aggregator/src/main.js', { ...env, AGGREGATOR_DATA_DIR: dataDir, AGGREGATOR_PORT: String(port) }, undefined, { nodeArgs, stdout: 'ignore' });
     const url = `http://127.0.0.1:${port}`;
@@ -167,12 +169,15 @@ async function run(): Promise<void> {
     const cpuSeconds = processCpuSeconds(child.pid) ?? null;
     await stopChild(child, 60_000);
     log(`replayed ${EVENTS} events in ${ms} ms; aggregator CPU ${cpuSeconds ?? 'n/a'} s${cpuSeconds === null ? '' : ` (${((cpuSeconds * 1e6) / EVENTS).toFixed(1)} µs per event)`}`);
-    report(join(ROOT, 'bench', 'results', `${name}.cpuprofile`), {
+    const measured = {
       events: EVENTS,
       ms,
+      eventsPerSecond: Math.round((EVENTS * 1000) / ms),
       cpuSeconds,
       cpuMicrosPerEvent: cpuSeconds === null ? null : Number(((cpuSeconds * 1e6) / EVENTS).toFixed(1)),
-    });
+    };
+    if (PROFILE) report(join(ROOT, 'bench', 'results', `${name}.cpuprofile`), measured);
+    else process.stdout.write(`${JSON.stringify(measured, null, 2)}\n`);
   } finally {
     await deleteTopics(kafka, topicNames(settings.topics)).catch(() => undefined);
     const redis = createRedis({ url: settings.redis.url, offlineQueue: true });

@@ -106,3 +106,34 @@ describe('kafkajs record encoding (patched)', () => {
     expect((decoded.headers.many as Buffer[]).map(String)).toEqual(['a', 'b']);
   });
 });
+
+/**
+ * The third hunk (ADR 0021): a consumed record's timestamp and offset are summed as numbers when
+ * they are safe integers (upstream: BigInt arithmetic per varint byte and per sum). The strings must
+ * be the exact sums, also past 2^53 (the Long path).
+ */
+describe('kafkajs record decoding (patched)', () => {
+  const decode = (record: RecordInput, batch: { firstOffset: string; firstTimestamp: string; timestampType?: number; maxTimestamp?: string }) =>
+    decodeRecord(new KafkaDecoder(new KafkaDecoder(encodeRecord.upstream(record).buffer).readVarIntBytes()), { magicByte: 2, ...batch });
+
+  it('is the patched decoder', () => {
+    expect(decodeRecord.toString()).toContain('readSafeVarLong');
+  });
+
+  it('sums timestamps and offsets exactly, small or past 2^53', () => {
+    const deltas = [0, 1, 63, 64, 127, 128, 8191, 1_000_000, -1, -64, -65, -1_000_000, 2 ** 40 + 3, -(2 ** 47) - 5, 2 ** 48 + 1, 2 ** 53 + 2, 2 ** 62];
+    const firsts = ['0', '1733212345678', '9007199254740990', '9223372036854775000', '-1'];
+    for (const timestampDelta of deltas)
+      for (const first of firsts)
+        for (const offsetDelta of [0, 5, 300_000]) {
+          const r = decode({ offsetDelta, timestampDelta, key: 'k', value: Buffer.from('v') }, { firstOffset: first, firstTimestamp: first });
+          expect(r.offset).toBe(String(BigInt(first) + BigInt(offsetDelta)));
+          expect((r as unknown as { timestamp: string }).timestamp).toBe(String(BigInt(first) + BigInt(timestampDelta)));
+        }
+  });
+
+  it('keeps the log-append time of the batch', () => {
+    const r = decode({ timestampDelta: 5, key: 'k', value: null }, { firstOffset: '1', firstTimestamp: '100', timestampType: 1, maxTimestamp: '777' });
+    expect((r as unknown as { timestamp: string }).timestamp).toBe('777');
+  });
+});
