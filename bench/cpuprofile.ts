@@ -23,7 +23,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '@doubletap/config';
 import { EventCodec, uuidv7, type LikeEvent } from '@doubletap/events';
-import { createIdempotentProducer, createKafka, deleteTopics, ensureTopics, topicNames, topicOffsets, topicSpecs, type Kafka } from '@doubletap/kafka';
+import {
+  createIdempotentProducer,
+  createKafka,
+  deleteTopics,
+  ensureTopics,
+  topicNames,
+  topicOffsets,
+  topicSpecs,
+  type Kafka,
+} from '@doubletap/kafka';
 import { likeKey } from '@doubletap/likes';
 import { processCpuSeconds } from '@doubletap/loadgen';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
@@ -42,7 +51,11 @@ const log = (msg: string) => process.stderr.write(`${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }>;
+  nodes: Array<{
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    children?: number[];
+  }>;
   samples: number[];
   timeDeltas: number[];
 }
@@ -56,17 +69,26 @@ export interface FunctionShare {
 }
 
 /** Self and inclusive time per function (name + file:line), as shares of the non-idle samples. */
-export function functionShares(profile: CpuProfile): { busyMs: number; idleMs: number; functions: FunctionShare[] } {
+export function functionShares(profile: CpuProfile): {
+  busyMs: number;
+  idleMs: number;
+  functions: FunctionShare[];
+} {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const name = (id: number): string => {
     const cf = byId.get(id)!.callFrame;
-    const file = cf.url.replace(/^.*node_modules\//, '').replace(/^.*\/dist\//, '').replace(/^file:\/\//, '');
+    const file = cf.url
+      .replace(/^.*node_modules\//, '')
+      .replace(/^.*\/dist\//, '')
+      .replace(/^file:\/\//, '');
     return `${cf.functionName || '(anonymous)'}${file ? ` ${file}:${cf.lineNumber + 1}` : ''}`;
   };
   const selfById = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfById.set(id, (selfById.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  profile.samples.forEach((id, i) =>
+    selfById.set(id, (selfById.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)),
+  );
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   let idle = 0;
@@ -101,8 +123,11 @@ function report(file: string, extra: Record<string, unknown> = {}): void {
   log(`profile ${file}: ${shares.busyMs} ms busy, ${shares.idleMs} ms idle`);
   log(`by component (of all samples): ${components.map((c) => `${c.component} ${c.percent}%`).join(', ')}`);
   log('  self%  total%  function (of the busy time)');
-  for (const f of shares.functions.slice(0, TOP)) log(`${f.self.toFixed(1).padStart(7)} ${f.total.toFixed(1).padStart(7)}  ${f.fn}`);
-  process.stdout.write(`${JSON.stringify({ file, ...extra, busyMs: shares.busyMs, byComponent: components, top: shares.functions.slice(0, TOP) }, null, 2)}\n`);
+  for (const f of shares.functions.slice(0, TOP))
+    log(`${f.self.toFixed(1).padStart(7)} ${f.total.toFixed(1).padStart(7)}  ${f.fn}`);
+  process.stdout.write(
+    `${JSON.stringify({ file, ...extra, busyMs: shares.busyMs, byComponent: components, top: shares.functions.slice(0, TOP) }, null, 2)}\n`,
+  );
 }
 
 async function fill(kafka: Kafka, codec: EventCodec, topic: string): Promise<void> {
@@ -115,7 +140,13 @@ async function fill(kafka: Kafka, codec: EventCodec, topic: string): Promise<voi
       const messages = new Array<{ key: string; value: Buffer }>(size);
       for (let j = 0; j < size; j++) {
         const pair = Math.floor(PAIRS * next() ** 2);
-        const e: LikeEvent = { eventId: uuidv7(), postId: `p${pair % POSTS}`, userId: `u${pair}`, action: next() < 0.7 ? 'LIKE' : 'UNLIKE', occurredAt: Date.now() };
+        const e: LikeEvent = {
+          eventId: uuidv7(),
+          postId: `p${pair % POSTS}`,
+          userId: `u${pair}`,
+          action: next() < 0.7 ? 'LIKE' : 'UNLIKE',
+          occurredAt: Date.now(),
+        };
         messages[j] = { key: likeKey(e.postId, e.userId), value: codec.encodeLikeNow(e)! };
       }
       await producer.send({ topic, acks: -1, messages });
@@ -131,9 +162,19 @@ async function untilReplayed(url: string, kafka: Kafka, topic: string, exited: (
   for (;;) {
     try {
       const res = await fetch(`${url}/internal/partitions`);
-      const { partitions } = (await res.json()) as { partitions: Array<{ partition: number; storedOffset: number | null; phase: string; dirty: number }> };
+      const { partitions } = (await res.json()) as {
+        partitions: Array<{ partition: number; storedOffset: number | null; phase: string; dirty: number }>;
+      };
       const done = ends.every(
-        (e) => e.high === e.low || partitions.some((s) => s.partition === e.partition && s.storedOffset === e.high - 1 && s.phase === 'live' && s.dirty === 0),
+        (e) =>
+          e.high === e.low ||
+          partitions.some(
+            (s) =>
+              s.partition === e.partition &&
+              s.storedOffset === e.high - 1 &&
+              s.phase === 'live' &&
+              s.dirty === 0,
+          ),
       );
       if (done) return;
     } catch {
@@ -147,7 +188,11 @@ async function untilReplayed(url: string, kafka: Kafka, topic: string, exited: (
 async function run(): Promise<void> {
   const base = uniqueName('bench-cpuprof');
   const dataDir = await mkdtemp(join(tmpdir(), 'dt-bench-cpuprof-'));
-  const env: Record<string, string> = { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...freshNamesEnv(base), TOPIC_PARTITIONS: String(PARTITIONS) };
+  const env: Record<string, string> = {
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ...freshNamesEnv(base),
+    TOPIC_PARTITIONS: String(PARTITIONS),
+  };
   const settings = loadSettings({ ...process.env, ...env });
   const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'bench-cpuprofile' });
   await ensureTopics(kafka, topicSpecs(settings.topics));
@@ -155,20 +200,36 @@ async function run(): Promise<void> {
   await codec.init();
   const name = `cpuprofile-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   try {
-    log(`pre-filling ${settings.topics.events}: ${EVENTS} events over ${PAIRS} pairs, ${PARTITIONS} partitions`);
+    log(
+      `pre-filling ${settings.topics.events}: ${EVENTS} events over ${PAIRS} pairs, ${PARTITIONS} partitions`,
+    );
     await fill(kafka, codec, settings.topics.events);
     const port = await freePort();
     const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const nodeArgs = PROFILE ? [...extra, '--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'results')}`, `--cpu-prof-name=${name}.cpuprofile`] : extra;
+    const nodeArgs = PROFILE
+      ? [
+          ...extra,
+          '--cpu-prof',
+          `--cpu-prof-dir=${join(ROOT, 'bench', 'results')}`,
+          `--cpu-prof-name=${name}.cpuprofile`,
+        ]
+      : extra;
     const started = Date.now();
-    const child = spawnBuilt('apps/aggregator/src/main.js', { ...env, AGGREGATOR_DATA_DIR: dataDir, AGGREGATOR_PORT: String(port) }, undefined, { nodeArgs, stdout: 'ignore' });
+    const child = spawnBuilt(
+      'apps/aggregator/src/main.js',
+      { ...env, AGGREGATOR_DATA_DIR: dataDir, AGGREGATOR_PORT: String(port) },
+      undefined,
+      { nodeArgs, stdout: 'ignore' },
+    );
     const url = `http://127.0.0.1:${port}`;
     await untilStatus(`${url}/health`, (s) => s === 200, 'aggregator', { child, timeoutMs: 120_000 });
     await untilReplayed(url, kafka, settings.topics.events, () => child.exitCode !== null);
     const ms = Date.now() - started;
     const cpuSeconds = processCpuSeconds(child.pid) ?? null;
     await stopChild(child, 60_000);
-    log(`replayed ${EVENTS} events in ${ms} ms; aggregator CPU ${cpuSeconds ?? 'n/a'} s${cpuSeconds === null ? '' : ` (${((cpuSeconds * 1e6) / EVENTS).toFixed(1)} µs per event)`}`);
+    log(
+      `replayed ${EVENTS} events in ${ms} ms; aggregator CPU ${cpuSeconds ?? 'n/a'} s${cpuSeconds === null ? '' : ` (${((cpuSeconds * 1e6) / EVENTS).toFixed(1)} µs per event)`}`,
+    );
     const measured = {
       events: EVENTS,
       ms,

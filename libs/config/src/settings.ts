@@ -162,7 +162,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       host: r.string('AGGREGATOR_HOST', '127.0.0.1'),
       port: r.int('AGGREGATOR_PORT', 8081, { min: 0, max: 65535 }),
       advertisedUrl: r.optional('AGGREGATOR_ADVERTISED_URL'),
-      fetchPartitionBytes: r.int('AGGREGATOR_FETCH_PARTITION_BYTES', 1048576, { min: 16384, max: 64 * 1048576 }),
+      fetchPartitionBytes: r.int('AGGREGATOR_FETCH_PARTITION_BYTES', 1048576, {
+        min: 16384,
+        max: 64 * 1048576,
+      }),
     },
     projector: {
       groupId: r.string('PROJECTOR_GROUP', 'doubletap-projector'),

@@ -31,7 +31,9 @@ describe('kafkajs produce grouping (patched)', () => {
   });
 
   it('returns nothing for a topic without partition metadata', () => {
-    expect(group({ topic: 't', partitionMetadata: [], messages: [{ key: 'a', n: 1 }], partitioner })).toEqual({});
+    expect(group({ topic: 't', partitionMetadata: [], messages: [{ key: 'a', n: 1 }], partitioner })).toEqual(
+      {},
+    );
   });
 });
 
@@ -41,13 +43,23 @@ describe('kafkajs produce grouping (patched)', () => {
  * as upstream's encoder (kept in the patched module as `.upstream`) and decode with kafkajs's own
  * record decoder.
  */
-type RecordInput = { offsetDelta?: number; timestampDelta?: number; key?: unknown; value?: unknown; headers?: Record<string, unknown> };
+type RecordInput = {
+  offsetDelta?: number;
+  timestampDelta?: number;
+  key?: unknown;
+  value?: unknown;
+  headers?: Record<string, unknown>;
+};
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as ((r: RecordInput) => { buffer: Buffer }) & {
+const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as ((r: RecordInput) => {
+  buffer: Buffer;
+}) & {
   upstream: (r: RecordInput) => { buffer: Buffer };
 };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const KafkaDecoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => { readVarIntBytes(): Buffer };
+const KafkaDecoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => {
+  readVarIntBytes(): Buffer;
+};
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const decodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/decoder') as (
   decoder: unknown,
@@ -88,17 +100,32 @@ describe('kafkajs record encoding (patched)', () => {
         key: bytes(),
         value: bytes(),
       };
-      if (rnd(2)) record.headers = { reason: 'x'.repeat(rnd(200)), 'source-offset': String(rnd(1e9)), many: ['a', Buffer.from('b')] };
+      if (rnd(2))
+        record.headers = {
+          reason: 'x'.repeat(rnd(200)),
+          'source-offset': String(rnd(1e9)),
+          many: ['a', Buffer.from('b')],
+        };
       const fast = encodeRecord(record).buffer;
       expect(fast.equals(encodeRecord.upstream(record).buffer)).toBe(true);
     }
   });
 
   it('decodes with kafkajs', () => {
-    const encoded = encodeRecord({ offsetDelta: 3, timestampDelta: 5, key: 'p1/u2', value: Buffer.from('v'), headers: { reason: 'r', many: ['a', 'b'] } }).buffer;
+    const encoded = encodeRecord({
+      offsetDelta: 3,
+      timestampDelta: 5,
+      key: 'p1/u2',
+      value: Buffer.from('v'),
+      headers: { reason: 'r', many: ['a', 'b'] },
+    }).buffer;
     const body = new KafkaDecoder(encoded).readVarIntBytes(); // the record's length prefix, as kafkajs's batch decoder reads it
     expect(body.length).toBe(encoded.length - 1);
-    const decoded = decodeRecord(new KafkaDecoder(body), { firstOffset: '10', firstTimestamp: '1000', magicByte: 2 });
+    const decoded = decodeRecord(new KafkaDecoder(body), {
+      firstOffset: '10',
+      firstTimestamp: '1000',
+      magicByte: 2,
+    });
     expect(decoded.offset).toBe('13');
     expect(decoded.key?.toString()).toBe('p1/u2');
     expect(decoded.value?.toString()).toBe('v');
@@ -113,27 +140,59 @@ describe('kafkajs record encoding (patched)', () => {
  * be the exact sums, also past 2^53 (the Long path).
  */
 describe('kafkajs record decoding (patched)', () => {
-  const decode = (record: RecordInput, batch: { firstOffset: string; firstTimestamp: string; timestampType?: number; maxTimestamp?: string }) =>
-    decodeRecord(new KafkaDecoder(new KafkaDecoder(encodeRecord.upstream(record).buffer).readVarIntBytes()), { magicByte: 2, ...batch });
+  const decode = (
+    record: RecordInput,
+    batch: { firstOffset: string; firstTimestamp: string; timestampType?: number; maxTimestamp?: string },
+  ) =>
+    decodeRecord(new KafkaDecoder(new KafkaDecoder(encodeRecord.upstream(record).buffer).readVarIntBytes()), {
+      magicByte: 2,
+      ...batch,
+    });
 
   it('is the patched decoder', () => {
     expect(decodeRecord.toString()).toContain('readSafeVarLong');
   });
 
   it('sums timestamps and offsets exactly, small or past 2^53', () => {
-    const deltas = [0, 1, 63, 64, 127, 128, 8191, 1_000_000, -1, -64, -65, -1_000_000, 2 ** 40 + 3, -(2 ** 47) - 5, 2 ** 48 + 1, 2 ** 53 + 2, 2 ** 62];
+    const deltas = [
+      0,
+      1,
+      63,
+      64,
+      127,
+      128,
+      8191,
+      1_000_000,
+      -1,
+      -64,
+      -65,
+      -1_000_000,
+      2 ** 40 + 3,
+      -(2 ** 47) - 5,
+      2 ** 48 + 1,
+      2 ** 53 + 2,
+      2 ** 62,
+    ];
     const firsts = ['0', '1733212345678', '9007199254740990', '9223372036854775000', '-1'];
     for (const timestampDelta of deltas)
       for (const first of firsts)
         for (const offsetDelta of [0, 5, 300_000]) {
-          const r = decode({ offsetDelta, timestampDelta, key: 'k', value: Buffer.from('v') }, { firstOffset: first, firstTimestamp: first });
+          const r = decode(
+            { offsetDelta, timestampDelta, key: 'k', value: Buffer.from('v') },
+            { firstOffset: first, firstTimestamp: first },
+          );
           expect(r.offset).toBe(String(BigInt(first) + BigInt(offsetDelta)));
-          expect((r as unknown as { timestamp: string }).timestamp).toBe(String(BigInt(first) + BigInt(timestampDelta)));
+          expect((r as unknown as { timestamp: string }).timestamp).toBe(
+            String(BigInt(first) + BigInt(timestampDelta)),
+          );
         }
   });
 
   it('keeps the log-append time of the batch', () => {
-    const r = decode({ timestampDelta: 5, key: 'k', value: null }, { firstOffset: '1', firstTimestamp: '100', timestampType: 1, maxTimestamp: '777' });
+    const r = decode(
+      { timestampDelta: 5, key: 'k', value: null },
+      { firstOffset: '1', firstTimestamp: '100', timestampType: 1, maxTimestamp: '777' },
+    );
     expect((r as unknown as { timestamp: string }).timestamp).toBe('777');
   });
 });

@@ -47,7 +47,8 @@ export function foldBatch(
   lastOffset: number,
   keys?: readonly string[],
 ): BatchFold {
-  if (keys !== undefined && keys.length !== events.length) throw new Error(`foldBatch: ${keys.length} keys for ${events.length} events`);
+  if (keys !== undefined && keys.length !== events.length)
+    throw new Error(`foldBatch: ${keys.length} keys for ${events.length} events`);
   const current = new Map<string, boolean>();
   const net = new Map<string, number>();
   let applied = 0;
