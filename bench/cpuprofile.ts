@@ -36,7 +36,15 @@ import {
 import { likeKey } from '@doubletap/likes';
 import { processCpuSeconds } from '@doubletap/loadgen';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
-import { freePort, freshNamesEnv, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
+import {
+  freePort,
+  freshNamesEnv,
+  peakRssBytes,
+  spawnBuilt,
+  stopChild,
+  uniqueName,
+  untilStatus,
+} from '@doubletap/testing';
 import { intKnob, lcg, ROOT } from './lib/common';
 import { summarize } from './lib/profile';
 
@@ -226,9 +234,10 @@ async function run(): Promise<void> {
     await untilReplayed(url, kafka, settings.topics.events, () => child.exitCode !== null);
     const ms = Date.now() - started;
     const cpuSeconds = processCpuSeconds(child.pid) ?? null;
+    const peakRss = peakRssBytes(child.pid);
     await stopChild(child, 60_000);
     log(
-      `replayed ${EVENTS} events in ${ms} ms; aggregator CPU ${cpuSeconds ?? 'n/a'} s${cpuSeconds === null ? '' : ` (${((cpuSeconds * 1e6) / EVENTS).toFixed(1)} µs per event)`}`,
+      `replayed ${EVENTS} events in ${ms} ms; aggregator CPU ${cpuSeconds ?? 'n/a'} s${cpuSeconds === null ? '' : ` (${((cpuSeconds * 1e6) / EVENTS).toFixed(1)} µs per event)`}; peak RSS ${peakRss === null ? 'n/a' : `${Math.round(peakRss / 1048576)} MiB`}`,
     );
     const measured = {
       events: EVENTS,
@@ -236,6 +245,7 @@ async function run(): Promise<void> {
       eventsPerSecond: Math.round((EVENTS * 1000) / ms),
       cpuSeconds,
       cpuMicrosPerEvent: cpuSeconds === null ? null : Number(((cpuSeconds * 1e6) / EVENTS).toFixed(1)),
+      peakRssMiB: peakRss === null ? null : Math.round(peakRss / 1048576),
     };
     if (PROFILE) report(join(ROOT, 'bench', 'results', `${name}.cpuprofile`), measured);
     else process.stdout.write(`${JSON.stringify(measured, null, 2)}\n`);
