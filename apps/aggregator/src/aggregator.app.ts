@@ -114,10 +114,11 @@ export class AggregatorApp {
       handler: aggregator,
       logger,
       fromBeginning: true,
-      // 1 MiB per partition and 8 MiB per fetch: batches of ~10k events (one transaction and one
-      // store write each) without holding more decoded records than the RSS budget allows
-      maxBytesPerPartition: 1048576,
-      maxBytes: 8 * 1048576,
+      // AGGREGATOR_FETCH_PARTITION_BYTES (1 MiB) per partition and 8 MiB (at least one partition's)
+      // per fetch: batches of ~10k events (one transaction and one store write each) without holding
+      // more decoded records than the RSS budget allows (measured: docs/adr/0021)
+      maxBytesPerPartition: settings.aggregator.fetchPartitionBytes,
+      maxBytes: Math.max(8 * 1048576, settings.aggregator.fetchPartitionBytes),
       partitionsConsumedConcurrently: options.concurrency ?? Math.min(4, partitions),
       warm: () => aggregator.warmPartitions,
     });

@@ -1,5 +1,5 @@
 import type { BatchContext, ConsumedRecord, PartitionOffsets, TopicIdentity, TxRecord } from '@doubletap/kafka';
-import { foldBatch, likeKey } from '@doubletap/likes';
+import { foldBatch } from '@doubletap/likes';
 import type { PartitionStore } from '@doubletap/store';
 import { Backoff } from './backoff';
 import { BlockedState, untilDecoded } from './blocked';
@@ -72,6 +72,7 @@ export class PartitionTask {
       metrics: deps.metrics,
       chunk: deps.flushChunk,
       encodeCount: (c) => deps.codec.encodeCount(c),
+      encodeCountNow: (c) => deps.codec.encodeCountNow?.(c),
       countsTopic: deps.topics.counts,
     });
   }
@@ -201,14 +202,11 @@ export class PartitionTask {
       backoffMs: this.deps.backoffMs,
     });
     if (decoded === undefined) return 'held';
-    const { events, dead } = decoded;
-    const memberKeys = new Set<string>();
+    const { events, keys, dead } = decoded;
+    const memberKeys = new Set<string>(keys);
     const posts = new Set<string>();
-    for (const e of events) {
-      memberKeys.add(likeKey(e.postId, e.userId));
-      posts.add(e.postId);
-    }
-    const fold = foldBatch(await store.getState([...memberKeys], [...posts]), events, p, lastOffset);
+    for (const e of events) posts.add(e.postId);
+    const fold = foldBatch(await store.getState([...memberKeys], [...posts]), events, p, lastOffset, keys);
     const catchingUp = phase.kind === 'catching-up';
     const write = { membership: fold.edits, counts: fold.counts, offset: lastOffset, dirty: catchingUp ? fold.changes.map((c) => c.postId) : undefined };
     // output first (one transaction: dead letters, changelog, CountChanged), then the store: nothing

@@ -18,6 +18,8 @@ export interface AggregatorCodec {
   /** caches the writer schemas of these ids (RegistryUnavailableError when the registry cannot answer) */
   prefetch(schemaIds: Iterable<number>): Promise<void>;
   encodeCount(change: CountChanged): Promise<Buffer>;
+  /** the same bytes without a promise; undefined when only encodeCount can say why it cannot */
+  encodeCountNow?(change: CountChanged): Buffer | undefined;
 }
 
 /** The consumer's controls a partition task uses (BatchConsumer implements them). */

@@ -57,6 +57,8 @@ export interface Settings {
     readonly advertisedUrl?: string;
     /** standby stores of partitions it does not own (ADR 0018): `none`, `all` or a count */
     readonly standbys: string;
+    /** the consumer's fetch size per partition (kafkajs maxBytesPerPartition): how large a batch gets, bytes */
+    readonly fetchPartitionBytes: number;
   };
   readonly projector: {
     readonly groupId: string;
@@ -169,6 +171,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       port: r.int('AGGREGATOR_PORT', 8081, { min: 0, max: 65535 }),
       advertisedUrl: r.optional('AGGREGATOR_ADVERTISED_URL'),
       standbys: r.string('AGGREGATOR_STANDBYS', 'none', /^(none|all|\d{1,4})$/),
+      fetchPartitionBytes: r.int('AGGREGATOR_FETCH_PARTITION_BYTES', 1048576, {
+        min: 16384,
+        max: 64 * 1048576,
+      }),
     },
     projector: {
       groupId: r.string('PROJECTOR_GROUP', 'doubletap-projector'),

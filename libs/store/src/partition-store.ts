@@ -117,6 +117,9 @@ export class PartitionStore {
   private sourceIdentity: SourceIdentity | undefined;
   private standbyMark: StandbyMark | undefined;
   private closed = false;
+  /** counts the store's writes: dirtyCount's answer holds until the next one */
+  private writes = 0;
+  private dirtyAnswer?: { writes: number; limit: number; count: number };
 
   private constructor(
     readonly partition: number,
@@ -247,7 +250,7 @@ export class PartitionStore {
     if (write.dirty) for (const postId of write.dirty) batch.put(DIRTY + postId, '1');
     if (write.source) batch.put(SOURCE, JSON.stringify(write.source));
     batch.put(OFFSET, String(write.offset));
-    await batch.write();
+    await this.write(batch);
     this.offset = write.offset;
     if (write.source) this.sourceIdentity = write.source;
   }
@@ -257,7 +260,7 @@ export class PartitionStore {
     if (postIds.length === 0) return;
     const batch = this.db.batch();
     for (const p of postIds) batch.del(DIRTY + p);
-    await batch.write();
+    await this.write(batch);
   }
 
   /** Up to `limit` dirty posts with their partial counts, in key order. */
@@ -287,14 +290,31 @@ export class PartitionStore {
       if (keys.length === 0) return;
       const batch = this.db.batch();
       for (const k of keys) batch.del(k);
-      await batch.write();
+      await this.write(batch);
     }
   }
 
+  /**
+   * How many posts are dirty (at most `limit`). Status polls ask this often, and while catching up
+   * the answer means iterating up to `limit` keys: it is kept until the store is written again.
+   */
   async dirtyCount(limit = Number.MAX_SAFE_INTEGER): Promise<number> {
+    const known = this.dirtyAnswer;
+    if (known && known.writes === this.writes && known.limit === limit) return known.count;
+    const writes = this.writes;
     let n = 0;
     for await (const _ of this.db.keys({ gte: DIRTY, lt: end(DIRTY), limit })) n++;
+    this.dirtyAnswer = { writes, limit, count: n };
     return n;
+  }
+
+  /** Every write of the store goes through here (dirtyCount's answer is then stale). */
+  private async write(batch: { write(): Promise<void> }): Promise<void> {
+    try {
+      await batch.write();
+    } finally {
+      this.writes++;
+    }
   }
 
   /**
@@ -309,7 +329,7 @@ export class PartitionStore {
     }
     if (source) batch.put(SOURCE, JSON.stringify(source));
     if (offset !== undefined) batch.put(OFFSET, String(offset));
-    await batch.write();
+    await this.write(batch);
     if (offset !== undefined) this.offset = offset;
     if (source) this.sourceIdentity = source;
   }
@@ -390,7 +410,7 @@ export class PartitionStore {
       batch.del(k);
       batch.put(DIRTY + k.slice(LEGACY_OUTBOX.length), '1');
     }
-    await batch.write();
+    await this.write(batch);
   }
 }
 
