@@ -7,12 +7,19 @@ import { GroundTruth, type Outcome, type Settle } from './ground-truth';
 import { assertLoopback, HttpClient } from './http-client';
 import { buildRequestPrefix, type NoAnswer, PipelinedClient } from './pipelined-client';
 import { ApiCountSource, type CountSource } from './read-side';
+import { RoundRobinClient, type RequestSink } from './round-robin';
 import { arrivalTimes, expectedCount, profileSeconds, rampAndHold, rateAt, type RateProfile } from './schedule';
 import { Workload, type WorkloadOptions } from './workload';
 
 export interface LoadOptions extends WorkloadOptions {
-  /** base URL of the api (loopback only) */
+  /** base URL of the api (loopback only); reads (freshness, the final check) go here */
   url: string;
+  /**
+   * several api replicas (loopback only, `url` usually among them): the likes and unlikes go round
+   * robin over them, `connections` keep-alive connections to each (client-side balancing, no load
+   * balancer in front)
+   */
+  urls?: readonly string[];
   /** target requests/s */
   rate: number;
   /** seconds from 0 to `rate` (the viral ramp; 0 = start at `rate`) */
@@ -300,7 +307,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }
     if (drained && client.inFlight === 0) drained();
   };
-  const client = new PipelinedClient<Shot>(base, o.connections, o.timeoutMs, onAnswer);
+  const targets = (o.urls ?? []).map((u) => assertLoopback(u));
+  const client: RequestSink<Shot> =
+    targets.length > 1
+      ? new RoundRobinClient<Shot>(targets, o.connections, o.timeoutMs, onAnswer)
+      : new PipelinedClient<Shot>(targets[0] ?? base, o.connections, o.timeoutMs, onAnswer);
   const host = base.host;
   // the request of each (action, post), up to its bearer token
   const prefixes = new Map<string, string>();
