@@ -27,7 +27,8 @@ export class RoundRobinClient<T> implements RequestSink<T> {
     connectionsPerTarget: number,
     timeoutMs: number,
     onAnswer: AnswerHandler<T>,
-    make: (base: URL) => RequestSink<T> = (base) => new PipelinedClient<T>(base, connectionsPerTarget, timeoutMs, onAnswer),
+    make: (base: URL) => RequestSink<T> = (base) =>
+      new PipelinedClient<T>(base, connectionsPerTarget, timeoutMs, onAnswer),
   ) {
     if (bases.length === 0) throw new Error('round robin needs at least one target');
     this.targets = bases.map((b) => make(b));

@@ -20,15 +20,25 @@ describe('RoundRobinClient', () => {
 
   it('sends request i to target i mod n, sums what is in flight and closes every target', () => {
     const sinks: FakeSink[] = [];
-    const rr = new RoundRobinClient<number>(bases, 2, 1000, () => undefined, (b) => {
-      const s = new FakeSink(b);
-      sinks.push(s);
-      return s;
-    });
+    const rr = new RoundRobinClient<number>(
+      bases,
+      2,
+      1000,
+      () => undefined,
+      (b) => {
+        const s = new FakeSink(b);
+        sinks.push(s);
+        return s;
+      },
+    );
     for (let i = 0; i < 7; i++) rr.send('GET / HTTP/1.1\r\n\r\n', i);
     expect(rr.size).toBe(3);
     expect(sinks.map((s) => s.base.port)).toEqual(['1', '2', '3']);
-    expect(sinks.map((s) => s.got)).toEqual([[0, 3, 6], [1, 4], [2, 5]]);
+    expect(sinks.map((s) => s.got)).toEqual([
+      [0, 3, 6],
+      [1, 4],
+      [2, 5],
+    ]);
     expect(rr.inFlight).toBe(7);
     rr.close();
     expect(sinks.every((s) => s.closed)).toBe(true);

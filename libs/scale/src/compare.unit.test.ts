@@ -34,15 +34,29 @@ describe('compareCounts', () => {
       recount: 5,
       redis: 6,
       api: 6,
-      why: ['redis outside the 202 truth', 'redis differs from the recount', 'api outside the 202 truth', 'api differs from the recount'],
+      why: [
+        'redis outside the 202 truth',
+        'redis differs from the recount',
+        'api outside the 202 truth',
+        'api differs from the recount',
+      ],
     });
     // in the log but never answered 202: the log holds what nobody was told was accepted
-    expect(out.find((m) => m.postId === 'log-only')?.why).toEqual(['recount outside the 202 truth', 'redis outside the 202 truth', 'api outside the 202 truth']);
-    expect(out.find((m) => m.postId === 'stale-api')?.why).toEqual(['api outside the 202 truth', 'api differs from the recount']);
+    expect(out.find((m) => m.postId === 'log-only')?.why).toEqual([
+      'recount outside the 202 truth',
+      'redis outside the 202 truth',
+      'api outside the 202 truth',
+    ]);
+    expect(out.find((m) => m.postId === 'stale-api')?.why).toEqual([
+      'api outside the 202 truth',
+      'api differs from the recount',
+    ]);
   });
 
   it('without api counts only Redis is compared', () => {
-    expect(compareCounts(new Map([['p', { lo: 1, hi: 1 }]]), new Map([['p', 1]]), new Map([['p', 1]]))).toEqual([]);
+    expect(
+      compareCounts(new Map([['p', { lo: 1, hi: 1 }]]), new Map([['p', 1]]), new Map([['p', 1]])),
+    ).toEqual([]);
   });
 
   it('missingIds keeps the 202s absent from the log, in order', () => {

@@ -14,20 +14,31 @@ export interface EventsRead {
   /** the recount per post and partition, for the posts in `trace` */
   perPartition: Map<string, Map<number, number>>;
   /** every event of the posts in `trace`: partition, offset, user, action */
-  trace: Map<string, Array<{ partition: number; offset: number; userId: string; action: string; eventId: string }>>;
+  trace: Map<
+    string,
+    Array<{ partition: number; offset: number; userId: string; action: string; eventId: string }>
+  >;
   /** records it could not decode, or off their home partition */
   skipped: number;
 }
 
 /** Reads likes.events from its start to its end now: the ids in it and an independent recount (libs/likes' oracle). */
-export async function readEvents(kafka: Kafka, codec: EventCodec, topic: string, trace: ReadonlySet<string> = new Set()): Promise<EventsRead> {
+export async function readEvents(
+  kafka: Kafka,
+  codec: EventCodec,
+  topic: string,
+  trace: ReadonlySet<string> = new Set(),
+): Promise<EventsRead> {
   const ends = await topicOffsets(kafka, topic);
   const ids = new Set<string>();
   let duplicates = 0;
   let skipped = 0;
   // one oracle per partition: each (post, user) lives on one partition, so the sum is the count
   const oracles = new Map<number, LastActionOracle>();
-  const traced = new Map<string, Array<{ partition: number; offset: number; userId: string; action: string; eventId: string }>>();
+  const traced = new Map<
+    string,
+    Array<{ partition: number; offset: number; userId: string; action: string; eventId: string }>
+  >();
   const { records } = await readRanges({
     kafka,
     topic,
@@ -54,7 +65,13 @@ export async function readEvents(kafka: Kafka, codec: EventCodec, topic: string,
         if (trace.has(event.postId)) {
           let list = traced.get(event.postId);
           if (!list) traced.set(event.postId, (list = []));
-          list.push({ partition, offset: r.offset, userId: event.userId, action: event.action, eventId: event.eventId });
+          list.push({
+            partition,
+            offset: r.offset,
+            userId: event.userId,
+            action: event.action,
+            eventId: event.eventId,
+          });
         }
       }
     },
@@ -66,7 +83,7 @@ export async function readEvents(kafka: Kafka, codec: EventCodec, topic: string,
       counts.set(post, (counts.get(post) ?? 0) + n);
       if (trace.has(post)) {
         let m = perPartition.get(post);
-        if (!m) perPartition.set(post, (m = new Map()));
+        if (!m) perPartition.set(post, (m = new Map<number, number>()));
         m.set(partition, n);
       }
     }
@@ -79,9 +96,17 @@ export async function readCountChanges(
   codec: EventCodec,
   topic: string,
   posts: ReadonlySet<string>,
-): Promise<Array<{ postId: string; partition: number; offset: number; count: number; sourceOffset: number }>> {
+): Promise<
+  Array<{ postId: string; partition: number; offset: number; count: number; sourceOffset: number }>
+> {
   const ends = await topicOffsets(kafka, topic);
-  const out: Array<{ postId: string; partition: number; offset: number; count: number; sourceOffset: number }> = [];
+  const out: Array<{
+    postId: string;
+    partition: number;
+    offset: number;
+    count: number;
+    sourceOffset: number;
+  }> = [];
   await readRanges({
     kafka,
     topic,
@@ -90,7 +115,14 @@ export async function readCountChanges(
       for (const r of batch) {
         if (!r.value) continue;
         const c = codec.decodeCountSync(r.value) ?? (await codec.decodeCount(r.value));
-        if (posts.has(c.postId)) out.push({ postId: c.postId, partition: c.partition, offset: r.offset, count: c.count, sourceOffset: Number(c.sourceOffset) });
+        if (posts.has(c.postId))
+          out.push({
+            postId: c.postId,
+            partition: c.partition,
+            offset: r.offset,
+            count: c.count,
+            sourceOffset: Number(c.sourceOffset),
+          });
       }
     },
   });

@@ -7,7 +7,10 @@ export interface ProbeTarget {
 }
 
 /** One (postId, userId) whose home is each partition: what the interactive-query probes ask about. */
-export function probeKeys(partitions: number, prefix = 'scaleprobe'): Array<{ postId: string; userId: string }> {
+export function probeKeys(
+  partitions: number,
+  prefix = 'scaleprobe',
+): Array<{ postId: string; userId: string }> {
   const out: Array<{ postId: string; userId: string } | undefined> = Array.from({ length: partitions });
   let left = partitions;
   for (let i = 0; left > 0; i++) {
@@ -59,7 +62,11 @@ export class Prober {
       if (this.stopped) return;
       const began = Date.now();
       await this.pollOnce();
-      if (!this.stopped) this.timer = setTimeout(() => (this.running = loop()), Math.max(0, this.intervalMs - (Date.now() - began)));
+      if (!this.stopped)
+        this.timer = setTimeout(
+          () => (this.running = loop()),
+          Math.max(0, this.intervalMs - (Date.now() - began)),
+        );
     };
     this.running = loop();
   }
@@ -74,7 +81,11 @@ export class Prober {
           const body = (await getJson(`${m.url}/internal/partitions`, this.timeoutMs)) as {
             partitions: Array<{ partition: number; storedOffset: number | null; phase: string }>;
           };
-          snapshot.byMember[m.id] = body.partitions.map((p) => ({ partition: p.partition, storedOffset: p.storedOffset, phase: p.phase }));
+          snapshot.byMember[m.id] = body.partitions.map((p) => ({
+            partition: p.partition,
+            storedOffset: p.storedOffset,
+            phase: p.phase,
+          }));
         } catch {
           return; // not answering now: it says nothing in this snapshot
         }
@@ -83,7 +94,10 @@ export class Prober {
             const k = this.keys[partition];
             let ok = false;
             try {
-              const res = await fetch(`${m.url}/internal/partitions/${partition}/likes/${k.postId}/${k.userId}`, { signal: AbortSignal.timeout(this.timeoutMs) });
+              const res = await fetch(
+                `${m.url}/internal/partitions/${partition}/likes/${k.postId}/${k.userId}`,
+                { signal: AbortSignal.timeout(this.timeoutMs) },
+              );
               ok = res.status === 200;
               await res.arrayBuffer();
             } catch {

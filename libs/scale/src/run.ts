@@ -8,7 +8,14 @@ import { Cluster } from '@doubletap/testing';
 import { compareCounts, missingIds, type CountMismatch, type ExpectedRange } from './compare';
 import { readCountChanges, readEvents } from './log-read';
 import { Prober } from './prober';
-import { baselineGaps, rebalanceFigures, settled, type RebalanceFigures, type ScaleEvent, type Snapshot } from './timeline';
+import {
+  baselineGaps,
+  rebalanceFigures,
+  settled,
+  type RebalanceFigures,
+  type ScaleEvent,
+  type Snapshot,
+} from './timeline';
 
 export interface ScaleScenario {
   partitions: number;
@@ -42,7 +49,8 @@ export interface ScaleScenario {
    * where the likes go: 'client' = round robin over the replicas from the generator; a function =
    * the URL of a load balancer in front of them (started on the cluster, stopped by its caller)
    */
-  balancer: 'client' | ((apiUrls: string[]) => Promise<{ url: string; name: string; stop: () => Promise<void> }>);
+  balancer:
+    'client' | ((apiUrls: string[]) => Promise<{ url: string; name: string; stop: () => Promise<void> }>);
   log: (line: string) => void;
 }
 
@@ -112,7 +120,14 @@ export interface ScaleReport {
     maxAcceptedMs: number;
     uncertainPairs: number;
     /** per second: offered, accepted, refused, errors, p99 of the accepted */
-    timeline: Array<{ t: number; offered: number; accepted: number; refused: number; errors: number; p99Accepted: number | null }>;
+    timeline: Array<{
+      t: number;
+      offered: number;
+      accepted: number;
+      refused: number;
+      errors: number;
+      p99Accepted: number | null;
+    }>;
   };
   log: { records: number; duplicates: number; skipped: number };
   /** posts whose counts disagree (Redis or api against the 202s or the recount) */
@@ -149,9 +164,20 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
   const t0 = performance.now();
   const now = () => Math.round(performance.now() - t0);
   log(`cluster: ${s.apis} api replicas, 1 aggregator, 1 projector, ${s.partitions} partitions`);
-  const cluster = await Cluster.start({ name: 'scale', apis: s.apis, aggregators: 1, partitions: s.partitions, log });
+  const cluster = await Cluster.start({
+    name: 'scale',
+    apis: s.apis,
+    aggregators: 1,
+    partitions: s.partitions,
+    log,
+  });
   let balancer: { url: string; name: string; stop: () => Promise<void> } | undefined;
-  const prober = new Prober({ aggregators: () => cluster.live('aggregator').map((m) => ({ id: m.id, url: m.url })) }, s.partitions, now, s.pollMs);
+  const prober = new Prober(
+    { aggregators: () => cluster.live('aggregator').map((m) => ({ id: m.id, url: m.url })) },
+    s.partitions,
+    now,
+    s.pollMs,
+  );
   let artifacts: string | null = null;
   try {
     const apiUrls = cluster.apiUrls;
@@ -160,7 +186,11 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
       log(`load balancer ${balancer.name} at ${balancer.url}`);
     }
     const via = balancer ? balancer.name : `client round robin over ${apiUrls.length}`;
-    const auth = { secret: cluster.settings.auth.hs256Secret, issuer: cluster.settings.auth.issuer, audience: cluster.settings.auth.audience };
+    const auth = {
+      secret: cluster.settings.auth.hs256Secret,
+      issuer: cluster.settings.auth.issuer,
+      audience: cluster.settings.auth.audience,
+    };
     prober.start();
 
     // the load, open loop, until aborted
@@ -254,7 +284,9 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
     }
     abort.abort();
     const load: LoadReport = await loadRun;
-    log(`load stopped: ${load.requests.accepted} accepted of ${load.requests.sent} sent, ${load.requests.refused} refused, ${load.requests.timeouts} timeouts`);
+    log(
+      `load stopped: ${load.requests.accepted} accepted of ${load.requests.sent} sent, ${load.requests.refused} refused, ${load.requests.timeouts} timeouts`,
+    );
     await prober.stop();
 
     // drain: the aggregators reach the log end, then Redis reaches the recount
@@ -277,15 +309,20 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
     const readRedis = async () => {
       const out = new Map<string, number>();
       for (let i = 0; i < posts.length; i += MAX_POSTS_PER_READ)
-        for (const c of await reader.getMany(posts.slice(i, i + MAX_POSTS_PER_READ))) out.set(c.postId, c.count);
+        for (const c of await reader.getMany(posts.slice(i, i + MAX_POSTS_PER_READ)))
+          out.set(c.postId, c.count);
       return out;
     };
     const readApi = async () => {
       const out = new Map<string, number>();
       for (let i = 0; i < posts.length; i += MAX_POSTS_PER_READ) {
-        const res = await fetch(`${cluster.apiUrls[0]}/v1/likes?posts=${posts.slice(i, i + MAX_POSTS_PER_READ).join(',')}`, { signal: AbortSignal.timeout(10_000) });
+        const res = await fetch(
+          `${cluster.apiUrls[0]}/v1/likes?posts=${posts.slice(i, i + MAX_POSTS_PER_READ).join(',')}`,
+          { signal: AbortSignal.timeout(10_000) },
+        );
         if (!res.ok) throw new Error(`GET /v1/likes: ${res.status}`);
-        for (const p of ((await res.json()) as { posts: Array<{ postId: string; count: number }> }).posts) out.set(p.postId, p.count);
+        for (const p of ((await res.json()) as { posts: Array<{ postId: string; count: number }> }).posts)
+          out.set(p.postId, p.count);
       }
       return out;
     };
@@ -305,22 +342,40 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
     await redis.quit().catch(() => undefined);
     const drainMs = Date.now() - drainFrom;
     const missing = missingIds(acceptedIds, events0.ids);
-    log(`drained in ${(drainMs / 1000).toFixed(1)} s: ${mismatches.length} mismatched posts, ${missing.length} of ${acceptedIds.length} 202s missing from the log`);
+    log(
+      `drained in ${(drainMs / 1000).toFixed(1)} s: ${mismatches.length} mismatched posts, ${missing.length} of ${acceptedIds.length} 202s missing from the log`,
+    );
 
     // evidence of a failure: which partition, which offsets, the trace
     const mismatchList: MismatchEvidence[] = [];
     if (mismatches.length > 0 || missing.length > 0) {
       artifacts = s.artifactsDir ? join(s.artifactsDir, `scale-${startedAt.replace(/[:.]/g, '-')}`) : null;
-      const bad = new Set(mismatches.map((m) => m.postId));
-      const traced = await readEvents(cluster.kafka, codec, cluster.settings.topics.events, bad);
-      const changes = await readCountChanges(cluster.kafka, codec, cluster.settings.topics.counts, bad);
       if (artifacts) {
         await mkdir(artifacts, { recursive: true });
         await cluster.saveLogs(join(artifacts, 'logs'));
         await writeFile(join(artifacts, 'missing.json'), JSON.stringify(missing));
-        await writeFile(join(artifacts, 'timeline.json'), JSON.stringify({ snapshots: prober.snapshots, probes: prober.probes, events }));
+        await writeFile(join(artifacts, 'mismatches.json'), JSON.stringify(mismatches, null, 1));
+        await writeFile(
+          join(artifacts, 'timeline.json'),
+          JSON.stringify({ snapshots: prober.snapshots, probes: prober.probes, events }),
+        );
+        log(`evidence: ${artifacts}`);
       }
-      for (const m of mismatches) {
+      try {
+        mismatchList.push(...(await evidence(mismatches)));
+      } catch (e) {
+        log(
+          `evidence: reading the traces failed (${(e as Error).message}); the logs and mismatches are in ${artifacts ?? '(no artifacts dir)'}`,
+        );
+        mismatchList.push(...mismatches.map((m) => ({ ...m, partitions: [], traceFile: null })));
+      }
+    }
+    async function evidence(list: readonly CountMismatch[]): Promise<MismatchEvidence[]> {
+      const out: MismatchEvidence[] = [];
+      const bad = new Set(list.map((m) => m.postId));
+      const traced = await readEvents(cluster.kafka, codec, cluster.settings.topics.events, bad);
+      const changes = await readCountChanges(cluster.kafka, codec, cluster.settings.topics.counts, bad);
+      for (const m of list) {
         const partitions = Array.from({ length: s.partitions }, (_, p) => {
           const mine = changes.filter((c) => c.postId === m.postId && c.partition === p);
           const last = mine[mine.length - 1];
@@ -328,7 +383,9 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
           return {
             partition: p,
             recount,
-            lastPublished: last ? { count: last.count, sourceOffset: last.sourceOffset, offset: last.offset } : null,
+            lastPublished: last
+              ? { count: last.count, sourceOffset: last.sourceOffset, offset: last.offset }
+              : null,
             published: mine.length,
             differs: (last?.count ?? 0) !== recount,
           };
@@ -336,10 +393,18 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
         let traceFile: string | null = null;
         if (artifacts) {
           traceFile = join(artifacts, `trace-${m.postId}.json`);
-          await writeFile(traceFile, JSON.stringify({ mismatch: m, events: traced.trace.get(m.postId) ?? [], countChanges: changes.filter((c) => c.postId === m.postId) }));
+          await writeFile(
+            traceFile,
+            JSON.stringify({
+              mismatch: m,
+              events: traced.trace.get(m.postId) ?? [],
+              countChanges: changes.filter((c) => c.postId === m.postId),
+            }),
+          );
         }
-        mismatchList.push({ ...m, partitions, traceFile });
+        out.push({ ...m, partitions, traceFile });
       }
+      return out;
     }
 
     // the figures of each rebalance
@@ -386,7 +451,9 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
           errors: r.requests.errors,
           p99AcceptedMs: r.acceptedLatencyMs.p99,
         });
-        log(`throughput, ${t.replicas} replica(s) via ${t.via}: ${r.requests.acceptedPerSecond} accepted/s (${r.requests.refused} refused, ${r.requests.timeouts} timeouts)`);
+        log(
+          `throughput, ${t.replicas} replica(s) via ${t.via}: ${r.requests.acceptedPerSecond} accepted/s (${r.requests.refused} refused, ${r.requests.timeouts} timeouts)`,
+        );
         await sleep(2000);
       }
     }
@@ -407,7 +474,14 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
         p99AcceptedMs: load.acceptedLatencyMs.p99,
         maxAcceptedMs: load.acceptedLatencyMs.max,
         uncertainPairs: truth.uncertainPairs(),
-        timeline: load.timeline.map((p) => ({ t: p.t, offered: p.offered, accepted: p.accepted, refused: p.refused, errors: p.errors, p99Accepted: p.p99Accepted })),
+        timeline: load.timeline.map((p) => ({
+          t: p.t,
+          offered: p.offered,
+          accepted: p.accepted,
+          refused: p.refused,
+          errors: p.errors,
+          p99Accepted: p.p99Accepted,
+        })),
       },
       log: { records: events0.records, duplicates: events0.duplicates, skipped: events0.skipped },
       mismatches: mismatches.length,
@@ -434,4 +508,3 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
 export function exitCodeOf(report: Pick<ScaleReport, 'mismatches' | 'missing'>): number {
   return report.mismatches > 0 || report.missing > 0 ? 2 : 0;
 }
-

@@ -102,7 +102,8 @@ export function offsetIn(s: Snapshot, partition: number, member?: string): numbe
   for (const [m, parts] of Object.entries(s.byMember)) {
     if (member !== undefined && m !== member) continue;
     for (const p of parts)
-      if (p.partition === partition && p.storedOffset !== null && (best === null || p.storedOffset > best)) best = p.storedOffset;
+      if (p.partition === partition && p.storedOffset !== null && (best === null || p.storedOffset > best))
+        best = p.storedOffset;
   }
   return best;
 }
@@ -112,7 +113,12 @@ export function offsetIn(s: Snapshot, partition: number, member?: string): numbe
  * (over every member: a new owner continuing from the changelog counts as progress once it passes
  * the old one).
  */
-export function advances(snapshots: readonly Snapshot[], partition: number, from: number, to: number): number[] {
+export function advances(
+  snapshots: readonly Snapshot[],
+  partition: number,
+  from: number,
+  to: number,
+): number[] {
   let high: number | null = null;
   const out: number[] = [];
   for (const s of snapshots) {
@@ -150,7 +156,12 @@ export function snapshotAt(snapshots: readonly Snapshot[], t: number): Snapshot 
 }
 
 /** Per partition, the longest stretch without progress in a window with no rebalance. */
-export function baselineGaps(snapshots: readonly Snapshot[], partitions: number, from: number, to: number): number[] {
+export function baselineGaps(
+  snapshots: readonly Snapshot[],
+  partitions: number,
+  from: number,
+  to: number,
+): number[] {
   return Array.from({ length: partitions }, (_, p) => maxGap(advances(snapshots, p, from, to), from, to));
 }
 
@@ -160,7 +171,8 @@ const maxOf = (xs: Array<number | null>): number | null => {
 };
 
 /**
- * The figures of one rebalance. Owners before: the last snapshot before the trigger; after: the
+ * The figures of one rebalance. Owners before: the newest snapshot before the trigger that shows
+ * each partition; after: the
  * first settled snapshot at or after settledAt. A partition with the same owner in both is kept:
  * its pause is the longest stretch without progress from the trigger until `tailMs` after the
  * group settled, against its baseline. Any other partition moved: when its new owner first
@@ -174,9 +186,16 @@ export function rebalanceFigures(
   partitions: number,
   tailMs = 1000,
 ): RebalanceFigures {
-  const pre = [...snapshots].reverse().find((s) => s.t < event.at);
-  const post = snapshots.find((s) => s.t >= event.settledAt && settled(s, partitions)) ?? snapshots.find((s) => s.t >= event.settledAt);
-  const before = pre ? ownership(pre) : new Map<number, string>();
+  const post =
+    snapshots.find((s) => s.t >= event.settledAt && settled(s, partitions)) ??
+    snapshots.find((s) => s.t >= event.settledAt);
+  // the owner before: the newest snapshot before the trigger that shows the partition (a member
+  // that did not answer one poll, as a busy machine makes happen, says nothing there)
+  const before = new Map<number, string>();
+  for (const s of snapshots) {
+    if (s.t >= event.at) break;
+    for (const [p, m] of ownership(s)) before.set(p, m);
+  }
   const after = post ? ownership(post) : new Map<number, string>();
   const end = event.settledAt + tailMs;
   const kept: KeptPartition[] = [];
@@ -187,14 +206,39 @@ export function rebalanceFigures(
     if (from !== null && from === to) {
       const pauseMs = maxGap(advances(snapshots, p, event.at, end), event.at, end);
       const baselineMs = baseline[p] ?? 0;
-      kept.push({ partition: p, owner: from, pauseMs, baselineMs, excessMs: Math.max(0, pauseMs - baselineMs) });
+      kept.push({
+        partition: p,
+        owner: from,
+        pauseMs,
+        baselineMs,
+        excessMs: Math.max(0, pauseMs - baselineMs),
+      });
       continue;
     }
     const firstNew = probes.find((q) => q.partition === p && q.t >= event.at && q.member === to && q.ok);
-    const lastOld = [...probes].reverse().find((q) => q.partition === p && q.member === from && q.ok && q.t >= event.at && (!firstNew || q.t <= firstNew.t));
-    const startOffset = pre ? offsetIn(pre, p) : null;
+    const lastOld = [...probes]
+      .reverse()
+      .find(
+        (q) =>
+          q.partition === p &&
+          q.member === from &&
+          q.ok &&
+          q.t >= event.at &&
+          (!firstNew || q.t <= firstNew.t),
+      );
+    let startOffset: number | null = null;
+    for (const s of snapshots) {
+      if (s.t >= event.at) break;
+      const o = offsetIn(s, p);
+      if (o !== null && (startOffset === null || o > startOffset)) startOffset = o;
+    }
     const adv = snapshots.find(
-      (s) => s.t >= event.at && to !== null && s.byMember[to]?.some((x) => x.partition === p && x.phase === 'live' && (x.storedOffset ?? -1) > (startOffset ?? -1)),
+      (s) =>
+        s.t >= event.at &&
+        to !== null &&
+        s.byMember[to]?.some(
+          (x) => x.partition === p && x.phase === 'live' && (x.storedOffset ?? -1) > (startOffset ?? -1),
+        ),
     );
     moved.push({
       partition: p,

@@ -1,4 +1,13 @@
-import { advances, baselineGaps, maxGap, ownership, rebalanceFigures, settled, type ServeProbe, type Snapshot } from './timeline';
+import {
+  advances,
+  baselineGaps,
+  maxGap,
+  ownership,
+  rebalanceFigures,
+  settled,
+  type ServeProbe,
+  type Snapshot,
+} from './timeline';
 
 const live = (partition: number, storedOffset: number | null) => ({ partition, storedOffset, phase: 'live' });
 
@@ -9,11 +18,16 @@ describe('timeline', () => {
     expect(settled(s, 3)).toBe(true);
     expect(settled(s, 4)).toBe(false);
     expect(settled({ t: 0, byMember: { a: [live(0, 1)], b: [live(0, 1)] } }, 1)).toBe(false);
-    expect(settled({ t: 0, byMember: { a: [{ partition: 0, storedOffset: 1, phase: 'catching-up' }] } }, 1)).toBe(false);
+    expect(
+      settled({ t: 0, byMember: { a: [{ partition: 0, storedOffset: 1, phase: 'catching-up' }] } }, 1),
+    ).toBe(false);
   });
 
   it('advances: the times the highest stored offset grew; maxGap: the longest stretch without one, edges included', () => {
-    const snaps: Snapshot[] = [0, 100, 200, 300, 400, 500].map((t, i) => ({ t, byMember: { a: [live(0, [5, 6, 6, 6, 9, 10][i])] } }));
+    const snaps: Snapshot[] = [0, 100, 200, 300, 400, 500].map((t, i) => ({
+      t,
+      byMember: { a: [live(0, [5, 6, 6, 6, 9, 10][i])] },
+    }));
     expect(advances(snaps, 0, 0, 500)).toEqual([100, 400, 500]);
     expect(advances(snaps, 0, 150, 450)).toEqual([400]);
     expect(maxGap([100, 400, 500], 0, 500)).toBe(300);
@@ -29,13 +43,26 @@ describe('timeline', () => {
       const off0 = t < 1000 ? t / 250 : t < 2000 ? 4 : t / 250;
       const off1 = t / 250;
       if (t < 1500) snaps.push({ t, byMember: { a: [live(0, off0), live(1, off1)] } });
-      else if (t < 2500) snaps.push({ t, byMember: { a: [live(0, off0)], b: [{ partition: 1, storedOffset: 6, phase: 'catching-up' }] } });
+      else if (t < 2500)
+        snaps.push({
+          t,
+          byMember: { a: [live(0, off0)], b: [{ partition: 1, storedOffset: 6, phase: 'catching-up' }] },
+        });
       else snaps.push({ t, byMember: { a: [live(0, off0)], b: [live(1, off1)] } });
     }
     const probes: ServeProbe[] = snaps.flatMap((s) =>
-      Object.entries(s.byMember).flatMap(([member, parts]) => parts.map((p) => ({ t: s.t + 10, partition: p.partition, member, ok: p.phase === 'live' }))),
+      Object.entries(s.byMember).flatMap(([member, parts]) =>
+        parts.map((p) => ({ t: s.t + 10, partition: p.partition, member, ok: p.phase === 'live' })),
+      ),
     );
-    const r = rebalanceFigures(snaps, probes, { name: 'join b', at: 1000, settledAt: 2600 }, [250, 250], 2, 500);
+    const r = rebalanceFigures(
+      snaps,
+      probes,
+      { name: 'join b', at: 1000, settledAt: 2600 },
+      [250, 250],
+      2,
+      500,
+    );
     expect(r.before).toEqual({ 0: 'a', 1: 'a' });
     expect(r.after).toEqual({ 0: 'a', 1: 'b' });
     expect(r.kept).toEqual([{ partition: 0, owner: 'a', pauseMs: 1000, baselineMs: 250, excessMs: 750 }]);
@@ -55,7 +82,27 @@ describe('timeline', () => {
       { t: 2000, byMember: { b: [{ partition: 0, storedOffset: 1, phase: 'catching-up' }] } },
     ];
     const r = rebalanceFigures(snaps, [], { name: 'kill a', at: 1000, settledAt: 2000 }, [0], 1);
-    expect(r.moved).toEqual([{ partition: 0, from: 'a', to: 'b', servesAgainMs: null, unservedMs: null, advancesMs: null }]);
+    expect(r.moved).toEqual([
+      { partition: 0, from: 'a', to: 'b', servesAgainMs: null, unservedMs: null, advancesMs: null },
+    ]);
     expect(r.maxServesAgainMs).toBeNull();
+  });
+});
+
+describe('rebalanceFigures, owners before the trigger', () => {
+  it('a member that missed the last poll before the trigger still counts as the owner', () => {
+    const snaps: Snapshot[] = [
+      { t: 0, byMember: { a: [live(0, 1)], b: [live(1, 1)] } },
+      // b did not answer this poll (busy), then was killed at 600
+      { t: 500, byMember: { a: [live(0, 2)] } },
+      { t: 3000, byMember: { a: [live(0, 3), live(1, 4)] } },
+    ];
+    const probes: ServeProbe[] = [{ t: 3010, partition: 1, member: 'a', ok: true }];
+    const r = rebalanceFigures(snaps, probes, { name: 'kill b', at: 600, settledAt: 3000 }, [0, 0], 2);
+    expect(r.before).toEqual({ 0: 'a', 1: 'b' });
+    expect(r.moved).toEqual([
+      { partition: 1, from: 'b', to: 'a', servesAgainMs: 2410, unservedMs: 2410, advancesMs: 2400 },
+    ]);
+    expect(r.kept.map((k) => k.partition)).toEqual([0]);
   });
 });

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintToken } from '@doubletap/auth';
 import { loadSettings, type Settings } from '@doubletap/config';
-import { createKafka, deleteTopics, ensureTopics, topicNames, topicSpecs, type Kafka } from '@doubletap/kafka';
+import {
+  createKafka,
+  deleteTopics,
+  ensureTopics,
+  topicNames,
+  topicSpecs,
+  type Kafka,
+} from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
 import { parseLogLine, spawnApp, stopApp, type AppName, type AppProcess } from './app-process';
 import { freshNamesEnv, uniqueName } from './names';
@@ -168,13 +175,15 @@ export class Cluster {
     const m = this.member(id);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (!running(m)) throw new Error(`${id} exited before it was ready:\n${m.history.slice(-15).join('\n')}`);
+      if (!running(m))
+        throw new Error(`${id} exited before it was ready:\n${m.history.slice(-15).join('\n')}`);
       try {
         if ((await fetch(`${m.url}/ready`, { signal: AbortSignal.timeout(2000) })).status === 200) return;
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`${id} was not ready within ${timeoutMs} ms:\n${m.history.slice(-15).join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(`${id} was not ready within ${timeoutMs} ms:\n${m.history.slice(-15).join('\n')}`);
       await sleep(200);
     }
   }
