@@ -26,6 +26,7 @@ describe('scale-out: aggregators 1 → 3 → 1 under load', () => {
     const figures = report.rebalances.map((r) => ({
       step: r.name,
       settledS: (r.settledMs - r.atMs) / 1000,
+      startupMs: r.startupMs,
       kept: r.kept.map((k) => `p${k.partition}@${k.owner} pause ${k.pauseMs} ms (baseline ${k.baselineMs})`),
       moved: r.moved.map(
         (m) =>
@@ -34,7 +35,7 @@ describe('scale-out: aggregators 1 → 3 → 1 under load', () => {
     }));
     console.log(
       `scale e2e: ${report.load.accepted} accepted (${report.load.acceptedPerSecond}/s), ${report.load.refused} refused, ${report.load.timeouts} timeouts, ` +
-        `${report.mismatches} mismatches, ${report.missing} missing, drain ${report.drainMs} ms, baseline max gap ${report.baselineMaxGapMs} ms\n` +
+        `${report.mismatches} mismatches, ${report.missing} missing, drain ${report.drainMs} ms, baseline max gap ${report.baselineMaxGapMs} ms, polling ${JSON.stringify(report.polling)}\n` +
         `${JSON.stringify(figures, null, 2)}\n${lines.join('\n')}` +
         (report.mismatches > 0 ? `\nMISMATCHES: ${JSON.stringify(report.mismatchList, null, 2)}` : ''),
     );

@@ -112,6 +112,19 @@ export class Prober {
     return snapshot;
   }
 
+  /** How finely the run was seen: snapshots taken, and the median and largest time between two. */
+  resolution(): { snapshots: number; medianIntervalMs: number | null; maxIntervalMs: number | null } {
+    const gaps = this.snapshots.slice(1).map((s, i) => s.t - this.snapshots[i].t);
+    if (gaps.length === 0)
+      return { snapshots: this.snapshots.length, medianIntervalMs: null, maxIntervalMs: null };
+    const sorted = [...gaps].sort((a, b) => a - b);
+    return {
+      snapshots: this.snapshots.length,
+      medianIntervalMs: sorted[Math.floor(sorted.length / 2)],
+      maxIntervalMs: sorted[sorted.length - 1],
+    };
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);

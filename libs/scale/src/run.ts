@@ -142,6 +142,8 @@ export interface ScaleReport {
   baselineMaxGapMs: number;
   baselineGapsMs: number[];
   rebalances: RebalanceFigures[];
+  /** how finely the aggregators were polled (a pause shorter than the interval cannot be seen) */
+  polling: { snapshots: number; medianIntervalMs: number | null; maxIntervalMs: number | null };
   /** every moved partition served again within the run */
   allMovedServed: boolean;
   throughput: ThroughputRun[];
@@ -238,7 +240,12 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
     const baselineTo = now();
 
     const events: ScaleEvent[] = [];
-    const settle = async (name: string, at: number, members: () => string[]): Promise<void> => {
+    const settle = async (
+      name: string,
+      at: number,
+      members: () => string[],
+      joined?: () => number | undefined,
+    ): Promise<void> => {
       const deadline = Date.now() + s.settleTimeoutMs;
       for (;;) {
         const snap = prober.snapshots[prober.snapshots.length - 1] as Snapshot | undefined;
@@ -254,7 +261,7 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
         await sleep(s.pollMs / 2);
       }
       const settledAt = now();
-      events.push({ name, at, settledAt });
+      events.push({ name, at, settledAt, joinedAt: joined?.() });
       log(`${name}: settled after ${((settledAt - at) / 1000).toFixed(1)} s`);
     };
     const liveIds = () => cluster.live('aggregator').map((m) => m.id);
@@ -264,7 +271,12 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
     for (const n of [2, 3]) {
       const at = now();
       const m = await cluster.addAggregator({ waitReady: false });
-      await settle(`join ${m.id} (${n - 1} → ${n})`, at, wantAtMost(n));
+      let joinedAt: number | undefined;
+      void m.proc.started.then(
+        () => (joinedAt = now()),
+        () => undefined,
+      );
+      await settle(`join ${m.id} (${n - 1} → ${n})`, at, wantAtMost(n), () => joinedAt);
       await sleep(s.holdSeconds * 1000);
     }
     // 3 → 2: the newest leaves gracefully; 2 → 1: the other newcomer is killed
@@ -428,7 +440,8 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
           ...loadOptions,
           url: t.url,
           urls: t.urls,
-          connections: t.urls ? s.connections : s.connections * t.replicas,
+          // the same connections in total either way: only where they go differs
+          connections: t.urls ? s.connections : s.connections * apiUrls.length,
           rate: s.throughput.rate,
           rampSeconds: 0,
           holdSeconds: s.throughput.seconds,
@@ -493,6 +506,7 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
       baselineMaxGapMs: Math.max(0, ...baseline),
       baselineGapsMs: baseline,
       rebalances,
+      polling: prober.resolution(),
       allMovedServed,
       throughput,
       artifacts,

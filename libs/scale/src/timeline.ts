@@ -33,13 +33,15 @@ export interface ScaleEvent {
   at: number;
   /** ms since the start: every partition owned by one live member again (or the wait gave up) */
   settledAt: number;
+  /** a join: when the new member logged its start line (it joins the group from then on) */
+  joinedAt?: number;
 }
 
 /** A partition that kept its owner through a rebalance: how long its progress stood still. */
 export interface KeptPartition {
   partition: number;
   owner: string;
-  /** the longest time between two advances of its stored offset in [at, settledAt + tail] */
+  /** the longest time between two advances of its stored offset from the trigger (a join: the new member's start) until tail after the group settled */
   pauseMs: number;
   /** the same in the no-rebalance baseline window */
   baselineMs: number;
@@ -64,6 +66,8 @@ export interface RebalanceFigures {
   name: string;
   atMs: number;
   settledMs: number;
+  /** a join: ms from the spawn to the new member's start line (its process start-up, not the rebalance) */
+  startupMs: number | null;
   before: Record<number, string>;
   after: Record<number, string>;
   kept: KeptPartition[];
@@ -198,13 +202,15 @@ export function rebalanceFigures(
   }
   const after = post ? ownership(post) : new Map<number, string>();
   const end = event.settledAt + tailMs;
+  // kept partitions can only be disturbed once the group changes: for a join, once the new member runs
+  const from0 = event.joinedAt ?? event.at;
   const kept: KeptPartition[] = [];
   const moved: MovedPartition[] = [];
   for (let p = 0; p < partitions; p++) {
     const from = before.get(p) ?? null;
     const to = after.get(p) ?? null;
     if (from !== null && from === to) {
-      const pauseMs = maxGap(advances(snapshots, p, event.at, end), event.at, end);
+      const pauseMs = maxGap(advances(snapshots, p, from0, end), from0, end);
       const baselineMs = baseline[p] ?? 0;
       kept.push({
         partition: p,
@@ -253,6 +259,7 @@ export function rebalanceFigures(
     name: event.name,
     atMs: event.at,
     settledMs: event.settledAt,
+    startupMs: event.joinedAt === undefined ? null : event.joinedAt - event.at,
     before: Object.fromEntries(before),
     after: Object.fromEntries(after),
     kept,

@@ -106,3 +106,24 @@ describe('rebalanceFigures, owners before the trigger', () => {
     expect(r.kept.map((k) => k.partition)).toEqual([0]);
   });
 });
+
+describe('rebalanceFigures, a join', () => {
+  it('measures kept partitions from the new member start, and gives its start-up time', () => {
+    // p0 stands still 0..4000 (the new member's start-up), then advances every 250 ms
+    const snaps: Snapshot[] = [];
+    for (let t = 0; t <= 8000; t += 250) snaps.push({ t, byMember: { a: [live(0, t < 4000 ? 1 : t)] } });
+    const r = rebalanceFigures(
+      snaps,
+      [],
+      { name: 'join b', at: 100, settledAt: 6000, joinedAt: 4000 },
+      [250],
+      1,
+      500,
+    );
+    expect(r.startupMs).toBe(3900);
+    expect(r.kept).toEqual([{ partition: 0, owner: 'a', pauseMs: 250, baselineMs: 250, excessMs: 0 }]);
+    const noJoin = rebalanceFigures(snaps, [], { name: 'x', at: 100, settledAt: 6000 }, [250], 1, 500);
+    expect(noJoin.startupMs).toBeNull();
+    expect(noJoin.kept[0].pauseMs).toBe(3900);
+  });
+});
