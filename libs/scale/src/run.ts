@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { EventCodec } from '@doubletap/events';
 import { GroundTruth, runLoad, type LoadOptions, type LoadReport } from '@doubletap/loadgen';
 import { createRedis, LikesReader, MAX_POSTS_PER_READ, redisReady } from '@doubletap/redis';
-import { Cluster } from '@doubletap/testing';
+import { ScaleCluster } from '@doubletap/testing';
 import { compareCounts, missingIds, type CountMismatch, type ExpectedRange } from './compare';
 import { readCountChanges, readEvents } from './log-read';
 import { Prober } from './prober';
@@ -166,7 +166,7 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
   const t0 = performance.now();
   const now = () => Math.round(performance.now() - t0);
   log(`cluster: ${s.apis} api replicas, 1 aggregator, 1 projector, ${s.partitions} partitions`);
-  const cluster = await Cluster.start({
+  const cluster = await ScaleCluster.start({
     name: 'scale',
     apis: s.apis,
     aggregators: 1,

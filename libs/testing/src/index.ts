@@ -12,5 +12,5 @@ export { StackControl } from './stack-control';
 export type { ClusterPart, Fault, PartStatus, SinglePart, StackPart, StackProfile } from './stack-control';
 export { countsFromTopic, groundTruth, produceActions, randomActions, totalsOf } from './likes-fixtures';
 export type { Action } from './likes-fixtures';
-export { Cluster } from './cluster';
-export type { ClusterMember, ClusterOptions } from './cluster';
+export { ScaleCluster } from './scale-cluster';
+export type { ClusterMember, ScaleClusterOptions } from './scale-cluster';

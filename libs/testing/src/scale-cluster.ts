@@ -33,7 +33,7 @@ export interface ClusterMember {
   readonly startedAt: number;
 }
 
-export interface ClusterOptions {
+export interface ScaleClusterOptions {
   /** api replicas (default 1) */
   apis?: number;
   /** aggregators at the start (default 1) */
@@ -54,13 +54,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const running = (m: ClusterMember) => m.proc.child.exitCode === null && m.proc.child.signalCode === null;
 
 /**
- * Many instances of the built apps on fresh topics, groups, key prefix and data dirs: N api
+ * The scale test's cluster (libs/scale): many instances of the built apps on fresh topics, groups, key prefix and data dirs: N api
  * replicas, M aggregators (each on its own port and data dir, with its advertised URL, so the api's
  * likedByViewer reaches whichever one owns the partition), one projector. Aggregators can be added,
  * stopped gracefully (SIGTERM) or killed (SIGKILL) while the rest runs. stop() stops every process
  * it started, by its pid, then deletes the topics, the Redis keys and the data dirs.
  */
-export class Cluster {
+export class ScaleCluster {
   private readonly members = new Map<string, ClusterMember>();
   private readonly dirs: string[] = [];
   private aggregatorsMade = 0;
@@ -74,7 +74,7 @@ export class Cluster {
     private readonly readyMs: number,
   ) {}
 
-  static async start(o: ClusterOptions = {}): Promise<Cluster> {
+  static async start(o: ScaleClusterOptions = {}): Promise<ScaleCluster> {
     const base = uniqueName(o.name ?? 'cluster');
     const env: Record<string, string> = {
       ...(o.stackEnv ?? stackEnv()),
@@ -89,7 +89,7 @@ export class Cluster {
     const settings = loadSettings(env);
     const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'cluster' });
     await ensureTopics(kafka, topicSpecs(settings.topics));
-    const c = new Cluster(env, settings, kafka, o.log ?? (() => undefined), o.readyMs ?? 90_000);
+    const c = new ScaleCluster(env, settings, kafka, o.log ?? (() => undefined), o.readyMs ?? 90_000);
     try {
       for (let i = 0; i < (o.aggregators ?? 1); i++) await c.addAggregator();
       await c.add('projector', 'projector');
