@@ -1,11 +1,11 @@
 /**
  * npm run bench:scale [-- --json] — the scale-out scenario (libs/scale's runScale) against the local
- * stack: 3 api replicas, one projector, aggregators 1 → 2 → 3 → 2 (SIGTERM) → 1 (kill -9) under
+ * stack: 3 api replicas behind HAProxy (libs/balancer), one projector, aggregators 1 → 2 → 3 → 2 (SIGTERM) → 1 (kill -9) under
  * open-loop likes with a hot post (Zipf); then the load stops, everything drains and every post's
  * count is checked against the 202s and a recount of likes.events. Reports per rebalance the pause
  * of the partitions that kept their owner (against a window with no rebalance) and the time until
  * each moved partition is served again, then accepted likes/s at saturation through 1 replica and
- * through all of them. Progress on stderr; `--json` prints the result document on stdout (otherwise
+ * through HAProxy in front of all of them. Progress on stderr; `--json` prints the result document on stdout (otherwise
  * a summary). Writes bench/results/scale-<ts>.json, and the logs and evidence of a failed run under
  * bench/results/. Exit code 2 when a count is wrong or a 202 is missing from the log.
  * Knobs: BENCH_RATE (400), BENCH_APIS (3), BENCH_PARTITIONS (6), BENCH_WARM (12 s), BENCH_HOLD (10 s),

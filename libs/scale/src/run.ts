@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { EventCodec } from '@doubletap/events';
 import { GroundTruth, runLoad, type LoadOptions, type LoadReport } from '@doubletap/loadgen';
 import { createRedis, LikesReader, MAX_POSTS_PER_READ, redisReady } from '@doubletap/redis';
-import { ScaleCluster } from '@doubletap/testing';
+import { ScaleCluster, startLoadBalancer } from '@doubletap/testing';
 import { compareCounts, missingIds, type CountMismatch, type ExpectedRange } from './compare';
 import { readCountChanges, readEvents } from './log-read';
 import { Prober } from './prober';
@@ -29,7 +29,7 @@ export interface ScaleScenario {
   users: number;
   doubleTap: number;
   unlike: number;
-  /** keep-alive connections per api replica */
+  /** keep-alive connections per api replica (the generator opens this many times the replicas to the balancer) */
   connections: number;
   /** seconds with one aggregator before the first step (the no-rebalance baseline) */
   warmSeconds: number;
@@ -45,12 +45,6 @@ export interface ScaleScenario {
   throughput: { rate: number; seconds: number } | null;
   /** where the logs and the evidence of a failed run go (null: nowhere) */
   artifactsDir: string | null;
-  /**
-   * where the likes go: 'client' = round robin over the replicas from the generator; a function =
-   * the URL of a load balancer in front of them (started on the cluster, stopped by its caller)
-   */
-  balancer:
-    'client' | ((apiUrls: string[]) => Promise<{ url: string; name: string; stop: () => Promise<void> }>);
   log: (line: string) => void;
 }
 
@@ -72,7 +66,6 @@ export const DEFAULT_SCENARIO: ScaleScenario = {
   seed: 13,
   throughput: { rate: 4000, seconds: 6 },
   artifactsDir: null,
-  balancer: 'client',
   log: () => undefined,
 };
 
@@ -105,7 +98,8 @@ export interface MismatchEvidence extends CountMismatch {
 }
 
 export interface ScaleReport {
-  scenario: Omit<ScaleScenario, 'log' | 'balancer'> & { balancer: string };
+  /** the scenario, and how the likes reached the replicas */
+  scenario: Omit<ScaleScenario, 'log'> & { balancer: string };
   startedAt: string;
   seconds: number;
   load: {
@@ -153,7 +147,7 @@ export interface ScaleReport {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * The scale-out scenario: N api replicas, one projector, aggregators 1 → 2 → 3 → 2 (SIGTERM) → 1
+ * The scale-out scenario: N api replicas behind HAProxy, one projector, aggregators 1 → 2 → 3 → 2 (SIGTERM) → 1
  * (kill -9) under open-loop like/unlike load with a hot post; then the load stops, everything
  * drains, and the counts are checked against the 202s and against a recount of likes.events. The
  * aggregators are polled throughout: per rebalance, how long the partitions that kept their owner
@@ -173,7 +167,7 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
     partitions: s.partitions,
     log,
   });
-  let balancer: { url: string; name: string; stop: () => Promise<void> } | undefined;
+  let balancer: { stop: () => Promise<void> } | undefined;
   const prober = new Prober(
     { aggregators: () => cluster.live('aggregator').map((m) => ({ id: m.id, url: m.url })) },
     s.partitions,
@@ -183,11 +177,15 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
   let artifacts: string | null = null;
   try {
     const apiUrls = cluster.apiUrls;
-    if (s.balancer !== 'client') {
-      balancer = await s.balancer(apiUrls);
-      log(`load balancer ${balancer.name} at ${balancer.url}`);
-    }
-    const via = balancer ? balancer.name : `client round robin over ${apiUrls.length}`;
+    // HAProxy (libs/balancer: leastconn, /ready checks) in front of the replicas: where clients go
+    const lb = await startLoadBalancer(
+      cluster.live('api').map((m) => ({ name: m.id, host: '127.0.0.1', port: m.port })),
+      { name: 'scale', log: (line) => (/DOWN|UP/.test(line) ? log(line) : undefined) },
+    );
+    balancer = lb;
+    await lb.untilServers('UP', undefined, 30_000);
+    const via = 'HAProxy (leastconn)';
+    log(`load balancer ${via} at ${lb.url}`);
     const auth = {
       secret: cluster.settings.auth.hs256Secret,
       issuer: cluster.settings.auth.issuer,
@@ -202,8 +200,7 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
     const runId = `sc${Date.now().toString(36)}`;
     const loadOptions: LoadOptions = {
       scenario: 'mixed',
-      url: balancer?.url ?? apiUrls[0],
-      urls: balancer ? undefined : apiUrls,
+      url: lb.url,
       rate: s.rate,
       rampSeconds: 1,
       holdSeconds: 3600,
@@ -213,7 +210,7 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
       zipf: s.zipf,
       doubleTap: s.doubleTap,
       unlike: s.unlike,
-      connections: balancer ? s.connections * s.apis : s.connections,
+      connections: s.connections * s.apis,
       timeoutMs: 10_000,
       maxInFlight: 20_000,
       sampleEvery: 1_000_000,
@@ -429,19 +426,16 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
     // throughput at saturation: one replica, then all of them, short runs on fresh posts
     const throughput: ThroughputRun[] = [];
     if (s.throughput) {
-      const targets: Array<{ replicas: number; via: string; url: string; urls?: string[] }> = [
+      const targets = [
         { replicas: 1, via: 'direct', url: apiUrls[0] },
-        balancer
-          ? { replicas: apiUrls.length, via: balancer.name, url: balancer.url }
-          : { replicas: apiUrls.length, via: 'client round robin', url: apiUrls[0], urls: apiUrls },
+        { replicas: apiUrls.length, via, url: lb.url },
       ];
       for (const t of targets) {
         const r = await runLoad({
           ...loadOptions,
           url: t.url,
-          urls: t.urls,
-          // the same connections in total either way: only where they go differs
-          connections: t.urls ? s.connections : s.connections * apiUrls.length,
+          // the same connections either way: only where they go differs
+          connections: s.connections * apiUrls.length,
           rate: s.throughput.rate,
           rampSeconds: 0,
           holdSeconds: s.throughput.seconds,
@@ -471,7 +465,7 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
       }
     }
 
-    const { log: _l, balancer: _b, ...rest } = s;
+    const { log: _l, ...rest } = s;
     return {
       scenario: { ...rest, balancer: via },
       startedAt,
