@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { runScale, type ScaleReport } from '@doubletap/scale';
 
 /**
- * The scale-out scenario at a small scale: 3 api replicas, aggregators 1 → 2 → 3 → 2 (SIGTERM) → 1
+ * The scale-out scenario at a small scale: 3 api replicas behind HAProxy, aggregators 1 → 2 → 3 → 2 (SIGTERM) → 1
  * (kill -9) under open-loop load with a hot post. Exact counts, no 202 lost, every moved partition
  * served again; the timing figures are logged, not asserted (the machine is shared).
  */
