@@ -35,7 +35,7 @@ function summary(r: ScaleReport, file: string): string {
   }
   for (const t of r.throughput)
     out.push(
-      `throughput, ${t.replicas} replica(s) via ${t.via}: ${t.acceptedPerSecond} accepted/s (offered ${t.offered}/s; ${t.refused} refused, ${t.timeouts} timeouts)`,
+      `throughput, ${t.replicas} replica(s) via ${t.via}: ${t.acceptedPerSecond} accepted/s (offered ${t.offered}/s; outcomes ${JSON.stringify(t.byStatus)})`,
     );
   for (const m of r.mismatchList) out.push(`MISMATCH ${JSON.stringify(m)}`);
   out.push(`raw: ${file}`);

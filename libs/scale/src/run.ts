@@ -79,6 +79,8 @@ export interface ThroughputRun {
   refused: number;
   timeouts: number;
   errors: number;
+  /** every outcome: HTTP status, "503 overloaded", "timeout", "network", "dropped" */
+  byStatus: Record<string, number>;
   p99AcceptedMs: number;
 }
 
@@ -456,6 +458,7 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
           refused: r.requests.refused,
           timeouts: r.requests.timeouts,
           errors: r.requests.errors,
+          byStatus: r.requests.byStatus,
           p99AcceptedMs: r.acceptedLatencyMs.p99,
         });
         log(
