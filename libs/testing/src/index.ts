@@ -16,3 +16,5 @@ export { countsFromTopic, groundTruth, produceActions, randomActions, totalsOf }
 export type { Action } from './likes-fixtures';
 export { longestGap, MemberProcess, offsetsSeen, steadyProducer } from './consumer-members';
 export type { MemberEvent, MemberOptions } from './consumer-members';
+export { ScaleCluster } from './scale-cluster';
+export type { ClusterMember, ScaleClusterOptions } from './scale-cluster';
