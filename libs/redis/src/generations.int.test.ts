@@ -1,4 +1,3 @@
-import { loadSettings } from '@doubletap/config';
 import {
   createRedis,
   deleteKeysWithPrefix,
@@ -12,17 +11,16 @@ import {
   redisReady,
   type Redis,
 } from '@doubletap/redis';
-import { stackEnv, uniqueName } from '@doubletap/testing';
+import { redisTargets, uniqueName } from '@doubletap/testing';
 
-describe('read-side generations', () => {
-  const settings = loadSettings(stackEnv());
+describe.each(redisTargets())('read-side generations on $name Redis', (target) => {
   const prefix = `${uniqueName('tg')}:`;
   let redis: Redis;
   let subscriber: Redis;
 
   beforeAll(async () => {
-    redis = createRedis({ url: settings.redis.url, name: 'generations-test' });
-    subscriber = createRedis({ url: settings.redis.url, name: 'generations-test-sub' });
+    redis = createRedis({ url: target.url, name: 'generations-test' });
+    subscriber = createRedis({ url: target.url, name: 'generations-test-sub' });
     await Promise.all([redisReady(redis), redisReady(subscriber)]);
     await markReadSideComplete(redis, prefix, 4); // no projector here: the read side is declared complete
   });

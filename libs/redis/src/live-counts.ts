@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from './client';
 import { isValidId } from '@doubletap/events';
 import type { Logger } from '@doubletap/observability';
 import { createRedis } from './client';
