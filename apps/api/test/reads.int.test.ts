@@ -12,7 +12,7 @@ import {
   readySentinelKey,
   type Redis,
 } from '@doubletap/redis';
-import { uniqueName, waitFor } from '@doubletap/testing';
+import { redisTargets, uniqueName, waitFor } from '@doubletap/testing';
 import { ReadSide } from '../src/reads/read-side.service';
 import {
   dropTopics,
@@ -33,7 +33,7 @@ interface Problem {
 
 const PARTITIONS = 3;
 
-describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process api, real Kafka + Redis)', () => {
+describe.each(redisTargets())('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process api, real Kafka + $name Redis)', (target) => {
   const kafka = testKafka();
   let topics: Topics;
   let api: RunningApi;
@@ -48,6 +48,7 @@ describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process ap
     prefix = `${uniqueName('reads-int')}:`;
     ({ topics, api } = await startApiOnFreshTopics(kafka, PARTITIONS, {
       REDIS_KEY_PREFIX: prefix,
+      REDIS_URL: target.url,
       RATE_LIMIT_PER_SEC: '0',
     }));
     redis = createRedis({ url: api.settings.redis.url, offlineQueue: true });
@@ -255,7 +256,7 @@ describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process ap
   it('Redis down: reads are 503 with Retry-After, never 500', async () => {
     const down = await startApi({
       ...topicEnv(topics),
-      REDIS_URL: 'redis://127.0.0.1:1',
+      REDIS_URL: target.name === 'cluster' ? 'redis+cluster://127.0.0.1:1,127.0.0.1:2' : 'redis://127.0.0.1:1',
       RATE_LIMIT_PER_SEC: '0',
     });
     try {
@@ -292,7 +293,7 @@ describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process ap
     const none = await problem(await get('/dev/token?user=dana'), 404);
     expect(none.detail).toBe('no route for GET /dev/token');
     // the same settings in development (still on 127.0.0.1): a token this api accepts
-    const dev = await startApi({ ...topicEnv(topics), REDIS_KEY_PREFIX: prefix, NODE_ENV: 'development' });
+    const dev = await startApi({ ...topicEnv(topics), REDIS_KEY_PREFIX: prefix, REDIS_URL: target.url, NODE_ENV: 'development' });
     try {
       const minted = (await (await fetch(`${dev.url}/dev/token?user=dana`)).json()) as {
         userId: string;
