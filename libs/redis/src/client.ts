@@ -95,6 +95,23 @@ export function createRedis(options: RedisClientOptions): Redis {
 }
 
 /**
+ * A connection for SUBSCRIBE only. One Redis: as createRedis. A Redis Cluster: a plain connection to
+ * the first seed node — classic PUBLISH reaches every node of a cluster, and a plain connection
+ * keeps the 'ready' / 'close' events that subscribers rely on to see a gap and re-subscribe
+ * (ioredis' cluster subscriber moves between nodes silently, dropping what was published meanwhile).
+ */
+export function createSubscriber(options: RedisClientOptions): Redis {
+  if (!options.url.startsWith(CLUSTER_SCHEME)) return createRedis(options);
+  const { nodes, username, password } = parseClusterUrl(options.url);
+  const url = new URL(
+    `redis://${nodes[0].host.includes(':') ? `[${nodes[0].host}]` : nodes[0].host}:${nodes[0].port}`,
+  );
+  if (username) url.username = encodeURIComponent(username);
+  if (password) url.password = encodeURIComponent(password);
+  return createRedis({ ...options, url: url.toString() });
+}
+
+/**
  * The master that serves `key` now, as a stable string (its `host:port`s), so commands can be
  * grouped into one pipeline per master (ioredis' cluster pipelines must stay on one node).
  * undefined before the slot map is known.
