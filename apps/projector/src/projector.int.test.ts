@@ -24,7 +24,7 @@ jest.setTimeout(60_000);
 
 const base = loadSettings(stackEnv());
 const kafka = createKafka({ brokers: base.kafka.brokers, clientId: 'projector-test' });
-const quiet = createLogger('projector-test', (process.env.PT_LOG ?? 'silent') as 'silent');
+const quiet = createLogger('projector-test', 'silent');
 
 function settingsFor(topic: string, redisUrl = base.redis.url): Settings {
   return loadSettings(
