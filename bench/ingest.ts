@@ -7,7 +7,8 @@
  * section of BENCHMARKS.md, and prints a table. The default client's row comes first after
  * hello-world (rows[1], what `npm run bench` takes as the maximum ingest rate).
  * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_USERS (1000),
- * BENCH_CLIENTS (every client, the default first; a comma list to measure fewer).
+ * BENCH_CLIENTS (every client, the default first; a comma list to measure fewer), BENCH_API_CPU_PROF
+ * (a directory: the api runs with `node --cpu-prof` and writes its V8 CPU profile there on exit).
  */
 import { join } from 'node:path';
 import { mintToken } from '@doubletap/auth';
@@ -25,6 +26,7 @@ const CONNECTIONS = intKnob('BENCH_CONNECTIONS', 64);
 const SECONDS = intKnob('BENCH_SECONDS', 10);
 const WARMUP = intKnob('BENCH_WARMUP_SECONDS', 2);
 const USERS = intKnob('BENCH_USERS', 1000);
+const CPU_PROF = process.env.BENCH_API_CPU_PROF;
 const log = (msg: string) => process.stderr.write(`bench:ingest ${msg}\n`);
 
 interface Row {
@@ -128,7 +130,7 @@ async function main(): Promise<void> {
         TOPIC_DEAD_LETTER: topics.deadLetter,
         RATE_LIMIT_PER_SEC: '0',
         LOG_LEVEL: 'warn',
-      }, log);
+      }, log, { nodeArgs: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [] });
       try {
         const apiUrl = `http://127.0.0.1:${apiPort}`;
         await untilStatus(`${apiUrl}/ready`, (s) => s === 200, `api (${client})`, { child: api });

@@ -317,6 +317,51 @@ redis_up() {
   say "redis up on 127.0.0.1:$port (pid $(cat "$RUN/redis.pid"))"
 }
 
+# ---------------------------------------------------------------- haproxy (a multi-instance run's balancer)
+# `npm start -- --api 3` (scripts/run-apps.js, libs/balancer startHaproxy) runs HAProxy with its
+# config at $STACK_DIR/haproxy/<name>.cfg and its pid in run/<name>.pid (name: haproxy; tests use
+# haproxy-<unique>). status shows each one whose pid file exists, down stops it by pid.
+haproxy_names() {
+  local f
+  for f in "$RUN"/haproxy*.pid; do [[ -e "$f" ]] && basename "$f" .pid; done
+  return 0
+}
+
+haproxy_part() { # name -> "listen stats-url health pid up/total" (health: healthy, unhealthy, down)
+  local name="$1" cfg="$STACK_DIR/haproxy/$1.cfg" listen=- stats=- health=down pid=null up=0 total=0 line csv
+  line="$(grep -m1 '^# doubletap-balancer ' "$cfg" 2>/dev/null || true)"
+  if [[ -n "$line" ]]; then
+    listen="${line#*listen=}"; listen="${listen%% *}"
+    stats="${line#*stats=}"; stats="${stats%% *}"
+  fi
+  if pid_alive "$name"; then
+    pid="$(cat "$RUN/$name.pid")"
+    if [[ "$stats" != - ]] && csv="$(curl -fsS -m 2 "$stats;csv" 2>/dev/null)"; then
+      # servers of the api backend: UP (or "UP 1/2", going down) counts as up
+      read -r up total < <(awk -F, '$1 == "api" && $2 != "FRONTEND" && $2 != "BACKEND" { t++; if ($18 ~ /^UP/) u++ } END { print u + 0, t + 0 }' <<<"$csv")
+      if [[ "$total" -gt 0 && "$up" == "$total" ]]; then health=healthy; else health=unhealthy; fi
+    else
+      health=unhealthy
+    fi
+  fi
+  echo "$listen $stats $health $pid $up/$total"
+}
+
+haproxy_down() { # SIGTERM: HAProxy closes its connections and exits at once
+  local name pid
+  for name in $(haproxy_names); do
+    if pid_alive "$name"; then
+      pid="$(cat "$RUN/$name.pid")"
+      kill -TERM "$pid" 2>/dev/null || true
+      kill -CONT "$pid" 2>/dev/null || true
+      # wait_gone: an exited child its parent has not reaped yet (a zombie) is gone too
+      if ! wait_gone "$pid" 10; then say "$name (pid $pid) did not stop in 10s, killing"; kill -KILL "$pid" 2>/dev/null || true; fi
+      say "$name stopped (pid $pid)"
+    fi
+    rm -f "$RUN/$name.pid" "$STACK_DIR/haproxy/$name.cfg"
+  done
+}
+
 # ---------------------------------------------------------------- commands
 stop_pid() { # name
   local f="$RUN/$1.pid" pid i
@@ -344,6 +389,7 @@ cmd_up() {
 }
 
 cmd_down() {
+  haproxy_down
   stop_pid registry
   stop_pid kafka
   stop_pid redis
@@ -352,7 +398,7 @@ cmd_down() {
 }
 
 cmd_status() {
-  local json="${1:-}" host port k r d
+  local json="${1:-}" host port k r d name listen stats health pid servers
   read -r host port < <(redis_target)
   local kp rp dp
   kp="$(single_pid kafka || echo null)"
@@ -371,7 +417,13 @@ cmd_status() {
   if [[ "$json" == "--json" ]]; then
     printf '{"kafka":{"address":"127.0.0.1:%s","health":"%s","pid":%s},' "$KAFKA_PORT" "$k" "$kp"
     printf '"registry":{"address":"%s","health":"%s","pid":%s},' "$(registry_url)" "$r" "$rp"
-    printf '"redis":{"address":"%s:%s","health":"%s","pid":%s}}\n' "$host" "$port" "$d" "$dp"
+    printf '"redis":{"address":"%s:%s","health":"%s","pid":%s}' "$host" "$port" "$d" "$dp"
+    for name in $(haproxy_names); do
+      read -r listen stats health pid servers < <(haproxy_part "$name")
+      printf ',"%s":{"address":"%s","stats":"%s","health":"%s","pid":%s,"serversUp":%s,"servers":%s}' \
+        "$name" "$listen" "$stats" "$health" "$pid" "${servers%/*}" "${servers#*/}"
+    done
+    printf '}\n'
   else
     printf '%-9s %-45s %-9s %s\n' PART ADDRESS HEALTH PID
     printf '%-9s %-45s %-9s %s\n' kafka "127.0.0.1:$KAFKA_PORT" "$k" "$([[ $kp == null ]] && echo - || echo "$kp")"
@@ -379,6 +431,11 @@ cmd_status() {
     printf '%-9s %-45s %-9s %s\n' redis "$host:$port" "$d" "$([[ $dp != null ]] && echo "$dp" || { redis_ours && echo - || echo external; })"
     # the Redis Cluster (scripts/stack/redis-cluster.sh), only when it runs: it is not part of `up`
     bash "$ROOT/scripts/stack/redis-cluster.sh" running && { bash "$ROOT/scripts/stack/redis-cluster.sh" status || true; }
+    # the balancer of a multi-instance run (not part of the exit status: the stack is Kafka, registry, Redis)
+    for name in $(haproxy_names); do
+      read -r listen stats health pid servers < <(haproxy_part "$name")
+      printf '%-9s %-45s %-9s %s\n' "$name" "$listen" "$health" "$([[ $pid == null ]] && echo - || echo "$pid")  api servers up $servers, stats $stats"
+    done
   fi
   [[ "$k" == healthy && "$r" == healthy && "$d" == healthy ]]
 }
@@ -432,8 +489,9 @@ usage: stack.sh <up|status|down|env|pids|fault|reset> [--brokers 1|3] [--json]
   up       fetch Kafka $KAFKA_VERSION + Apicurio Registry from Maven Central (once), start what is
            missing (Kafka 127.0.0.1:$KAFKA_PORT, registry :$REGISTRY_PORT, Redis :$REDIS_PORT), wait until healthy
   status   health of each part (healthy, paused, unhealthy, down) and its pid; exit 0 only when all
-           are healthy (--json: one JSON document)
-  down     stop the processes this stack started (by pid file); without --brokers: both profiles
+           are healthy (--json: one JSON document). Also a multi-instance run's HAProxy
+           (run/haproxy*.pid: its address, stats page, api servers up), not counted in the exit status
+  down     stop the processes this stack started (by pid file, HAProxy included); without --brokers: both profiles
   env      print the environment variables the apps use to reach the stack
   pids     the pid of each part (null/- when not running; --json: one JSON document)
   fault <kill|term|pause|resume|start> <part>

@@ -1,11 +1,18 @@
 import { hostname } from 'node:os';
 import type { Settings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
-import { BatchConsumer, createKafka, TopicIdentityReader, topicOffsets } from '@doubletap/kafka';
+import { createBatchConsumer, createKafka, type GroupConsumer, TopicIdentityReader, topicOffsets } from '@doubletap/kafka';
 import { createLogger, createMetricsRegistry, HealthRegistry, type Logger, type Registry } from '@doubletap/observability';
 import { createRedis, publishOwners, withdrawOwners, type Redis } from '@doubletap/redis';
 import type { FastifyInstance } from 'fastify';
-import { Aggregator, createAggregatorMetrics, KafkaChangelog, type AggregatorFaults, type OwnershipRegistry } from '@doubletap/aggregation';
+import {
+  Aggregator,
+  createAggregatorMetrics,
+  KafkaChangelog,
+  parseStandbyChoice,
+  type AggregatorFaults,
+  type OwnershipRegistry,
+} from '@doubletap/aggregation';
 import { buildInternalServer } from './http/server';
 
 export interface AggregatorAppOptions {
@@ -36,7 +43,7 @@ export class AggregatorApp {
     readonly aggregator: Aggregator,
     readonly metrics: Registry,
     readonly url: string,
-    private readonly consumer: BatchConsumer,
+    private readonly consumer: GroupConsumer,
     private readonly identity: TopicIdentityReader,
     private readonly redis: Redis,
     private readonly http: FastifyInstance,
@@ -88,6 +95,7 @@ export class AggregatorApp {
       transactionalIdPrefix: settings.aggregator.groupId,
       input: { offsets: () => topicOffsets(kafka, topics.events), identity: () => identity.describeRecent(topics.events) },
       changelog: { io: new KafkaChangelog(kafka, topics.changelog, logger), topic: topics.changelog },
+      standbys: parseStandbyChoice(settings.aggregator.standbys),
       logger,
       metrics,
       ownership,
@@ -99,18 +107,20 @@ export class AggregatorApp {
       },
     });
 
-    const consumer = new BatchConsumer({
+    const consumer = createBatchConsumer({ kafka: { ...settings.kafka, clientId: `${settings.kafka.clientId}-aggregator` } }, {
       kafka,
       groupId: settings.aggregator.groupId,
       topic: topics.events,
       handler: aggregator,
       logger,
       fromBeginning: true,
-      // 1 MiB per partition and 8 MiB per fetch: batches of ~10k events (one transaction and one
-      // store write each) without holding more decoded records than the RSS budget allows
-      maxBytesPerPartition: 1048576,
-      maxBytes: 8 * 1048576,
+      // AGGREGATOR_FETCH_PARTITION_BYTES (1 MiB) per partition and 8 MiB (at least one partition's)
+      // per fetch: batches of ~10k events (one transaction and one store write each) without holding
+      // more decoded records than the RSS budget allows (measured: docs/adr/0021)
+      maxBytesPerPartition: settings.aggregator.fetchPartitionBytes,
+      maxBytes: Math.max(8 * 1048576, settings.aggregator.fetchPartitionBytes),
       partitionsConsumedConcurrently: options.concurrency ?? Math.min(4, partitions),
+      warm: () => aggregator.warmPartitions,
     });
     aggregator.attach(consumer);
     // liveness: a fatal error, or a consumer that crashed and is not running again, is never green
@@ -163,6 +173,7 @@ export class AggregatorApp {
         delay = Math.min(delay * 2, 5000);
       }
     }
+    await aggregator.scanStores(); // the first join claims the stores an earlier run left on disk
     await consumer.start();
     const every = options.ownersRefreshMs ?? 30000;
     app.refreshTimer = setInterval(() => {
@@ -171,7 +182,10 @@ export class AggregatorApp {
       ownership.publish(aggregator.ownedPartitions, member).catch((e: unknown) => logger.warn({ err: e }, 'owners refresh failed'));
     }, every);
     app.refreshTimer.unref();
-    logger.info({ url, partitions, groupId: settings.aggregator.groupId, dataDir: settings.aggregator.dataDir }, 'aggregator started');
+    logger.info(
+      { url, partitions, groupId: settings.aggregator.groupId, dataDir: settings.aggregator.dataDir, standbys: settings.aggregator.standbys },
+      'aggregator started',
+    );
     return app;
   }
 

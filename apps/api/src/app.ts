@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { JwtVerifier } from '@doubletap/auth';
 import type { Settings } from '@doubletap/config';
 import {
   createLogger,
@@ -14,9 +15,11 @@ import { AppModule } from './app.module';
 import { AdmissionControl, installAdmission } from './http/admission';
 import { setupDocs } from './http/docs';
 import { edgeServerOptions, installEdge } from './http/edge';
+import { installFastPaths } from './http/fast-path';
 import { parseJsonBody } from './http/json-body';
 import { ProblemFilter } from './http/problem.filter';
 import { RouteTable } from './http/route-table';
+import { LikesService } from './likes/likes.service';
 import { installHotRead } from './reads/hot-read';
 import { ReadSide } from './reads/read-side.service';
 
@@ -57,6 +60,11 @@ function optional<T>(get: () => T): T | undefined {
 export interface HttpOptions {
   /** the anonymous GET of one post without Nest's pipeline (ADR 0015); off only to compare the two in tests */
   hotRead?: boolean;
+  /**
+   * likes, unlikes and the GET of one post with a known token without Nest's pipeline (ADR 0020);
+   * off only to compare the two in tests
+   */
+  fastPaths?: boolean;
 }
 
 /**
@@ -69,7 +77,7 @@ export function configureHttp(
   settings: Settings,
   logger: Logger,
   metrics: Registry,
-  { hotRead = true }: HttpOptions = {},
+  { hotRead = true, fastPaths = true }: HttpOptions = {},
 ): void {
   const fastify = app.getHttpAdapter().getInstance();
 
@@ -136,4 +144,12 @@ export function configureHttp(
   // without the reads module has no such route
   const reads = hotRead ? optional(() => app.get(ReadSide, { strict: false })) : undefined;
   if (reads) installHotRead(fastify, reads, problems);
+  // likes, unlikes and the viewer's GET of one post with a token verified before (ADR 0020);
+  // installed after the hot read, so its wrapper runs first and hands the rest on
+  const verifier = fastPaths ? optional(() => app.get(JwtVerifier, { strict: false })) : undefined;
+  if (verifier) {
+    const likes = optional(() => app.get(LikesService, { strict: false }));
+    const viewerReads = optional(() => app.get(ReadSide, { strict: false }));
+    if (likes || viewerReads) installFastPaths(fastify, { verifier, problems, likes, reads: viewerReads });
+  }
 }

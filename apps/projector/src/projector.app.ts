@@ -1,6 +1,6 @@
 import type { Settings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
-import { BatchConsumer, createKafka, partitionCount, topicOffsets, type Kafka } from '@doubletap/kafka';
+import { createBatchConsumer, createKafka, type GroupConsumer, partitionCount, topicOffsets, type Kafka } from '@doubletap/kafka';
 import { createLogger, HealthRegistry, type Logger } from '@doubletap/observability';
 import { createRedis, LikesProjection, ReadSideProgress, type Redis } from '@doubletap/redis';
 import { startOpsServer, type OpsServer } from '@doubletap/runtime';
@@ -33,7 +33,7 @@ export class ProjectorApp {
   readonly health = new HealthRegistry();
   readonly redis: Redis;
   readonly handler: ProjectionHandler;
-  private readonly consumer: BatchConsumer;
+  private readonly consumer: GroupConsumer;
   private readonly kafka: Kafka;
   private ops?: OpsServer;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -92,7 +92,7 @@ export class ProjectorApp {
       clientId: `${settings.kafka.clientId}-projector`,
       logger: this.logger,
     }));
-    this.consumer = new BatchConsumer({
+    this.consumer = createBatchConsumer({ kafka: { ...settings.kafka, clientId: `${settings.kafka.clientId}-projector` } }, {
       kafka,
       groupId: settings.projector.groupId,
       topic: settings.topics.counts,

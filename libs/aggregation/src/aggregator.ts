@@ -1,10 +1,12 @@
 import type { Assignment, BatchContext, BatchHandler, ConsumedRecord, Kafka } from '@doubletap/kafka';
 import type { Logger } from '@doubletap/observability';
+import { PartitionStore } from '@doubletap/store';
 import type { AggregatorMetrics } from './metrics';
 import { OwnershipListener } from './ownership';
 import { QueryService, type PartitionStatus } from './queries';
 import type { ChangelogIO } from './changelog';
 import type { OpenSender } from './record-collector';
+import { StandbyManager, type StandbyChoice } from './standby';
 import { PartitionTask } from './task';
 import type {
   AggregatorCodec,
@@ -42,6 +44,11 @@ export interface AggregatorDeps {
    * them, and each partition's changelog is rewritten from the recomputed store.
    */
   rebuild?: boolean;
+  /**
+   * Standby stores of partitions this process does not own, following their changelog (ADR 0018):
+   * none, all of them, or up to n. Needs the changelog.
+   */
+  standbys?: StandbyChoice;
   logger: Logger;
   metrics: AggregatorMetrics;
   ownership?: OwnershipRegistry;
@@ -69,13 +76,27 @@ export interface AggregatorFaults {
 export class Aggregator implements BatchHandler {
   private readonly listener: OwnershipListener;
   readonly queries: QueryService;
+  readonly standbys?: StandbyManager;
   private control?: PartitionControl;
   private fatal?: Error;
   private outputs = 0;
   private commits = 0;
 
   constructor(private readonly deps: AggregatorDeps) {
+    const choice = deps.standbys ?? 'none';
+    if (choice !== 'none' && deps.changelog && !deps.rebuild)
+      this.standbys = new StandbyManager({
+        dataDir: deps.dataDir,
+        partitions: deps.partitions,
+        choice,
+        seed: deps.dataDir,
+        changelog: deps.changelog.io,
+        tail: deps.changelog.io.openTail(),
+        logger: deps.logger,
+        metrics: deps.metrics,
+      });
     this.listener = new OwnershipListener({
+      standbys: this.standbys,
       input: deps.input,
       changelog: deps.changelog?.io,
       createTask: (p) => this.createTask(p),
@@ -93,6 +114,28 @@ export class Aggregator implements BatchHandler {
   /** The consumer is created after the handler: connect them before start. */
   attach(control: PartitionControl): void {
     this.control = control;
+  }
+
+  /** partition → last applied offset of local stores this process holds but does not own (assignment hints) */
+  get warmPartitions(): Record<number, number> {
+    const warm = this.listener.warm;
+    // a standby's state is as far as the last changelog transaction it applied (ADR 0018)
+    for (const [p, offset] of Object.entries(this.standbys?.warm ?? {})) warm[Number(p)] = Math.max(warm[Number(p)] ?? -1, offset);
+    return warm;
+  }
+
+  /** Looks at the stores left on disk by an earlier run, so the first join can claim them. */
+  async scanStores(): Promise<void> {
+    const found = new Map<number, number>();
+    for (let p = 0; p < this.deps.partitions; p++) {
+      try {
+        const offset = await PartitionStore.peekOffset(this.deps.dataDir, p);
+        if (offset !== undefined) found.set(p, offset);
+      } catch (e) {
+        this.deps.logger.warn({ err: e, partition: p }, 'cannot read a store left on disk; not claiming it');
+      }
+    }
+    this.listener.remember(found);
   }
 
   get ownedPartitions(): number[] {
@@ -144,9 +187,10 @@ export class Aggregator implements BatchHandler {
     await task.handle(records, ctx);
   }
 
-  /** Finishes work in flight, closes every store, withdraws ownership. */
-  close(): Promise<void> {
-    return this.listener.releaseAll();
+  /** Finishes work in flight, closes every store (standbys too), withdraws ownership. */
+  async close(): Promise<void> {
+    await this.standbys?.stop();
+    await this.listener.releaseAll();
   }
 
   queryLike(partition: number, postId: string, userId: string): Promise<LikeQuery> {

@@ -1,5 +1,6 @@
 import {
   deleteRecordsBefore,
+  PartitionTail,
   readRanges,
   topicOffsets,
   type Kafka,
@@ -7,6 +8,7 @@ import {
 } from '@doubletap/kafka';
 import type { Logger } from '@doubletap/observability';
 import { storeKeys, type SourceIdentity, type StoreEntry } from '@doubletap/store';
+import type { ChangelogFetch, ChangelogTail } from './standby';
 
 /** What a changelog partition holds, as far as restoring from it is concerned. */
 export interface ChangelogState {
@@ -15,6 +17,8 @@ export interface ChangelogState {
   high: number;
   /** the input offset the changelog's state corresponds to (its latest meta/offset), if it has one */
   offset?: number;
+  /** the changelog offset of that meta/offset record (a store at `offset` holds everything before offsetAt + 1) */
+  offsetAt?: number;
   /**
    * Where the changelog's current epoch begins: the partition's log start when it was last emptied
    * and rewritten. Records before it may be missing (a changelog whose log start moved past it lost
@@ -33,6 +37,8 @@ export interface ChangelogIO {
   read(partition: number, from: number, to: number, onEntries: (entries: StoreEntry[]) => Promise<void>): Promise<void>;
   /** Empties a partition (moves its log start to its end) before it is rewritten; returns the new log start. */
   truncate(partition: number): Promise<number>;
+  /** A reader of partitions from given positions, without a consumer group (standbys, promotions). */
+  openTail(): ChangelogTail;
 }
 
 /**
@@ -133,11 +139,13 @@ export class KafkaChangelog implements ChangelogIO {
           for (const r of records) {
             if (r.key === storeKeys.offset && r.value === null) {
               state.offset = undefined;
+              state.offsetAt = undefined;
               state.epochStart = undefined;
               tombstoned.add(partition);
             } else if (r.key === storeKeys.offset && r.value) {
               const meta = parseOffsetRecord(r.value);
               state.offset = meta.offset;
+              state.offsetAt = r.offset;
               state.epochStart = meta.epochStart;
             } else if (r.key === storeKeys.source && r.value) state.source = JSON.parse(r.value.toString()) as SourceIdentity;
           }
@@ -197,6 +205,24 @@ export class KafkaChangelog implements ChangelogIO {
       this.gathering.unshift(...later);
       this.gatherTimer ??= setTimeout(() => void this.readGathered(), 0);
     }
+  }
+
+  openTail(): ChangelogTail {
+    const tail = new PartitionTail({ kafka: this.kafka, topic: this.topic, logger: this.logger });
+    return {
+      fetch: async (positions) => {
+        const out = new Map<number, ChangelogFetch>();
+        for (const [p, r] of await tail.fetch(positions))
+          out.set(
+            p,
+            r.kind === 'out-of-range'
+              ? r
+              : { ...r, records: r.records.map((x) => ({ offset: x.offset, key: x.key ?? '', value: x.value === null ? null : x.value.toString() })) },
+          );
+        return out;
+      },
+      close: () => tail.close(),
+    };
   }
 
   async truncate(partition: number): Promise<number> {

@@ -1,6 +1,6 @@
 import { InvalidEventError, wireSchemaId, type LikeEvent } from '@doubletap/events';
 import type { ConsumedRecord } from '@doubletap/kafka';
-import { likeKey, partitionForKey } from '@doubletap/likes';
+import { isLikeKey, likeKey, partitionForKey } from '@doubletap/likes';
 import type { AggregatorCodec, DeadLetterReason } from './types';
 
 export interface DeadRecord {
@@ -12,6 +12,8 @@ export interface DeadRecord {
 export interface DecodedBatch {
   /** valid events of this partition, in offset order */
   events: LikeEvent[];
+  /** `keys[i]` is the likeKey of `events[i]` (its record's key, checked): built once, here */
+  keys: string[];
   dead: DeadRecord[];
 }
 
@@ -43,6 +45,7 @@ export class RecordDecoder {
   async decode(records: readonly ConsumedRecord[]): Promise<DecodedBatch> {
     await this.prefetch(records);
     const events: LikeEvent[] = [];
+    const keys: string[] = [];
     const dead: DeadRecord[] = [];
     for (const record of records) {
       let event: LikeEvent | undefined;
@@ -55,12 +58,12 @@ export class RecordDecoder {
       }
       // prefetch resolved every id of the batch: a schema that is still missing was evicted meanwhile
       if (event === undefined) throw new DecodeBlockedError(record.offset, new Error('writer schema not cached'));
-      const key = likeKey(event.postId, event.userId);
-      if (record.key !== key) {
+      const key = record.key;
+      if (!isLikeKey(key, event.postId, event.userId)) {
         dead.push({
           record,
           reason: 'wrong-partition',
-          detail: `record key ${JSON.stringify(record.key)} is not the event's key ${key}`,
+          detail: `record key ${JSON.stringify(record.key)} is not the event's key ${likeKey(event.postId, event.userId)}`,
         });
         continue;
       }
@@ -74,8 +77,9 @@ export class RecordDecoder {
         continue;
       }
       events.push(event);
+      keys.push(key);
     }
-    return { events, dead };
+    return { events, keys, dead };
   }
 
   /** One registry round for the batch's writer schemas the codec does not know yet (usually none). */

@@ -3,6 +3,8 @@ export type { AggregatorDeps, AggregatorFaults } from './aggregator';
 export { KafkaChangelog } from './changelog';
 export type { ChangelogIO, ChangelogState } from './changelog';
 export { createAggregatorMetrics } from './metrics';
+export { parseStandbyChoice } from './standby';
+export type { ChangelogFetch, ChangelogRecord, ChangelogTail, StandbyChoice } from './standby';
 export type { AggregatorMetrics } from './metrics';
 export type { PartitionStatus } from './queries';
 export { DEAD_LETTER_HEADERS } from './types';

@@ -21,6 +21,12 @@ export interface AggregatorMetrics {
   blocked: Gauge;
   /** output transactions that failed (the producer was replaced) or were fenced */
   transactions: Counter;
+  /** standby copies (ADR 0018): how many, how far behind their changelog, promotions */
+  standbyPartitions: Gauge;
+  standbyLag: Gauge;
+  promotions: Counter;
+  promotionSeconds: Histogram;
+  promotionRecords: Gauge;
 }
 
 export function createAggregatorMetrics(registry: Registry): AggregatorMetrics {
@@ -97,6 +103,32 @@ export function createAggregatorMetrics(registry: Registry): AggregatorMetrics {
       'doubletap_aggregator_transactions_total',
       'output transactions (CountChanged, dead letters) by outcome: committed, failed (producer replaced), fenced',
       ['outcome'],
+    ),
+    standbyPartitions: gauge(registry, 'doubletap_aggregator_standby_partitions', 'partitions this process keeps a standby store of (ADR 0018)'),
+    standbyLag: gauge(
+      registry,
+      'doubletap_aggregator_standby_lag_records',
+      'changelog records a standby store is behind its changelog partition end (at its last fetch)',
+      ['partition'],
+    ),
+    promotions: counter(
+      registry,
+      'doubletap_aggregator_standby_promotions_total',
+      'standby stores taken over by their task: promoted (tail read only) or discarded (taken without it)',
+      ['outcome'],
+    ),
+    promotionSeconds: histogram(
+      registry,
+      'doubletap_aggregator_standby_promotion_seconds',
+      'time to promote a standby: read the changelog tail after its position and apply it',
+      [],
+      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    ),
+    promotionRecords: gauge(
+      registry,
+      'doubletap_aggregator_standby_promotion_records',
+      'changelog records read by the last promotion of a partition (the tail after the standby position)',
+      ['partition'],
     ),
   };
 }

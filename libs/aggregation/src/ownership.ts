@@ -21,6 +21,8 @@ export interface OwnershipDeps {
   logger: Logger;
   metrics: AggregatorMetrics;
   registry?: OwnershipRegistry;
+  /** standby stores (ADR 0018): handed over before a task opens them, re-chosen after every assignment */
+  standbys?: { release(partitions: readonly number[]): Promise<void>; update(owned: readonly number[]): Promise<void> };
   /** a failure the process cannot continue from (a store that cannot be opened) */
   onFatal(error: Error): void;
 }
@@ -33,10 +35,24 @@ export interface OwnershipDeps {
  */
 export class OwnershipListener {
   readonly tasks = new Map<number, PartitionTask>();
+  /** partition → last applied offset of a local store this process holds but does not own now */
+  private readonly kept = new Map<number, number>();
   member?: { memberId: string; generation: number };
   assignedOnce = false;
 
   constructor(private readonly deps: OwnershipDeps) {}
+
+  /** Local stores this process holds for partitions it does not own (what it tells the group leader). */
+  get warm(): Record<number, number> {
+    const out: Record<number, number> = {};
+    for (const [p, offset] of this.kept) if (!this.tasks.has(p)) out[p] = offset;
+    return out;
+  }
+
+  /** Records the stores found on disk at start (a restarted process can resume them). */
+  remember(stores: ReadonlyMap<number, number>): void {
+    for (const [p, offset] of stores) this.kept.set(p, offset);
+  }
 
   get owned(): number[] {
     return [...this.tasks.keys()].sort((a, b) => a - b);
@@ -46,13 +62,19 @@ export class OwnershipListener {
     const { logger, registry, metrics } = this.deps;
     const previous = this.member;
     this.member = { memberId: a.memberId, generation: a.generation };
-    const revoked = a.revoked.filter((p) => this.tasks.has(p));
+    // the assignment's partitions are the truth, not its diff: a partition whose take was given up
+    // (ownership not confirmed during a rebalance) has no task, and is taken again if it is still ours
+    const now = new Set(a.partitions);
+    const revoked = this.owned.filter((p) => !now.has(p));
     if (revoked.length > 0) {
       await Promise.all(revoked.map((p) => this.release(p)));
       if (registry && previous) await this.safely('withdraw ownership', () => registry.withdraw(revoked, previous));
     }
-    const added = a.added.filter((p) => !this.tasks.has(p));
+    const added = a.partitions.filter((p) => !this.tasks.has(p));
     if (added.length > 0) {
+      // a standby of an added partition stops following its changelog and closes its store: the
+      // task opens it and promotes it
+      if (this.deps.standbys) await this.deps.standbys.release(added);
       // fence first: what the input and the changelog hold is read after no earlier owner can write
       const tasks = added.map((p) => this.create(p));
       const fenced = (await Promise.all(tasks.map((t) => this.guarded(t, () => t.fence())))).filter((t) => t !== undefined);
@@ -67,6 +89,8 @@ export class OwnershipListener {
       await this.safely('publish ownership', () => registry.publish(this.owned, member));
     }
     logger.info({ partitions: this.owned, added, revoked, generation: a.generation }, 'assignment applied');
+    // revoked stores become standbys; in the background (an assignment never waits for a standby)
+    this.deps.standbys?.update(this.owned).catch((e: unknown) => logger.warn({ err: e }, 'standbys not updated'));
   }
 
   /** Releases every partition (shutdown). */
@@ -92,7 +116,12 @@ export class OwnershipListener {
       await step();
       return task;
     } catch (e) {
-      if (e instanceof PartitionLostError) return undefined; // given up while taking it
+      if (e instanceof PartitionLostError) {
+        // given up while taking it: no task keeps it, so the next assignment that names it takes it again
+        this.deps.logger.warn({ partition: task.partition, err: e }, 'partition not taken: it is no longer ours');
+        await this.release(task.partition);
+        return undefined;
+      }
       const error = e instanceof Error ? e : new Error(String(e));
       this.deps.logger.fatal({ err: error, partition: task.partition }, 'cannot take the assigned partition');
       this.deps.onFatal(error);
@@ -106,6 +135,8 @@ export class OwnershipListener {
     this.tasks.delete(p);
     const stored = task.storedOffset();
     await task.release();
+    if (stored !== undefined) this.kept.set(p, stored);
+    else this.kept.delete(p);
     this.deps.logger.info({ partition: p, storedOffset: stored ?? null }, 'partition released, store closed');
   }
 

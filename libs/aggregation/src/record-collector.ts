@@ -136,7 +136,7 @@ export class RecordCollector {
     const out = new Array<TxRecord>(changes.length);
     for (let i = 0; i < changes.length; i++) {
       const c = changes[i];
-      out[i] = { topic: topics.counts, partition, key: countKey(c.postId, c.partition), value: await codec.encodeCount(c) };
+      out[i] = { topic: topics.counts, partition, key: countKey(c.postId, c.partition), value: codec.encodeCountNow?.(c) ?? (await codec.encodeCount(c)) };
     }
     return out;
   }

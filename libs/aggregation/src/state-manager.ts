@@ -2,9 +2,10 @@ import type { CountChanged } from '@doubletap/events';
 import type { PartitionOffsets, TopicIdentity, TxRecord } from '@doubletap/kafka';
 import type { Logger } from '@doubletap/observability';
 import { countKey } from '@doubletap/likes';
-import { PartitionStore, type BatchWrite, type SourceIdentity, type StoreEntry } from '@doubletap/store';
+import { PartitionStore, type BatchWrite, type SourceIdentity, type StandbyMark, type StoreEntry } from '@doubletap/store';
 import { changelogRecords, entryRecords, offsetRecord, offsetTombstone, sourceRecord, type ChangelogIO, type ChangelogState } from './changelog';
 import type { AggregatorMetrics } from './metrics';
+import { planPromotion, readTailInto } from './standby';
 import { planChangelog, planTake, type TakePlan } from './take-plan';
 
 /** Sends records in one committed transaction (the task's record collector, with its ownership guard). */
@@ -26,6 +27,8 @@ export interface StateManagerDeps {
   /** records per changelog transaction in a restore dump, dirty posts per CountChanged transaction */
   chunk?: number;
   encodeCount(change: CountChanged): Promise<Buffer>;
+  /** the same bytes without a promise, when the codec can (undefined: use encodeCount) */
+  encodeCountNow?(change: CountChanged): Buffer | undefined;
   countsTopic: string;
 }
 
@@ -69,6 +72,12 @@ export class StateManager {
   async open(view: { identity: TopicIdentity; offsets: PartitionOffsets; changelog?: ChangelogState }): Promise<TakePlan> {
     const { partition: p, dataDir } = this.deps;
     this.current = await PartitionStore.open(dataDir, p);
+    const mark = this.current.standby();
+    if (mark && !(await this.promote(mark, view))) {
+      await this.current.close();
+      await PartitionStore.destroy(dataDir, p);
+      this.current = await PartitionStore.open(dataDir, p);
+    }
     if (this.deps.changelog && view.changelog && this.deps.rebuild) this.log = { kind: 'rewrite' };
     else if (this.deps.changelog && view.changelog) {
       const cl = planChangelog({
@@ -137,6 +146,45 @@ export class StateManager {
     await this.current?.close();
   }
 
+  /**
+   * A standby store becomes the partition's store by reading only the changelog after its position
+   * (ADR 0018); false when it cannot (the changelog is not one a full restore would use, or it was
+   * rewritten since): the caller drops it and takes the partition as from an empty store.
+   */
+  private async promote(mark: StandbyMark, view: { identity: TopicIdentity; changelog?: ChangelogState }): Promise<boolean> {
+    const { partition: p, logger, metrics, changelog } = this.deps;
+    const cl = view.changelog;
+    const discard = (reason: string): false => {
+      metrics.promotions.inc({ outcome: 'discarded' });
+      logger.info({ partition: p, position: mark.position, reason }, 'standby store dropped; taking the partition without it');
+      return false;
+    };
+    if (!changelog || !cl || this.deps.rebuild) return discard('no changelog to promote it from');
+    if (planChangelog({ stored: undefined, changelog: cl, identity: view.identity, restoreThreshold: 0 }).kind !== 'restore')
+      return discard('the changelog is not one a restore would use');
+    const plan = planPromotion(mark, cl);
+    if (plan.kind === 'discard') return discard(plan.reason);
+    const started = process.hrtime.bigint();
+    const tail = changelog.openTail();
+    let read: number | 'reset';
+    try {
+      read = await readTailInto(tail, this.store, plan.from, plan.to);
+    } finally {
+      await tail.close();
+    }
+    if (read === 'reset') return discard('the changelog was rewritten after the standby position');
+    await this.store.promote(cl.offset!, cl.source);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.promotions.inc({ outcome: 'promoted' });
+    metrics.promotionSeconds.observe(seconds);
+    metrics.promotionRecords.set({ partition: String(p) }, read);
+    logger.info(
+      { partition: p, records: read, from: plan.from, to: plan.to, behind: plan.to - plan.from, seconds: Number(seconds.toFixed(3)), offset: cl.offset },
+      'standby promoted: read the changelog tail only',
+    );
+    return true;
+  }
+
   private async restore(cl: ChangelogState, offset: number, source: SourceIdentity | undefined): Promise<void> {
     const { partition: p, logger } = this.deps;
     const started = Date.now();
@@ -158,8 +206,16 @@ export class StateManager {
   private async rewriteChangelog(publish: Publish): Promise<void> {
     const { partition: p, changelogTopic: topic, logger } = this.deps;
     const stored = this.store.lastOffset();
-    if (!this.deps.changelog || !topic || stored === undefined) return;
+    if (!this.deps.changelog || !topic) return;
     const epochStart = await this.deps.changelog.truncate(p);
+    if (stored === undefined) {
+      // nothing applied yet (the input partition was empty): the changelog is emptied and a new
+      // epoch starts; the first batch writes its changes, the source and the offset (before, no
+      // batch was ever logged and the partition's changelog stayed empty for good)
+      this.log = { kind: 'append', epochStart, deferred: false };
+      logger.info({ partition: p, epochStart }, 'changelog started for an empty store');
+      return;
+    }
     const chunk = this.deps.chunk ?? 5000;
     let batch: StoreEntry[] = [];
     let written = 0;
@@ -226,7 +282,7 @@ export class StateManager {
       const records: TxRecord[] = [];
       for (const d of dirty) {
         const change: CountChanged = { postId: d.postId, partition: p, count: d.count, sourceOffset: stamp };
-        records.push({ topic: this.deps.countsTopic, partition: p, key: countKey(d.postId, p), value: await this.deps.encodeCount(change) });
+        records.push({ topic: this.deps.countsTopic, partition: p, key: countKey(d.postId, p), value: this.deps.encodeCountNow?.(change) ?? (await this.deps.encodeCount(change)) });
       }
       await publish(records);
       afterOutput?.();

@@ -1,6 +1,7 @@
 import type { BatchContext, ConsumedRecord, PartitionOffsets, TopicIdentity, TxRecord } from '@doubletap/kafka';
-import { foldBatch, likeKey } from '@doubletap/likes';
+import { foldBatch } from '@doubletap/likes';
 import type { PartitionStore } from '@doubletap/store';
+import { Backoff } from './backoff';
 import { BlockedState, untilDecoded } from './blocked';
 import type { ChangelogState } from './changelog';
 import { ContinuityGuard } from './continuity-guard';
@@ -71,6 +72,7 @@ export class PartitionTask {
       metrics: deps.metrics,
       chunk: deps.flushChunk,
       encodeCount: (c) => deps.codec.encodeCount(c),
+      encodeCountNow: (c) => deps.codec.encodeCountNow?.(c),
       countsTopic: deps.topics.counts,
     });
   }
@@ -200,14 +202,11 @@ export class PartitionTask {
       backoffMs: this.deps.backoffMs,
     });
     if (decoded === undefined) return 'held';
-    const { events, dead } = decoded;
-    const memberKeys = new Set<string>();
+    const { events, keys, dead } = decoded;
+    const memberKeys = new Set<string>(keys);
     const posts = new Set<string>();
-    for (const e of events) {
-      memberKeys.add(likeKey(e.postId, e.userId));
-      posts.add(e.postId);
-    }
-    const fold = foldBatch(await store.getState([...memberKeys], [...posts]), events, p, lastOffset);
+    for (const e of events) posts.add(e.postId);
+    const fold = foldBatch(await store.getState([...memberKeys], [...posts]), events, p, lastOffset, keys);
     const catchingUp = phase.kind === 'catching-up';
     const write = { membership: fold.edits, counts: fold.counts, offset: lastOffset, dirty: catchingUp ? fold.changes.map((c) => c.postId) : undefined };
     // output first (one transaction: dead letters, changelog, CountChanged), then the store: nothing
@@ -248,16 +247,49 @@ export class PartitionTask {
     return 'held';
   }
 
+  /** Inside a batch: a batch whose ownership cannot be confirmed is not applied (kafkajs delivers it again). */
   private batchGuard(ctx: BatchContext): OwnershipGuard {
     return {
-      confirm: () => ctx.heartbeat(),
+      confirm: async () => {
+        if (!(await this.confirmOwnership())) throw new Error('the group coordinator no longer gives us this partition');
+      },
       active: () => !this.closing && ctx.isRunning() && !ctx.isStale(),
     };
   }
 
-  /** Outside a batch (taking the partition): ownership was just granted by the assignment. */
+  /**
+   * Outside a batch (taking the partition, publishing what a catch-up held back). A new producer
+   * fences whoever holds the partition's transactional id, so after a failed or fenced transaction
+   * the coordinator is asked first: a member that lost the partition meanwhile (a rebalance under way,
+   * an eviction) must never fence the new owner and write after it (changelog records of an older
+   * state after a newer owner's would make a later restore inexact). While the coordinator cannot be
+   * asked, it waits: there is no batch to hand back, and giving up would leave the partition untaken.
+   */
   private localGuard(): OwnershipGuard {
-    return { confirm: async () => undefined, active: () => !this.closing };
+    return {
+      active: () => !this.closing,
+      confirm: async () => {
+        const backoff = new Backoff(200, 5000);
+        for (let attempt = 1; ; attempt++) {
+          if (this.closing) throw new Error('given up');
+          try {
+            if (await this.confirmOwnership()) return;
+            throw new PartitionLostError(this.deps.partition, 'the group coordinator no longer gives us this partition');
+          } catch (e) {
+            if (e instanceof PartitionLostError) throw e;
+            if (attempt === 1 || attempt % 10 === 0)
+              this.deps.logger.warn({ err: e, partition: this.deps.partition, attempt }, 'cannot confirm ownership with the group coordinator; retrying');
+            await backoff.wait();
+          }
+        }
+      },
+    };
+  }
+
+  /** true while the consumer has no control yet (tools that replay without a group) or the coordinator confirms */
+  private confirmOwnership(): Promise<boolean> {
+    const control = this.deps.control();
+    return control ? control.confirmOwnership(this.deps.partition) : Promise.resolve(true);
   }
 
   private serialize<T>(work: () => Promise<T>): Promise<T> {

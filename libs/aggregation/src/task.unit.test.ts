@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Kafka } from '@doubletap/kafka';
 import { expectedCounts, homePartition } from '@doubletap/likes';
 import { PartitionStore } from '@doubletap/store';
+import { PartitionLostError } from './record-collector';
 import { PartitionTask } from './task';
 import {
   batchContext,
@@ -243,5 +244,57 @@ describe('PartitionTask', () => {
     expect(second.phase).toMatchObject({ kind: 'stopped', refusal: { code: 'topic-recreated' } });
     expect(control.paused.has(P)).toBe(true);
     await second.release();
+  });
+  /** a task that died catching up: the reopened one publishes the dirty posts while it takes the partition */
+  const diedCatchingUp = async () => {
+    const events = history(100, 12);
+    input.set(P, 0, 100);
+    const first = task();
+    await take(first);
+    await first.handle(records(P, 0, events.slice(0, 60)), batchContext());
+    await first.release();
+    input.set(P, 0, 60);
+    return events.slice(0, 60);
+  };
+
+  it('fenced while taking the partition, it asks the coordinator and never re-opens the producer for a partition that is no longer its own', async () => {
+    await diedCatchingUp();
+    output.fenced = true; // a newer owner opened the partition's producer
+    control.ownership = () => false;
+    const t = task();
+    const opened = output.opened;
+    await t.fence();
+    await expect(take(t)).rejects.toBeInstanceOf(PartitionLostError);
+    expect(control.confirmations).toEqual([P]);
+    expect(output.opened).toBe(opened + 1); // the take's own producer, never a second one that would fence the owner
+    expect(output.of(topics.counts)).toEqual([]);
+    await t.release();
+  });
+
+  it('while the coordinator cannot be asked it waits; once it confirms, the output goes out on a new producer', async () => {
+    const events = await diedCatchingUp();
+    output.failNext = 1;
+    let asked = 0;
+    control.ownership = () => (++asked < 3 ? new Error('coordinator not available') : true);
+    const t = task();
+    await t.fence();
+    await take(t);
+    expect(asked).toBe(3);
+    expect(t.phase.kind).toBe('live');
+    expect(served()).toEqual(expectedCounts(events));
+    await t.release();
+  });
+
+  it('a batch whose ownership the coordinator does not confirm after a fence is not applied (held for redelivery)', async () => {
+    const t = task();
+    await take(t);
+    output.fenced = true;
+    control.ownership = () => false;
+    const ctx = batchContext();
+    expect(await t.handle(records(P, 0, history(10, 13)), ctx)).toBe('held');
+    expect(ctx.held).toBe(true);
+    expect(t.storedOffset()).toBeUndefined();
+    expect(output.committed).toEqual([]);
+    await t.release();
   });
 });

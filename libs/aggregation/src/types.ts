@@ -18,6 +18,8 @@ export interface AggregatorCodec {
   /** caches the writer schemas of these ids (RegistryUnavailableError when the registry cannot answer) */
   prefetch(schemaIds: Iterable<number>): Promise<void>;
   encodeCount(change: CountChanged): Promise<Buffer>;
+  /** the same bytes without a promise; undefined when only encodeCount can say why it cannot */
+  encodeCountNow?(change: CountChanged): Buffer | undefined;
 }
 
 /** The consumer's controls a partition task uses (BatchConsumer implements them). */
@@ -25,6 +27,11 @@ export interface PartitionControl {
   seek(partition: number, offset: number): void;
   pause(partitions: number[]): void;
   resume(partitions: number[]): void;
+  /**
+   * Asks the group coordinator now whether this member still owns `partition` in the generation that
+   * assigned it: false = not ours; throws when it cannot be asked (the coordinator is unreachable).
+   */
+  confirmOwnership(partition: number): Promise<boolean>;
 }
 
 /** Where the aggregator announces which partitions it owns (Redis owners map in production). */

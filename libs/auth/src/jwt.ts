@@ -63,9 +63,14 @@ export class JwtVerifier {
    */
   knownViewer(header: string | undefined): Viewer | undefined {
     if (header === undefined) return undefined;
-    const match = BEARER.exec(header.trim());
-    if (!match) return undefined;
-    const known = this.cache.get(match[1]);
+    // the common form first, without the regular expression: a cached token never contains
+    // whitespace, so `Bearer <token>` finds it here exactly when BEARER would have matched it
+    let known = header.startsWith('Bearer ') ? this.cache.get(header.slice(7)) : undefined;
+    if (!known) {
+      const match = BEARER.exec(header.trim());
+      if (!match) return undefined;
+      known = this.cache.get(match[1]);
+    }
     return known && known.expiresAt !== undefined && known.expiresAt * 1000 > Date.now() ? known : undefined;
   }
 

@@ -13,6 +13,8 @@ export interface Settings {
     readonly clientId: string;
     /** the client the api produces LikeEvents with (docs/adr/0012-platformatic-kafka-producer.md) */
     readonly producerClient: 'kafkajs' | 'platformatic';
+    /** the client consumer groups (aggregator, projector) run on (docs/adr/0019-kip848-consumer.md) */
+    readonly consumerClient: 'kafkajs' | 'platformatic';
   };
   readonly registry: { readonly url: string };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
@@ -33,6 +35,8 @@ export interface Settings {
     readonly batchMaxSize: number;
     readonly queueMax: number;
     readonly produceTimeoutMs: number;
+    /** PRODUCER_LANES (1): Kafka producers of LikeEvents, each key always on the same one (ADR 0020) */
+    readonly producerLanes: number;
     readonly rateLimitPerSec: number;
     readonly rateLimitBurst: number;
     readonly shutdownGraceMs: number;
@@ -51,6 +55,10 @@ export interface Settings {
     readonly host: string;
     readonly port: number;
     readonly advertisedUrl?: string;
+    /** standby stores of partitions it does not own (ADR 0018): `none`, `all` or a count */
+    readonly standbys: string;
+    /** the consumer's fetch size per partition (kafkajs maxBytesPerPartition): how large a batch gets, bytes */
+    readonly fetchPartitionBytes: number;
   };
   readonly projector: {
     readonly groupId: string;
@@ -110,6 +118,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       brokers: r.list('KAFKA_BROKERS', ['127.0.0.1:19092']),
       clientId: r.string('KAFKA_CLIENT_ID', 'doubletap'),
       producerClient: r.oneOf('KAFKA_PRODUCER_CLIENT', ['kafkajs', 'platformatic'] as const, 'platformatic'),
+      consumerClient: r.oneOf('KAFKA_CONSUMER_CLIENT', ['kafkajs', 'platformatic'] as const, 'kafkajs'),
     },
     registry: {
       url: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:18081/apis/ccompat/v7', ['http:', 'https:']),
@@ -137,6 +146,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       batchMaxSize: r.int('PRODUCER_BATCH_MAX', 500, { min: 1, max: 10000 }),
       queueMax: r.int('PRODUCER_QUEUE_MAX', 20000, { min: 1, max: 1000000 }),
       produceTimeoutMs: r.int('PRODUCER_TIMEOUT_MS', 3000, { min: 100, max: 60000 }),
+      producerLanes: r.int('PRODUCER_LANES', 1, { min: 1, max: 16 }),
       rateLimitPerSec: r.int('RATE_LIMIT_PER_SEC', 20, { min: 0, max: 1000000 }),
       rateLimitBurst: r.int('RATE_LIMIT_BURST', 40, { min: 1, max: 1000000 }),
       shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10000, { min: 0, max: 600000 }),
@@ -163,6 +173,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       host: r.string('AGGREGATOR_HOST', '127.0.0.1'),
       port: r.int('AGGREGATOR_PORT', 8081, { min: 0, max: 65535 }),
       advertisedUrl: r.optional('AGGREGATOR_ADVERTISED_URL'),
+      standbys: r.string('AGGREGATOR_STANDBYS', 'none', /^(none|all|\d{1,4})$/),
+      fetchPartitionBytes: r.int('AGGREGATOR_FETCH_PARTITION_BYTES', 1048576, {
+        min: 16384,
+        max: 64 * 1048576,
+      }),
     },
     projector: {
       groupId: r.string('PROJECTOR_GROUP', 'doubletap-projector'),
@@ -180,8 +195,14 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       maxAgeMs: r.int('NEAR_CACHE_MAX_AGE_MS', 5000, { min: 1, max: 600000 }),
     },
     faults: {
-      killAfterOutputs: r.int('DOUBLETAP_FAULT_KILL_AFTER_OUTPUTS', 0, { min: 0, max: Number.MAX_SAFE_INTEGER }),
-      killAfterCommits: r.int('DOUBLETAP_FAULT_KILL_AFTER_COMMITS', 0, { min: 0, max: Number.MAX_SAFE_INTEGER }),
+      killAfterOutputs: r.int('DOUBLETAP_FAULT_KILL_AFTER_OUTPUTS', 0, {
+        min: 0,
+        max: Number.MAX_SAFE_INTEGER,
+      }),
+      killAfterCommits: r.int('DOUBLETAP_FAULT_KILL_AFTER_COMMITS', 0, {
+        min: 0,
+        max: Number.MAX_SAFE_INTEGER,
+      }),
     },
   };
   r.done();

@@ -31,6 +31,19 @@ describe('loadSettings', () => {
     expect(() => loadSettings({ KAFKA_PRODUCER_CLIENT: 'rdkafka' })).toThrow(/KAFKA_PRODUCER_CLIENT/);
   });
 
+  it('produces through one Kafka producer unless PRODUCER_LANES says more (1..16, ADR 0020)', () => {
+    expect(loadSettings({}).api.producerLanes).toBe(1);
+    expect(loadSettings({ PRODUCER_LANES: '2' }).api.producerLanes).toBe(2);
+    expect(() => loadSettings({ PRODUCER_LANES: '0' })).toThrow(/PRODUCER_LANES/);
+    expect(() => loadSettings({ PRODUCER_LANES: '17' })).toThrow(/PRODUCER_LANES/);
+  });
+
+  it('consumes with kafkajs unless KAFKA_CONSUMER_CLIENT names platformatic (ADR 0019), and refuses another name', () => {
+    expect(loadSettings({}).kafka.consumerClient).toBe('kafkajs');
+    expect(loadSettings({ KAFKA_CONSUMER_CLIENT: 'platformatic' }).kafka.consumerClient).toBe('platformatic');
+    expect(() => loadSettings({ KAFKA_CONSUMER_CLIENT: 'rdkafka' })).toThrow(/KAFKA_CONSUMER_CLIENT/);
+  });
+
   it('names every invalid variable at once', () => {
     const attempt = () => loadSettings({ API_PORT: 'eighty', TOPIC_PARTITIONS: '0', REDIS_URL: 'http://x' });
     expect(attempt).toThrow(ConfigError);

@@ -2,7 +2,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { TimeoutMiddleware } from 'mappersmith/middleware/timeout';
 import { AvroReader, wireSchemaId } from './avro-reader';
 import { InvalidEventError, RegistryUnavailableError } from './codec-errors';
-import { assertCountChanged, assertLikeEvent } from './event-validation';
+import { assertCountChanged, assertDecodedLikeEvent } from './event-validation';
 import { RegistryClient, RegistryHttpError, type SchemaRegistryApi } from './registry-client';
 import { readSchema } from './schemas';
 import type { CountChanged, LikeEvent } from './types';
@@ -70,7 +70,7 @@ export class EventCodec {
   private readonly registry: SchemaRegistry;
   private readonly api: SchemaRegistryApi;
   private readonly writers: WriterSchemas;
-  private readonly likes = new AvroReader('LikeEvent', readSchema('like-event.avsc'), assertLikeEvent);
+  private readonly likes = new AvroReader('LikeEvent', readSchema('like-event.avsc'), assertDecodedLikeEvent);
   private readonly counts = new AvroReader(
     'CountChanged',
     readSchema('count-changed.avsc'),
@@ -214,9 +214,18 @@ export class EventCodec {
   }
 
   async encodeCount(change: CountChanged): Promise<Buffer> {
+    return this.encodeCountNow(change) ?? this.slowEncode(this.countId!, change);
+  }
+
+  /**
+   * The wire-format bytes of a CountChanged, synchronously (the aggregator's output: no promise per
+   * record); undefined when the Avro writer rejects the value: {@link encodeCount} then throws the
+   * registry library's error.
+   */
+  encodeCountNow(change: CountChanged): Buffer | undefined {
     if (this.countId === undefined || this.countWriter === undefined)
       throw new Error('EventCodec.init() has not resolved the CountChanged schema id');
-    return wireEncode(this.countId, this.countWriter, change) ?? this.slowEncode(this.countId, change);
+    return wireEncode(this.countId, this.countWriter, change);
   }
 
   /**

@@ -5,6 +5,18 @@ import { UUID_V7_PATTERN } from './uuidv7';
 
 /** The domain's rules for a decoded LikeEvent; a record that breaks one is poison ('invalid'). */
 export function assertLikeEvent(raw: Record<string, unknown>): LikeEvent {
+  return checkLikeEvent(raw, false);
+}
+
+/**
+ * assertLikeEvent for the decoder's own objects, which carry exactly the reader schema's fields:
+ * the object itself is returned when it is valid as it is (no copy per consumed event).
+ */
+export function assertDecodedLikeEvent(raw: Record<string, unknown>): LikeEvent {
+  return checkLikeEvent(raw, true);
+}
+
+function checkLikeEvent(raw: Record<string, unknown>, reuse: boolean): LikeEvent {
   const { eventId, postId, userId, action, occurredAt } = raw;
   if (typeof eventId !== 'string' || !UUID_V7_PATTERN.test(eventId))
     throw new InvalidEventError('invalid', `eventId ${String(eventId)} is not a UUIDv7`);
@@ -17,6 +29,7 @@ export function assertLikeEvent(raw: Record<string, unknown>): LikeEvent {
   const at = occurredAt instanceof Date ? occurredAt.getTime() : occurredAt;
   if (typeof at !== 'number' || !Number.isFinite(at))
     throw new InvalidEventError('invalid', 'occurredAt is not a timestamp');
+  if (reuse && at === occurredAt) return raw as unknown as LikeEvent;
   return { eventId, postId, userId, action, occurredAt: at };
 }
 

@@ -1,5 +1,12 @@
 import { loadSettings } from '@doubletap/config';
-import { BatchConsumer, createIdempotentProducer, createKafka, deleteTopics, ensureTopics, type Assignment } from '@doubletap/kafka';
+import {
+  BatchConsumer,
+  createIdempotentProducer,
+  createKafka,
+  deleteTopics,
+  ensureTopics,
+  type Assignment,
+} from '@doubletap/kafka';
 import { stackEnv, uniqueName, waitFor } from '@doubletap/testing';
 
 describe('BatchConsumer', () => {
@@ -17,7 +24,11 @@ describe('BatchConsumer', () => {
   it('hands every record to the handler in partition order, after the assignment hook', async () => {
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
-    const sent = Array.from({ length: 300 }, (_, i) => ({ partition: i % 3, key: `k${i}`, value: Buffer.from(String(i)) }));
+    const sent = Array.from({ length: 300 }, (_, i) => ({
+      partition: i % 3,
+      key: `k${i}`,
+      value: Buffer.from(String(i)),
+    }));
     await producer.send({ topic, acks: -1, messages: sent });
     await producer.disconnect();
 
@@ -50,6 +61,42 @@ describe('BatchConsumer', () => {
       for (const p of [0, 1, 2]) expect(seen.get(p)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     } finally {
       await consumer.stop();
+    }
+  });
+  it('keeps partitions with their owner when a member joins (sticky), and confirms ownership with the coordinator: yes for its partitions, no once a rebalance gave them away', async () => {
+    const groupId = uniqueName('g-confirm');
+    const member = (assignments: Assignment[]) =>
+      new BatchConsumer({
+        kafka,
+        groupId,
+        topic,
+        sessionTimeoutMs: 6000,
+        handler: { onAssignment: async (a) => void assignments.push(a), handleBatch: async () => undefined },
+      });
+    const seenA: Assignment[] = [];
+    const seenB: Assignment[] = [];
+    const a = member(seenA);
+    const b = member(seenB);
+    await a.start();
+    try {
+      await waitFor('a owns every partition', () => seenA.at(-1)?.partitions.length === 3);
+      for (const p of [0, 1, 2]) expect(await a.confirmOwnership(p)).toBe(true);
+      expect(await a.confirmOwnership(7)).toBe(false);
+
+      await b.start();
+      await waitFor('b owns a partition', () => (seenB.at(-1)?.partitions.length ?? 0) > 0, 60000);
+      const moved = seenB.at(-1)!.partitions;
+      // sticky: a keeps the larger share of what it owned, only b's share moved
+      await waitFor('a rejoined', () => seenA.length >= 2);
+      expect(moved).toHaveLength(1);
+      expect(seenA.at(-1)).toMatchObject({ added: [], revoked: moved });
+      expect(seenA.at(-1)!.partitions).toHaveLength(2);
+      // until a has rejoined, its heartbeat is refused (a rebalance under way); after, the partition is not in its assignment
+      for (const p of moved) expect(await a.confirmOwnership(p)).toBe(false);
+      for (const p of moved) expect(await b.confirmOwnership(p)).toBe(true);
+    } finally {
+      await b.stop();
+      await a.stop();
     }
   });
 });

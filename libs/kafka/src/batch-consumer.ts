@@ -1,6 +1,8 @@
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { PartitionAssigners, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import type { Logger } from '@doubletap/observability';
+import { isMembershipError } from './errors';
 import { headersToStrings } from './read';
+import { stickyAssigner } from './sticky-assigner';
 
 /** One record as the handlers see it (no kafkajs types leak out of libs/kafka). */
 export interface ConsumedRecord {
@@ -58,12 +60,42 @@ export interface BatchHandler {
   onPosition?(partition: number, lastOffset: number): void;
 }
 
+/** What patches/kafkajs+2.2.4.patch adds to a kafkajs consumer: its membership, and a heartbeat sent now. */
+interface Membership {
+  memberId: string;
+  generationId: number;
+}
+type PatchedConsumer = Consumer & {
+  membership(): Membership | undefined;
+  heartbeatNow(): Promise<Membership>;
+};
+
 /** Shared by every record without headers (most of them): one object less per record. */
 const NO_HEADERS: Record<string, string> = Object.freeze({});
 
 function hasKeys(o: object): boolean {
   for (const _ in o) return true;
   return false;
+}
+
+/** What a consumer-group member offers its owner, whichever client it runs on (see consumers.ts). */
+export interface GroupConsumer {
+  readonly ownedPartitions: number[];
+  /** the error of the crash the consumer has not recovered from yet, if any */
+  readonly lastCrash: Error | undefined;
+  status(): ConsumerStatus;
+  start(): Promise<void>;
+  /** continue from `offset` (the next offset to read) on the next fetch of that partition */
+  seek(partition: number, offset: number): void;
+  pause(partitions: number[]): void;
+  resume(partitions: number[]): void;
+  /**
+   * asks the group coordinator now whether this member still owns `partition`: false = not ours;
+   * throws when the coordinator cannot be asked
+   */
+  confirmOwnership(partition: number): Promise<boolean>;
+  /** finish the batch in flight, commit what was resolved, leave the group */
+  stop(): Promise<void>;
 }
 
 export interface BatchConsumerOptions {
@@ -83,6 +115,11 @@ export interface BatchConsumerOptions {
   partitionsConsumedConcurrently?: number;
   /** first and largest pause before a crashed consumer is started again, ms */
   restartBackoffMs?: { initial: number; max: number };
+  /**
+   * partition → last input offset of local state this member holds for partitions it does not own:
+   * the group leader gives moved partitions to the member with the furthest state (sticky-assigner.ts)
+   */
+  warm?: () => Readonly<Record<number, number>>;
 }
 
 /** Where the consumer is in its life: only `running` is healthy. */
@@ -107,9 +144,11 @@ export interface ConsumerStatus {
  * partition was revoked (the new member is assigned afresh). `status()` says which it is, so
  * liveness can fail while the consumer is not running.
  */
-export class BatchConsumer {
-  private consumer: Consumer;
+export class BatchConsumer implements GroupConsumer {
+  private consumer: PatchedConsumer;
   private owned = new Set<number>();
+  /** the consumer and generation `owned` was computed for (at its last GROUP_JOIN) */
+  private joined?: { consumer: PatchedConsumer; generationId: number };
   private generation = 0;
   private assignmentTask: Promise<void> = Promise.resolve();
   private wanted = false;
@@ -122,9 +161,9 @@ export class BatchConsumer {
     this.consumer = this.create();
   }
 
-  private create(): Consumer {
+  private create(): PatchedConsumer {
     const { options } = this;
-    const consumer = options.kafka.consumer({
+    const consumer = <PatchedConsumer>options.kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 10000,
       heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 10000) / 5)),
@@ -134,6 +173,12 @@ export class BatchConsumer {
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
       allowAutoTopicCreation: false,
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 3000 },
+      // partitions stay with their owner across rebalances (round robin as the fallback a group of
+      // mixed versions agrees on): a kept partition's task is not released, its store stays open
+      partitionAssigners: [
+        stickyAssigner({ owned: () => this.ownedPartitions, warm: () => options.warm?.() ?? {} }),
+        PartitionAssigners.roundRobin,
+      ],
     });
     const { GROUP_JOIN, CRASH, END_BATCH_PROCESS } = consumer.events;
     consumer.on(END_BATCH_PROCESS, (event) => {
@@ -143,6 +188,8 @@ export class BatchConsumer {
     consumer.on(GROUP_JOIN, (event) => {
       if (consumer !== this.consumer) return;
       const mine = event.payload.memberAssignment[options.topic] ?? [];
+      const generationId = consumer.membership()?.generationId;
+      this.joined = generationId === undefined ? undefined : { consumer, generationId };
       this.assigned(mine, event.payload.memberId);
       this.setState('running');
       this.restartDelay = options.restartBackoffMs?.initial ?? 500;
@@ -194,6 +241,26 @@ export class BatchConsumer {
   /** The error of the crash the consumer has not recovered from yet, if any. */
   get lastCrash(): Error | undefined {
     return this.current.state === 'restarting' && this.current.lastError ? new Error(this.current.lastError) : undefined;
+  }
+
+  /**
+   * Does this member still own `partition`? Asked before anything that would fence the partition's
+   * other writers (a new transactional producer): a heartbeat goes to the coordinator NOW (kafkajs's
+   * own is skipped within its interval), and the answer is yes only if it went through in the very
+   * generation whose assignment gave us the partition. false = not ours (evicted, a rebalance under
+   * way, or a newer assignment without it); throws when the coordinator cannot be asked (no answer).
+   */
+  async confirmOwnership(partition: number): Promise<boolean> {
+    const consumer = this.consumer;
+    const joined = this.joined;
+    if (!joined || joined.consumer !== consumer || !this.owned.has(partition)) return false;
+    try {
+      const now = await consumer.heartbeatNow();
+      return now.generationId === joined.generationId && this.joined === joined && this.owned.has(partition);
+    } catch (e) {
+      if (isMembershipError(e)) return false;
+      throw e;
+    }
   }
 
   status(): ConsumerStatus {
@@ -271,6 +338,7 @@ export class BatchConsumer {
     if (this.owned.size > 0) {
       const revoked = this.ownedPartitions;
       this.owned = new Set();
+      this.joined = undefined;
       this.notify({ partitions: [], added: [], revoked, memberId: '', generation: ++this.generation });
     }
     this.current.restarts += 1;

@@ -22,6 +22,20 @@ export function isFencingError(e: unknown): boolean {
   return false;
 }
 
+const MEMBERSHIP_TYPES = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID']);
+
+/**
+ * The group coordinator said this member is not (or no longer) in the group's current generation:
+ * it was evicted, replaced, or a rebalance is under way. Not "the coordinator is unreachable".
+ */
+export function isMembershipError(e: unknown): boolean {
+  for (const o of causes(e)) {
+    if (typeof o.type === 'string' && MEMBERSHIP_TYPES.has(o.type)) return true;
+    if (o.code === 25 || o.code === 22 || o.code === 27 || o.code === 82) return true;
+  }
+  return false;
+}
+
 /** The broker refused a record or batch for its size (message.max.bytes / max.message.bytes). */
 export function isRecordTooLarge(e: unknown): boolean {
   for (const o of causes(e)) {

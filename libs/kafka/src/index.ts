@@ -15,7 +15,12 @@ export type {
   BatchHandler,
   ConsumedRecord,
   ConsumerStatus,
+  GroupConsumer,
 } from './batch-consumer';
+export { PlatformaticBatchConsumer } from './platformatic-consumer';
+export type { PlatformaticBatchConsumerOptions } from './platformatic-consumer';
+export { createBatchConsumer, KAFKA_CONSUMER_CLIENTS } from './consumers';
+export type { ConsumerClientSettings, KafkaConsumerClient } from './consumers';
 export {
   BatchingProducer,
   KafkaBatchSink,
@@ -55,3 +60,6 @@ export { offsetsForTime, readRanges } from './range-reader';
 export type { ReadRange, ReadRangesOptions } from './range-reader';
 export { describeTopics, partitionLeaders } from './describe';
 export type { PartitionLeader, TopicDescription } from './describe';
+export { stickyAssignment, type MemberClaim } from './sticky-assignment';
+export { PartitionTail } from './partition-tail';
+export type { PartitionTailOptions, TailFetch, TailRecord } from './partition-tail';

@@ -10,12 +10,12 @@ import { partitionForKey } from './partitioner';
 import { platformatic, type Platformatic } from './platformatic';
 import { ReplaceableProducer } from './replaceable-producer';
 
-type Producer = Platformatic.Producer<string, Buffer, Buffer, Buffer>;
+type Producer = Platformatic.Producer<Buffer, Buffer, Buffer, Buffer>;
 
 /** What the sink takes from @platformatic/kafka. */
 export type PlatformaticLibrary = Pick<
   typeof Platformatic,
-  'Producer' | 'ProduceAcks' | 'compatibilityPartitioner' | 'stringSerializer'
+  'Producer' | 'ProduceAcks' | 'compatibilityPartitioner'
 >;
 
 export interface PlatformaticBatchSinkOptions extends KafkaBatchSinkOptions {
@@ -38,9 +38,11 @@ export interface PlatformaticBatchSinkOptions extends KafkaBatchSinkOptions {
  *   id, is connected before anything else is sent: the failed batch may have been written, and the
  *   next batch would reuse its sequence numbers and be acknowledged as its duplicate without being
  *   written (issue 10, ADR 0007);
- * - keys are placed by the client's `compatibilityPartitioner` (Java's murmur2 and toPositive, the
- *   partition kafkajs and Java clients choose), over the topic's partition count, which must be the
- *   pinned one: another count is refused before anything is sent (ADR 0010).
+ * - every record is sent with its partition set: our `partitionForKey` (Java's murmur2 and
+ *   toPositive, the partition kafkajs and Java clients choose; `Math.imul`, where the library's
+ *   `compatibilityPartitioner` hashes with BigInt), over the topic's partition count, which must be
+ *   the pinned one: another count is refused before anything is sent (ADR 0010). The key is turned
+ *   into bytes once, for the hash and for the record (no key serializer). ADR 0020.
  */
 export class PlatformaticBatchSink extends ReplaceableProducer<Producer> implements BatchSink {
   /** resolved here, so a library that cannot load fails the app at construction, not in the background */
@@ -63,10 +65,19 @@ export class PlatformaticBatchSink extends ReplaceableProducer<Producer> impleme
       const pinned = this.options.pinnedPartitions;
       if (pinned !== undefined && partitions !== pinned)
         throw new PartitionCountMismatchError(topic, partitions, pinned);
-      const answer = await producer.send({
-        messages: messages.map((m) => ({ topic, key: m.key, value: m.value })),
-      });
-      const sent = new Set(messages.map((m) => partitionForKey(m.key, partitions)));
+      if (partitions < 1) throw new Error(`the metadata of ${topic} has no partitions`);
+      const records = new Array<{ topic: string; key: Buffer; value: Buffer; partition: number }>(
+        messages.length,
+      );
+      const sent = new Set<number>();
+      for (let i = 0; i < messages.length; i++) {
+        const m = messages[i];
+        const key = Buffer.from(m.key, 'utf8');
+        const partition = partitionForKey(key, partitions);
+        sent.add(partition);
+        records[i] = { topic, key, value: m.value, partition };
+      }
+      const answer = await producer.send({ messages: records });
       const acked = (answer.offsets ?? []).map((o) => ({
         topicName: o.topic,
         partition: o.partition,
@@ -88,15 +99,15 @@ export class PlatformaticBatchSink extends ReplaceableProducer<Producer> impleme
   };
 
   protected create(): Producer {
-    const { Producer, ProduceAcks, compatibilityPartitioner, stringSerializer } = this.library;
+    const { Producer, ProduceAcks, compatibilityPartitioner } = this.library;
     const { timeoutMs } = this.options;
-    const producer = new Producer<string, Buffer, Buffer, Buffer>({
+    const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
       clientId: this.options.clientId,
       bootstrapBrokers: this.options.brokers,
       idempotent: true,
       acks: ProduceAcks.ALL,
+      // every record comes with its partition; this places only a record that would not
       partitioner: compatibilityPartitioner,
-      serializers: { key: stringSerializer },
       autocreateTopics: false,
       retries: 2,
       retryDelay: 100,

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { PartitionCountMismatchError, ProducerUnavailableError } from './batching-producer';
-import { partitionForKey } from './partitioner';
+import { kafkajsPartition, partitionForKey } from './partitioner';
 import { type PlatformaticLibrary, PlatformaticBatchSink } from './platformatic-sink';
 
 /**
@@ -9,10 +9,9 @@ import { type PlatformaticLibrary, PlatformaticBatchSink } from './platformatic-
  * apps/api/test/kafka-clients.e2e.test.ts.
  */
 const compatibilityPartitioner = () => 0;
-const stringSerializer = (s?: string) => (s === undefined ? undefined : Buffer.from(s));
 
 interface SendCall {
-  messages: { topic: string; key: string; value: Buffer }[];
+  messages: { topic: string; key: Buffer; value: Buffer; partition?: number }[];
 }
 
 class FakeProducer extends EventEmitter {
@@ -56,7 +55,6 @@ const library = (): PlatformaticLibrary =>
     Producer: FakeProducer,
     ProduceAcks: { ALL: -1 },
     compatibilityPartitioner,
-    stringSerializer,
   }) as unknown as PlatformaticLibrary;
 
 const msg = (key: string) => ({ key, value: Buffer.from(key) });
@@ -93,10 +91,24 @@ describe('PlatformaticBatchSink', () => {
     });
   });
 
+  it('sends every record with the partition kafkajs and Java clients choose for its key (no partitioner call)', async () => {
+    await sink.start();
+    const keys = Array.from({ length: 200 }, (_, i) => `post_${i % 37}/user_${i}`);
+    await sink.send(keys.map(msg));
+    const sent = FakeProducer.made[0].sends[0].messages;
+    expect(sent.map((m) => m.partition)).toEqual(keys.map((k) => kafkajsPartition(k, 12)));
+    expect(sent.map((m) => m.key)).toEqual(keys.map((k) => Buffer.from(k)));
+    expect(FakeProducer.made[0].options.serializers).toBeUndefined();
+  });
+
   it('resolves when every partition the batch went to was acknowledged', async () => {
     await sink.start();
     await sink.send(['a/1', 'b/2', 'c/3'].map(msg));
-    expect(FakeProducer.made[0].sends[0].messages.map((m) => m.key)).toEqual(['a/1', 'b/2', 'c/3']);
+    expect(FakeProducer.made[0].sends[0].messages.map((m) => m.key.toString())).toEqual([
+      'a/1',
+      'b/2',
+      'c/3',
+    ]);
     expect(FakeProducer.made).toHaveLength(1);
   });
 

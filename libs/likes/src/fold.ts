@@ -37,19 +37,24 @@ export interface BatchFold {
 
 /**
  * The whole batch rule, pure: (known state, events in offset order, last offset) → edits, counts,
- * CountChanged. Events inside the batch see each other's effects.
+ * CountChanged. Events inside the batch see each other's effects. `keys[i]`, when given, is
+ * `likeKey` of `events[i]` (the aggregator has it already: the record's key), so it is not built again.
  */
 export function foldBatch(
   known: KnownState,
   events: readonly LikeFact[],
   partition: number,
   lastOffset: number,
+  keys?: readonly string[],
 ): BatchFold {
+  if (keys !== undefined && keys.length !== events.length)
+    throw new Error(`foldBatch: ${keys.length} keys for ${events.length} events`);
   const current = new Map<string, boolean>();
   const net = new Map<string, number>();
   let applied = 0;
-  for (const event of events) {
-    const key = likeKey(event.postId, event.userId);
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i];
+    const key = keys === undefined ? likeKey(event.postId, event.userId) : keys[i];
     const member = current.get(key) ?? known.membership.get(key) ?? false;
     const d = delta(member, event);
     if (d === 0) {

@@ -1,5 +1,5 @@
 export { ID_PATTERN, isValidId } from './ids';
-export { countKey, likeKey, parseLikeKey } from './keys';
+export { countKey, isLikeKey, likeKey, parseLikeKey } from './keys';
 export { homePartition, murmur2, partitionForKey } from './routing';
 export { decide, delta, evolve, initialMembership } from './decider';
 export type { LikeAction, LikeCommand, LikeFact, Membership } from './decider';

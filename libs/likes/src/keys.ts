@@ -8,6 +8,20 @@ export function likeKey(postId: string, userId: string): string {
   return `${postId}/${userId}`;
 }
 
+/**
+ * Whether `key` is the likeKey of (postId, userId), without building that key (the aggregator asks
+ * this of every record it consumes).
+ */
+export function isLikeKey(key: string | null, postId: string, userId: string): key is string {
+  return (
+    key !== null &&
+    key.length === postId.length + 1 + userId.length &&
+    key.charCodeAt(postId.length) === 47 /* '/' */ &&
+    key.startsWith(postId) &&
+    key.endsWith(userId)
+  );
+}
+
 /** The (postId, userId) of a likeKey, or undefined when `key` is not one. */
 export function parseLikeKey(key: string): { postId: string; userId: string } | undefined {
   const slash = key.indexOf('/');

@@ -7,6 +7,7 @@ import {
   expectedCounts,
   foldBatch,
   homePartition,
+  isLikeKey,
   isValidId,
   LastActionOracle,
   likeKey,
@@ -46,6 +47,13 @@ describe('the likes decider', () => {
 });
 
 describe('keys and routing', () => {
+  it('isLikeKey says whether a key is the likeKey of (post, user) without building it', () => {
+    expect(isLikeKey('post_1/user-2', 'post_1', 'user-2')).toBe(true);
+    const others = ['post_1/user-', 'post_1/user-22', 'post_1-user-2', 'post_/1user-2', 'post_1/user-2/'];
+    for (const key of [null, ...others, 'xpost_1/user-2', 'post_1//user-2'])
+      expect(isLikeKey(key, 'post_1', 'user-2')).toBe(false);
+  });
+
   it('likeKey and parseLikeKey round-trip, countKey names post and partition', () => {
     expect(parseLikeKey(likeKey('post_1', 'user-2'))).toEqual({ postId: 'post_1', userId: 'user-2' });
     expect(parseLikeKey('no-slash')).toBeUndefined();
@@ -119,6 +127,19 @@ describe('foldBatch', () => {
     expect(out.edits.size).toBe(0);
     expect(out.counts.size).toBe(0);
     expect(out.changes).toEqual([{ postId: 'p', partition: 0, count: 0, sourceOffset: 1 }]);
+  });
+
+  it('with the keys passed in (built once per event by the caller) folds exactly as without them', () => {
+    for (const seed of [11, 12]) {
+      const history = randomHistory(seed, 2000, 5, 60);
+      const keys = history.map((e) => likeKey(e.postId, e.userId));
+      const known: KnownState = {
+        membership: new Map([[keys[0], true]]),
+        counts: new Map([[history[0].postId, 1]]),
+      };
+      expect(foldBatch(known, history, 2, 99, keys)).toEqual(foldBatch(known, history, 2, 99));
+    }
+    expect(() => foldBatch(empty, [ev('p', 'a', 'LIKE')], 0, 0, [])).toThrow(/keys/);
   });
 
   it('refuses a state that would go negative (a corrupt store)', () => {

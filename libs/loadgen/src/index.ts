@@ -8,6 +8,8 @@ export type { PlannedRequest, Scenario, WorkloadOptions } from './workload';
 export { assertLoopback, HttpClient } from './http-client';
 export { buildRequest, buildRequestPrefix, PipelinedClient } from './pipelined-client';
 export type { AnswerHandler, NoAnswer } from './pipelined-client';
+export { RoundRobinClient } from './round-robin';
+export type { RequestSink } from './round-robin';
 export { cpuUse, ownCpu, processCpu, processCpuSeconds } from './cpu';
 export type { CpuSample, CpuUse } from './cpu';
 export type { HttpAnswer } from './http-client';

@@ -7,12 +7,26 @@ import { GroundTruth, type Outcome, type Settle } from './ground-truth';
 import { assertLoopback, HttpClient } from './http-client';
 import { buildRequestPrefix, type NoAnswer, PipelinedClient } from './pipelined-client';
 import { ApiCountSource, type CountSource } from './read-side';
-import { arrivalTimes, expectedCount, profileSeconds, rampAndHold, rateAt, type RateProfile } from './schedule';
+import { RoundRobinClient, type RequestSink } from './round-robin';
+import {
+  arrivalTimes,
+  expectedCount,
+  profileSeconds,
+  rampAndHold,
+  rateAt,
+  type RateProfile,
+} from './schedule';
 import { Workload, type WorkloadOptions } from './workload';
 
 export interface LoadOptions extends WorkloadOptions {
-  /** base URL of the api (loopback only) */
+  /** base URL of the api (loopback only); reads (freshness, the final check) go here */
   url: string;
+  /**
+   * several api replicas (loopback only, `url` usually among them): the likes and unlikes go round
+   * robin over them, `connections` keep-alive connections to each (client-side balancing, no load
+   * balancer in front)
+   */
+  urls?: readonly string[];
   /** target requests/s */
   rate: number;
   /** seconds from 0 to `rate` (the viral ramp; 0 = start at `rate`) */
@@ -135,7 +149,11 @@ export interface LoadReport {
 }
 
 const histogram = (digits: 2 | 3 = 3) =>
-  hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: digits });
+  hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: digits,
+  });
 
 function summarize(h: hdr.Histogram): LatencySummary {
   const ms = (us: number) => Math.round(us) / 1000;
@@ -162,7 +180,11 @@ export async function mintUserTokens(auth: LoadOptions['auth'], users: number): 
     out.push(
       ...(await Promise.all(
         Array.from({ length: Math.min(CHUNK, users - i) }, (_, j) =>
-          mintToken(auth.secret, userId(i + j), { ttlSeconds: 3 * 3600, issuer: auth.issuer, audience: auth.audience }),
+          mintToken(auth.secret, userId(i + j), {
+            ttlSeconds: 3 * 3600,
+            issuer: auth.issuer,
+            audience: auth.audience,
+          }),
         ),
       )),
     );
@@ -210,7 +232,15 @@ interface Shot {
 export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const base = assertLoopback(o.url);
   const log = o.log ?? (() => undefined);
-  for (const [name, v] of Object.entries({ rate: o.rate, connections: o.connections, timeoutMs: o.timeoutMs, maxInFlight: o.maxInFlight, sampleEvery: o.sampleEvery, users: o.users, maxRequests: o.maxRequests }))
+  for (const [name, v] of Object.entries({
+    rate: o.rate,
+    connections: o.connections,
+    timeoutMs: o.timeoutMs,
+    maxInFlight: o.maxInFlight,
+    sampleEvery: o.sampleEvery,
+    users: o.users,
+    maxRequests: o.maxRequests,
+  }))
     if (!(Number.isFinite(v) && v > 0)) throw new Error(`${name} must be a positive number (got ${v})`);
   const profile = loadProfile(o);
   const total = Math.min(expectedCount(profile), o.maxRequests);
@@ -218,7 +248,14 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const tokens = await mintUserTokens(o.auth, o.users);
   // reads get their own small pool so a saturated write pool cannot delay what freshness observes
   const readClient = new HttpClient(base, 4, Math.max(o.timeoutMs, 10_000));
-  const source = o.countSource ?? new ApiCountSource(readClient, base, { authorization: `Bearer ${tokens[0]}` }, { stream: o.freshness !== 'poll', pollMs: o.pollMs });
+  const source =
+    o.countSource ??
+    new ApiCountSource(
+      readClient,
+      base,
+      { authorization: `Bearer ${tokens[0]}` },
+      { stream: o.freshness !== 'poll', pollMs: o.pollMs },
+    );
   const workload = new Workload(o);
   const truth = o.truth ?? new GroundTruth();
   const hot = workload.hotPost;
@@ -227,7 +264,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const acceptedLatency = histogram();
   const refusedLatency = histogram();
   const seconds = Math.ceil(profileSeconds(profile));
-  type Point = { t: number; offered: number; scheduled: number; accepted: number; refused: number; errors: number; latency: hdr.Histogram; acceptedLatency: hdr.Histogram; fresh: number[] };
+  type Point = {
+    t: number;
+    offered: number;
+    scheduled: number;
+    accepted: number;
+    refused: number;
+    errors: number;
+    latency: hdr.Histogram;
+    acceptedLatency: hdr.Histogram;
+    fresh: number[];
+  };
   // one point per second, made as the run reaches it (a long or open-ended profile costs nothing
   // ahead); seconds after the schedule's end (the drain) get points of their own
   const points: Point[] = [];
@@ -235,7 +282,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const t = Math.max(0, Math.floor(ms / 1000));
     while (points.length <= t) {
       const s = points.length;
-      points.push({ t: s, offered: s < seconds ? Math.round(rateAt(profile, s + 0.5)) : 0, scheduled: 0, accepted: 0, refused: 0, errors: 0, latency: histogram(2), acceptedLatency: histogram(2), fresh: [] });
+      points.push({
+        t: s,
+        offered: s < seconds ? Math.round(rateAt(profile, s + 0.5)) : 0,
+        scheduled: 0,
+        accepted: 0,
+        refused: 0,
+        errors: 0,
+        latency: histogram(2),
+        acceptedLatency: histogram(2),
+        fresh: [],
+      });
     }
     return points[t];
   };
@@ -266,7 +323,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }
   };
   const stopWatch = o.freshness === 'off' ? () => undefined : await source.watch(hot, onCount);
-  const method = o.freshness === 'off' ? 'off' : source instanceof ApiCountSource ? `api ${source.mode}` : `${source.name} poll`;
+  const method =
+    o.freshness === 'off'
+      ? 'off'
+      : source instanceof ApiCountSource
+        ? `api ${source.mode}`
+        : `${source.name} poll`;
 
   let drained: (() => void) | undefined;
   const onAnswer = (shot: Shot, status: number, body: string, error: NoAnswer | undefined) => {
@@ -284,7 +346,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       point.acceptedLatency.recordValue(us);
       at(done).accepted++;
       o.onAccepted?.(body);
-      if (shot.postId === hot && shot.action === 'LIKE' && ++hotLikes % o.sampleEvery === 0 && o.freshness !== 'off') {
+      if (
+        shot.postId === hot &&
+        shot.action === 'LIKE' &&
+        ++hotLikes % o.sampleEvery === 0 &&
+        o.freshness !== 'off'
+      ) {
         samples++;
         pending.push({ at: done, floor: truth.visibleFloor(hot) });
       }
@@ -300,7 +367,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }
     if (drained && client.inFlight === 0) drained();
   };
-  const client = new PipelinedClient<Shot>(base, o.connections, o.timeoutMs, onAnswer);
+  const targets = (o.urls ?? []).map((u) => assertLoopback(u));
+  const client: RequestSink<Shot> =
+    targets.length > 1
+      ? new RoundRobinClient<Shot>(targets, o.connections, o.timeoutMs, onAnswer)
+      : new PipelinedClient<Shot>(targets[0] ?? base, o.connections, o.timeoutMs, onAnswer);
   const host = base.host;
   // the request of each (action, post), up to its bearer token
   const prefixes = new Map<string, string>();
@@ -328,12 +399,22 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     sent++;
     // written in this turn of the event loop: from now on it may reach the log
     settle.dispatched();
-    client.send(`${prefix(plan.action, plan.postId)}${tokens[plan.user]}\r\n\r\n`, { due, postId: plan.postId, action: plan.action, settle });
+    client.send(`${prefix(plan.action, plan.postId)}${tokens[plan.user]}\r\n\r\n`, {
+      due,
+      postId: plan.postId,
+      action: plan.action,
+      settle,
+    });
   };
 
-  log(`${o.scenario}: ${total} requests over ${profileSeconds(profile)} s (ramp ${o.rampSeconds} s to ${o.rate}/s, hold ${o.holdSeconds} s), ${o.connections} connections`);
+  log(
+    `${o.scenario}: ${total} requests over ${profileSeconds(profile)} s (ramp ${o.rampSeconds} s to ${o.rate}/s, hold ${o.holdSeconds} s), ${o.connections} connections`,
+  );
   const pids = Object.entries(o.watchPids ?? {});
-  const cpuFrom = { generator: ownCpu(), ...Object.fromEntries(pids.map(([name, pid]) => [name, processCpu(pid)])) };
+  const cpuFrom = {
+    generator: ownCpu(),
+    ...Object.fromEntries(pids.map(([name, pid]) => [name, processCpu(pid)])),
+  };
   start = performance.now();
   const due = arrivalTimes(profile, o.maxRequests);
   let next = due.next();
@@ -346,7 +427,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }
     if (now - lastLog >= 5000) {
       lastLog = now;
-      log(`  t=${(now / 1000).toFixed(0)}s sent ${sent} accepted ${accepted} refused ${refused} in flight ${client.inFlight}`);
+      log(
+        `  t=${(now / 1000).toFixed(0)}s sent ${sent} accepted ${accepted} refused ${refused} in flight ${client.inFlight}`,
+      );
     }
     if (next.done) break;
     // one timer per tick (never a spin): everything due by the next tick goes out together
@@ -356,7 +439,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const scheduleEnd = performance.now() - start;
   if (client.inFlight > 0) await new Promise<void>((r) => (drained = r));
   const runMs = performance.now() - start;
-  const cpuTo = { generator: ownCpu(), ...Object.fromEntries(pids.map(([name, pid]) => [name, processCpu(pid)])) };
+  const cpuTo = {
+    generator: ownCpu(),
+    ...Object.fromEntries(pids.map(([name, pid]) => [name, processCpu(pid)])),
+  };
   client.close();
   const cpu: Record<string, CpuUse | null> = {};
   for (const [name, from] of Object.entries(cpuFrom)) {
@@ -367,7 +453,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   let check: CheckResult | null = null;
   try {
     if (o.check) {
-      log(`final check: waiting up to ${o.checkWaitMs} ms for ${truth.postIds().length} posts to match the ground truth`);
+      log(
+        `final check: waiting up to ${o.checkWaitMs} ms for ${truth.postIds().length} posts to match the ground truth`,
+      );
       check = await checkCounts(source, truth, { waitMs: o.checkWaitMs });
     } else if (pending.length > 0) {
       // give the last samples a moment to become visible
@@ -425,7 +513,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       samples,
       observed: freshness.totalCount,
       unresolved: pending.length,
-      ms: freshness.totalCount === 0 ? null : (({ count: c, p50, p99, max }) => ({ count: c, p50, p99, max }))(summarize(freshness)),
+      ms:
+        freshness.totalCount === 0
+          ? null
+          : (({ count: c, p50, p99, max }) => ({ count: c, p50, p99, max }))(summarize(freshness)),
     },
     timeline: points.map((p) => {
       const fresh = p.fresh.sort((a, b) => a - b);

@@ -1,2 +1,2 @@
 export { PartitionStore, StoreOpenError, storeKeys, storePath } from './partition-store';
-export type { BatchWrite, SourceIdentity, StoreEntry } from './partition-store';
+export type { BatchWrite, SourceIdentity, StandbyMark, StoreEntry } from './partition-store';

@@ -1,5 +1,5 @@
 import { ClassicLevel } from 'classic-level';
-import { mkdir, rm } from 'node:fs/promises';
+import { access, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -11,6 +11,8 @@ import { join } from 'node:path';
  *   x/<store key>        the key changed while catching up, its changelog record is still to write
  *   meta/offset          last input offset applied (decimal)
  *   meta/source          the input topic the state was built from: {"topicId","partitions"} (JSON)
+ *   meta/standby         a STANDBY copy (ADR 0018): the changelog position it has applied up to,
+ *                        {"position","epochStart","base"} (JSON); a standby has no meta/offset
  *
  * Every batch is ONE atomic LevelDB write (state + dirty marks + offset), so after any crash the
  * store is exactly "all events up to meta/offset applied", and resuming after it applies each event
@@ -49,6 +51,20 @@ export interface StoreEntry {
   value: string | null;
 }
 
+/**
+ * Where a standby store stands in its changelog partition (ADR 0018): every committed changelog
+ * record before `position` is applied, none after it. `epochStart` is the epoch named by the last
+ * meta/offset it applied (null before the first); `base` is where it started reading (its store was
+ * empty then), so a standby that has not seen a meta/offset yet is still tied to an epoch.
+ */
+export interface StandbyMark {
+  position: number;
+  epochStart: number | null;
+  base: number;
+  /** the input offset named by the last meta/offset it applied (how far its state is, for assignment hints) */
+  offset?: number;
+}
+
 export class StoreOpenError extends Error {
   constructor(
     readonly partition: number,
@@ -71,6 +87,7 @@ const UNLOGGED = 'x/';
 const LEGACY_OUTBOX = 'o/';
 const OFFSET = 'meta/offset';
 const SOURCE = 'meta/source';
+const STANDBY = 'meta/standby';
 /** LevelDB orders keys bytewise: '0' sorts after '/', so `x/` … `x0` spans every key of prefix x/ */
 const end = (prefix: string): string => prefix.slice(0, -1) + '0';
 
@@ -98,7 +115,11 @@ const STORE_MEMORY = { cacheSize: 2 * 1048576, writeBufferSize: 2 * 1048576, max
 export class PartitionStore {
   private offset: number | undefined;
   private sourceIdentity: SourceIdentity | undefined;
+  private standbyMark: StandbyMark | undefined;
   private closed = false;
+  /** counts the store's writes: dirtyCount's answer holds until the next one */
+  private writes = 0;
+  private dirtyAnswer?: { writes: number; limit: number; count: number };
 
   private constructor(
     readonly partition: number,
@@ -115,7 +136,8 @@ export class PartitionStore {
       db = new ClassicLevel<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8', ...STORE_MEMORY });
       await db.open();
       const store = new PartitionStore(partition, path, db);
-      const [rawOffset, rawSource] = await db.getMany([OFFSET, SOURCE]);
+      const [rawOffset, rawSource, rawStandby] = await db.getMany([OFFSET, SOURCE, STANDBY]);
+      store.standbyMark = rawStandby === undefined ? undefined : (JSON.parse(rawStandby) as StandbyMark);
       store.offset = rawOffset === undefined ? undefined : parseOffset(rawOffset, path);
       store.sourceIdentity = rawSource === undefined ? undefined : (JSON.parse(rawSource) as SourceIdentity);
       await store.migrateOutbox();
@@ -123,6 +145,24 @@ export class PartitionStore {
     } catch (e) {
       if (db) await db.close().catch(() => undefined);
       throw e instanceof StoreOpenError ? e : new StoreOpenError(partition, path, e);
+    }
+  }
+
+  /**
+   * The last applied offset of the store of `partition` under `dataDir` if there is one (it must not be
+   * open): what a member tells the group about local state it could resume from.
+   */
+  static async peekOffset(dataDir: string, partition: number): Promise<number | undefined> {
+    try {
+      await access(storePath(dataDir, partition));
+    } catch {
+      return undefined;
+    }
+    const store = await PartitionStore.open(dataDir, partition);
+    try {
+      return store.lastOffset() ?? store.standby()?.offset;
+    } finally {
+      await store.close();
     }
   }
 
@@ -139,6 +179,11 @@ export class PartitionStore {
   /** The input topic the state was built from, once a batch recorded it. */
   source(): SourceIdentity | undefined {
     return this.sourceIdentity;
+  }
+
+  /** Set while the store is a standby copy (no meta/offset: it must be promoted before it is used). */
+  standby(): StandbyMark | undefined {
+    return this.standbyMark && { ...this.standbyMark };
   }
 
   get isOpen(): boolean {
@@ -205,7 +250,7 @@ export class PartitionStore {
     if (write.dirty) for (const postId of write.dirty) batch.put(DIRTY + postId, '1');
     if (write.source) batch.put(SOURCE, JSON.stringify(write.source));
     batch.put(OFFSET, String(write.offset));
-    await batch.write();
+    await this.write(batch);
     this.offset = write.offset;
     if (write.source) this.sourceIdentity = write.source;
   }
@@ -215,7 +260,7 @@ export class PartitionStore {
     if (postIds.length === 0) return;
     const batch = this.db.batch();
     for (const p of postIds) batch.del(DIRTY + p);
-    await batch.write();
+    await this.write(batch);
   }
 
   /** Up to `limit` dirty posts with their partial counts, in key order. */
@@ -245,14 +290,31 @@ export class PartitionStore {
       if (keys.length === 0) return;
       const batch = this.db.batch();
       for (const k of keys) batch.del(k);
-      await batch.write();
+      await this.write(batch);
     }
   }
 
+  /**
+   * How many posts are dirty (at most `limit`). Status polls ask this often, and while catching up
+   * the answer means iterating up to `limit` keys: it is kept until the store is written again.
+   */
   async dirtyCount(limit = Number.MAX_SAFE_INTEGER): Promise<number> {
+    const known = this.dirtyAnswer;
+    if (known && known.writes === this.writes && known.limit === limit) return known.count;
+    const writes = this.writes;
     let n = 0;
     for await (const _ of this.db.keys({ gte: DIRTY, lt: end(DIRTY), limit })) n++;
+    this.dirtyAnswer = { writes, limit, count: n };
     return n;
+  }
+
+  /** Every write of the store goes through here (dirtyCount's answer is then stale). */
+  private async write(batch: { write(): Promise<void> }): Promise<void> {
+    try {
+      await batch.write();
+    } finally {
+      this.writes++;
+    }
   }
 
   /**
@@ -267,9 +329,58 @@ export class PartitionStore {
     }
     if (source) batch.put(SOURCE, JSON.stringify(source));
     if (offset !== undefined) batch.put(OFFSET, String(offset));
-    await batch.write();
+    await this.write(batch);
     if (offset !== undefined) this.offset = offset;
     if (source) this.sourceIdentity = source;
+  }
+
+  /**
+   * Makes this store a standby at `mark`: meta/offset and meta/source go (a standby does not name an
+   * input offset: its state follows the changelog, record by record), catch-up marks go (the owner
+   * publishes and logs), meta/standby is written. The state entries stay.
+   */
+  async becomeStandby(mark: StandbyMark): Promise<void> {
+    await this.db.batch().del(OFFSET).del(SOURCE).put(STANDBY, JSON.stringify(mark)).write();
+    this.offset = undefined;
+    this.sourceIdentity = undefined;
+    this.standbyMark = { ...mark };
+    for (const prefix of [DIRTY, UNLOGGED]) {
+      for (;;) {
+        const keys: string[] = [];
+        for await (const k of this.db.keys({ gte: prefix, lt: end(prefix), limit: 10_000 })) keys.push(k);
+        if (keys.length === 0) break;
+        const batch = this.db.batch();
+        for (const k of keys) batch.del(k);
+        await batch.write();
+      }
+    }
+  }
+
+  /** Changelog entries a standby applied and the position they bring it to, in ONE atomic write. */
+  async applyStandby(entries: readonly StoreEntry[], mark: StandbyMark): Promise<void> {
+    if (!this.standbyMark) throw new Error(`partition ${this.partition}: the store is not a standby`);
+    const batch = this.db.batch();
+    for (const e of entries) {
+      if (e.value === null) batch.del(e.key);
+      else batch.put(e.key, e.value);
+    }
+    batch.put(STANDBY, JSON.stringify(mark));
+    await batch.write();
+    this.standbyMark = { ...mark };
+  }
+
+  /**
+   * A standby that has applied its changelog to the end becomes the partition's store: the input
+   * offset and source the changelog names are written and meta/standby goes, in one atomic write.
+   */
+  async promote(offset: number, source: SourceIdentity | undefined): Promise<void> {
+    const batch = this.db.batch().del(STANDBY).put(OFFSET, String(offset));
+    if (source) batch.put(SOURCE, JSON.stringify(source));
+    else batch.del(SOURCE);
+    await batch.write();
+    this.standbyMark = undefined;
+    this.offset = offset;
+    this.sourceIdentity = source;
   }
 
   /** Every state entry (members and counts) in key order, for a changelog dump. */
@@ -299,7 +410,7 @@ export class PartitionStore {
       batch.del(k);
       batch.put(DIRTY + k.slice(LEGACY_OUTBOX.length), '1');
     }
-    await batch.write();
+    await this.write(batch);
   }
 }
 

@@ -89,6 +89,28 @@ describe('PartitionStore', () => {
     await store.close();
   });
 
+  it('answers dirtyCount again without iterating until the store is written, and exactly after every write', async () => {
+    const store = await PartitionStore.open(dir, 0);
+    const commit = (offset: number, dirty: string[], clean: string[] = []) =>
+      store.commitBatch({ membership: new Map(), counts: new Map(), offset, dirty, clean });
+    expect(await store.dirtyCount()).toBe(0);
+    await commit(1, ['a', 'b', 'c']);
+    expect(await store.dirtyCount()).toBe(3);
+    expect(await store.dirtyCount(2)).toBe(2);
+    const keys = jest.spyOn((store as unknown as { db: ClassicLevel<string, string> }).db, 'keys');
+    expect(await store.dirtyCount(2)).toBe(2); // kept: no write since
+    expect(keys).not.toHaveBeenCalled();
+    keys.mockRestore();
+    await store.clean(['a']);
+    expect(await store.dirtyCount(2)).toBe(2);
+    expect(await store.dirtyCount()).toBe(2);
+    await commit(2, ['d'], ['b', 'c']);
+    expect(await store.dirtyCount()).toBe(1);
+    await store.restoreEntries([{ key: 'd/e', value: '1' }]);
+    expect(await store.dirtyCount()).toBe(2);
+    await store.close();
+  });
+
   it('turns the outbox of an older store into dirty marks (their CountChanged may be unsent)', async () => {
     const db = new ClassicLevel<string, string>(storePath(dir, 8), { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     await db.batch([

@@ -18,5 +18,8 @@ export function stackEnv(extra: Record<string, string> = {}): Record<string, str
     const i = line.indexOf('=');
     if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
   }
+  // the consumer client a test run asks for (KAFKA_CONSUMER_CLIENT=platformatic npx jest …) reaches
+  // every app the tests start
+  if (process.env.KAFKA_CONSUMER_CLIENT) out.KAFKA_CONSUMER_CLIENT = process.env.KAFKA_CONSUMER_CLIENT;
   return { ...out, ...extra };
 }

@@ -23,3 +23,13 @@ export class LikeAccepted {
   })
   acceptedAt!: string;
 }
+
+/**
+ * The 202 body of a like or unlike, built in one string: what JSON.stringify gives for a
+ * LikeAccepted (same keys, same order), without walking an object. Nothing in it needs escaping:
+ * postId and userId match ID_PATTERN (IdPipe, the token check), eventId is a UUID, action a name,
+ * acceptedAt an ISO 8601 date (held by fast-path.unit.test.ts against the Nest route's bytes).
+ */
+export function postLikesAnswer(a: LikeAccepted): string {
+  return `{"eventId":"${a.eventId}","postId":"${a.postId}","userId":"${a.userId}","action":"${a.action}","acceptedAt":"${a.acceptedAt}"}`;
+}

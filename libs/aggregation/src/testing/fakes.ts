@@ -7,6 +7,7 @@ import { createAggregatorMetrics } from '../metrics';
 import type { TxSender } from '../record-collector';
 import type { AggregatorCodec, InputTopicView, PartitionControl } from '../types';
 import { parseOffsetRecord, type ChangelogIO, type ChangelogState } from '../changelog';
+import type { ChangelogFetch, ChangelogTail } from '../standby';
 import type { SourceIdentity, StoreEntry } from '@doubletap/store';
 
 // Fakes for the aggregation unit tests: no broker, no registry. The store is a real LevelDB in a
@@ -142,6 +143,15 @@ export class FakeInput implements InputTopicView {
 export class FakeControl implements PartitionControl {
   readonly seeks: Array<[number, number]> = [];
   readonly paused = new Set<number>();
+  /** what the coordinator answers (a function of the partition), or an error when it cannot be asked */
+  ownership: (partition: number) => boolean | Error = () => true;
+  readonly confirmations: number[] = [];
+  async confirmOwnership(partition: number): Promise<boolean> {
+    this.confirmations.push(partition);
+    const answer = this.ownership(partition);
+    if (answer instanceof Error) throw answer;
+    return answer;
+  }
   seek(partition: number, offset: number): void {
     this.seeks.push([partition, offset]);
   }
@@ -186,9 +196,11 @@ export class FakeChangelog implements ChangelogIO {
     for (const p of partitions) {
       const records = this.records(p);
       const state: ChangelogState = { partition: p, low: this.low.get(p) ?? 0, high: records.length };
-      for (const r of records.slice(state.low)) {
-        if (r.key === 'meta/offset' && r.value === null) Object.assign(state, { offset: undefined, epochStart: undefined });
-        if (r.key === 'meta/offset' && r.value) Object.assign(state, { offset: parseOffsetRecord(r.value).offset, epochStart: parseOffsetRecord(r.value).epochStart });
+      for (let i = state.low; i < records.length; i++) {
+        const r = records[i];
+        if (r.key === 'meta/offset' && r.value === null) Object.assign(state, { offset: undefined, offsetAt: undefined, epochStart: undefined });
+        if (r.key === 'meta/offset' && r.value)
+          Object.assign(state, { offset: parseOffsetRecord(r.value).offset, offsetAt: i, epochStart: parseOffsetRecord(r.value).epochStart });
         if (r.key === 'meta/source' && r.value) state.source = JSON.parse(r.value.toString()) as SourceIdentity;
       }
       out.set(p, state);
@@ -199,6 +211,34 @@ export class FakeChangelog implements ChangelogIO {
   async read(partition: number, from: number, to: number, onEntries: (entries: StoreEntry[]) => Promise<void>): Promise<void> {
     const slice = this.records(partition).slice(Math.max(from, this.low.get(partition) ?? 0), to);
     await onEntries(slice.map((r) => ({ key: String(r.key), value: r.value === null ? null : r.value.toString() })));
+  }
+
+  /** records read through tails (standbys and promotions), per partition */
+  readonly tailed = new Map<number, number>();
+  /** at most this many records per fetch (a standby then catches up over several rounds) */
+  tailChunk = 1000;
+
+  openTail(): ChangelogTail {
+    return {
+      fetch: async (positions) => {
+        const out = new Map<number, ChangelogFetch>();
+        for (const [p, from] of positions) {
+          const all = this.records(p);
+          const low = this.low.get(p) ?? 0;
+          if (from < low || from > all.length) {
+            out.set(p, { kind: 'out-of-range', low, high: all.length });
+            continue;
+          }
+          const to = Math.min(all.length, from + this.tailChunk);
+          const records = all.slice(from, to).map((r, i) => ({ offset: from + i, key: String(r.key), value: r.value === null ? null : r.value.toString() }));
+          this.tailed.set(p, (this.tailed.get(p) ?? 0) + records.length);
+          out.set(p, { kind: 'records', records, next: to, end: all.length });
+        }
+        if ([...out.values()].every((r) => r.kind === 'records' && r.records.length === 0)) await new Promise((r) => setTimeout(r, 5));
+        return out;
+      },
+      close: async () => undefined,
+    };
   }
 
   async truncate(partition: number): Promise<number> {

@@ -1,0 +1,184 @@
+/** One backend server of the load balancer: an api replica. */
+export interface BalancerServer {
+  /** HAProxy's name for it, shown in the stats (`api-1`) */
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Health checks of the servers: HTTP GET of `path`, 200 = ready. */
+export interface BalancerChecks {
+  /** default /ready (503 while a replica cannot serve: libs/runtime) */
+  readonly path?: string;
+  /** ms between two checks, UP or DOWN (default 500) */
+  readonly intervalMs?: number;
+  /** failed checks in a row before a server is DOWN (default 2) */
+  readonly fall?: number;
+  /** passed checks in a row before a DOWN server is UP again (default 1) */
+  readonly rise?: number;
+  /** one check's timeout, ms (default 1000) */
+  readonly timeoutMs?: number;
+}
+
+/** Timeouts, ms. A timeout is inactivity in one direction, not a request's duration. */
+export interface BalancerTimeouts {
+  /** TCP connect to a server (default 2000; a refused connect is retried on another server) */
+  readonly connectMs?: number;
+  /** the client side (default 1 h: an SSE client sends nothing for as long as its stream lasts) */
+  readonly clientMs?: number;
+  /** a server's answer to an ordinary request (default 30 s) */
+  readonly serverMs?: number;
+  /** a server's silence on a live stream, SSE paths (default 1 h; the api sends a heartbeat every 15 s) */
+  readonly streamMs?: number;
+  /** the whole request head from a client (default 10 s: slow clients) */
+  readonly httpRequestMs?: number;
+  /** an idle keep-alive client connection (default 10 s) */
+  readonly keepAliveMs?: number;
+  /** waiting in the queue for a server slot (default 5 s) */
+  readonly queueMs?: number;
+}
+
+export interface HaproxyConfigOptions {
+  /** where clients connect: the public address (API_HOST:API_PORT) */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** the stats page (`/stats`, CSV at `/stats;csv`) and Prometheus `/metrics`, on their own port */
+  readonly stats: { readonly host: string; readonly port: number };
+  readonly servers: readonly BalancerServer[];
+  readonly checks?: BalancerChecks;
+  readonly timeouts?: BalancerTimeouts;
+  /** requests whose path ends with one of these are live streams (default ['/stream']) */
+  readonly streamPathSuffixes?: readonly string[];
+  /** HAProxy's process-wide connection limit (default 4096: it needs 2 file descriptors per connection, and `ulimit -n` is often 20000 or less) */
+  readonly maxconn?: number;
+  /** worker threads (default 1: the apps need the cores more than the balancer) */
+  readonly threads?: number;
+  /** the name of the frontend and backend (default api) */
+  readonly name?: string;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const HOST = /^[A-Za-z0-9_.:-]{1,255}$/;
+const PATH = /^\/[A-Za-z0-9_.~/-]*$/;
+
+/** `host:port` as HAProxy reads an address (IPv6 with the ipv6@ prefix). */
+export function haproxyAddress(host: string, port: number): string {
+  return host.includes(':') ? `ipv6@${host}:${port}` : `${host}:${port}`;
+}
+
+function checkPort(what: string, port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`${what}: port ${port} is not 1..65535`);
+}
+
+function checkHost(what: string, host: string): void {
+  if (!HOST.test(host)) throw new Error(`${what}: host '${host}' is not a plain host name or IP address`);
+}
+
+function positive(what: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${what} must be a positive integer (got ${value})`);
+  return value;
+}
+
+/**
+ * The HAProxy configuration of the api tier: one frontend on `listen`, one backend balancing the
+ * api replicas by least connections (a long-lived SSE stream counts as a connection for as long
+ * as it lasts, so replicas with many streams get fewer new clients), each checked with
+ * `GET /ready` (only 200 is ready) every 500 ms, DOWN after 2 failures and UP again after 1 pass.
+ * A failed connect, an empty answer or a 503 is retried once on another server (a replica killed
+ * between two checks, or draining, costs no request). SSE-safe: responses are forwarded as they
+ * come (no compression, no buffering), stream paths get a long server timeout, and the client
+ * timeout is long. docs/adr/0016-haproxy-load-balancer.md gives the reasons.
+ */
+export function haproxyConfig(options: HaproxyConfigOptions): string {
+  const name = options.name ?? 'api';
+  if (!NAME.test(name)) throw new Error(`balancer name '${name}' must match ${String(NAME)}`);
+  checkHost('listen', options.listen.host);
+  checkPort('listen', options.listen.port);
+  checkHost('stats', options.stats.host);
+  checkPort('stats', options.stats.port);
+  if (options.stats.port === options.listen.port && options.stats.host === options.listen.host)
+    throw new Error(`the stats listener needs its own port (both are ${options.listen.port})`);
+  if (options.servers.length === 0) throw new Error('the balancer needs at least one server');
+  const seen = new Set<string>();
+  for (const s of options.servers) {
+    if (!NAME.test(s.name)) throw new Error(`server name '${s.name}' must match ${String(NAME)}`);
+    if (seen.has(s.name)) throw new Error(`server name '${s.name}' is used twice`);
+    seen.add(s.name);
+    checkHost(`server ${s.name}`, s.host);
+    checkPort(`server ${s.name}`, s.port);
+  }
+  const c = options.checks ?? {};
+  const checkPath = c.path ?? '/ready';
+  if (!PATH.test(checkPath)) throw new Error(`health check path '${checkPath}' is not a plain path`);
+  const inter = positive('checks.intervalMs', c.intervalMs ?? 500);
+  const fall = positive('checks.fall', c.fall ?? 2);
+  const rise = positive('checks.rise', c.rise ?? 1);
+  const checkTimeout = positive('checks.timeoutMs', c.timeoutMs ?? 1000);
+  const t = options.timeouts ?? {};
+  const ms = (what: string, value: number) => `${positive(`timeouts.${what}`, value)}ms`;
+  const suffixes = options.streamPathSuffixes ?? ['/stream'];
+  for (const s of suffixes)
+    if (!PATH.test(s)) throw new Error(`stream path suffix '${s}' is not a plain path`);
+  const streamMs = ms('streamMs', t.streamMs ?? 3_600_000);
+
+  const lines = [
+    '# generated by libs/balancer (haproxyConfig): do not edit, it is written anew at every start',
+    `# doubletap-balancer listen=${haproxyAddress(options.listen.host, options.listen.port)} stats=http://${haproxyAddress(options.stats.host, options.stats.port)}/stats`,
+    // no log section: requests are not logged; HAProxy in the foreground (startHaproxy) writes
+    // its warnings and server state changes ("Server api/api-2 is DOWN") on stderr
+    'global',
+    `    maxconn ${positive('maxconn', options.maxconn ?? 4096)}`,
+    `    nbthread ${positive('threads', options.threads ?? 1)}`,
+    // a soft stop (SIGUSR1) lets requests in flight finish, but never waits on streams for long
+    '    hard-stop-after 10s',
+    '',
+    'defaults',
+    '    mode http',
+    // keep-alive on both sides, idle server connections pooled and reused (HAProxy's default,
+    // stated): 2.6x the requests/s of http-server-close here, where every request cost the replica
+    // a new TCP connection. leastconn counts requests and streams in flight, not idle connections.
+    // The api's keep-alive timeout (72 s) outlives HAProxy's idle pool (purged every 5 s)
+    '    option http-keep-alive',
+    '    http-reuse safe',
+    '    option forwardfor',
+    // once, on another server: a failed connect or a connection closed without an answer (a
+    // replica just killed, a pooled connection closed under the request), and a 503 (the api
+    // answers it before writing anything: shutting down, overloaded, Kafka unreachable)
+    '    retries 1',
+    '    option redispatch 1',
+    '    retry-on conn-failure empty-response junk-response 503',
+    `    timeout connect ${ms('connectMs', t.connectMs ?? 2000)}`,
+    `    timeout client ${ms('clientMs', t.clientMs ?? 3_600_000)}`,
+    `    timeout server ${ms('serverMs', t.serverMs ?? 30_000)}`,
+    `    timeout tunnel ${streamMs}`,
+    `    timeout http-request ${ms('httpRequestMs', t.httpRequestMs ?? 10_000)}`,
+    `    timeout http-keep-alive ${ms('keepAliveMs', t.keepAliveMs ?? 10_000)}`,
+    `    timeout queue ${ms('queueMs', t.queueMs ?? 5000)}`,
+    `    timeout check ${checkTimeout}ms`,
+    '',
+    `frontend ${name}`,
+    `    bind ${haproxyAddress(options.listen.host, options.listen.port)}`,
+    `    default_backend ${name}`,
+    '',
+    `backend ${name}`,
+    '    balance leastconn',
+    `    option httpchk GET ${checkPath}`,
+    '    http-check expect status 200',
+    // live streams (SSE): the server may be silent between events for much longer than a request
+    `    acl is_stream path_end ${suffixes.join(' ')}`,
+    `    http-request set-timeout server ${streamMs} if is_stream`,
+    `    http-request set-timeout tunnel ${streamMs} if is_stream`,
+    `    default-server check inter ${inter}ms fastinter ${inter}ms downinter ${inter}ms fall ${fall} rise ${rise}`,
+    ...options.servers.map((s) => `    server ${s.name} ${haproxyAddress(s.host, s.port)}`),
+    '',
+    'frontend stats',
+    `    bind ${haproxyAddress(options.stats.host, options.stats.port)}`,
+    '    http-request use-service prometheus-exporter if { path /metrics }',
+    '    stats enable',
+    '    stats uri /stats',
+    '    stats refresh 5s',
+    '',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,71 @@
+/**
+ * One consumer-group member as its own process, for the consumer contract test
+ * (libs/kafka/src/consumer-contract.e2e.test.ts, via consumer-members.ts) and bench/rebalance.ts. It prints one JSON line per
+ * event on stdout: `ready`, `assigned` (the hook's start and end), `batch` and `stopped`; SIGTERM
+ * stops it cleanly (commit, leave), SIGKILL is a crash.
+ *
+ *   MEMBER_CLIENT=kafkajs|platformatic KAFKA_BROKERS=… MEMBER_GROUP=… MEMBER_TOPIC=…
+ *   [MEMBER_REVOKE_DELAY_MS=0] (the revoke hook takes this long) [MEMBER_BATCH_DELAY_MS=0]
+ *   node -r ./scripts/paths.js dist/libs/testing/src/consumer-member.js
+ */
+import { createBatchConsumer, createKafka, type KafkaConsumerClient } from '@doubletap/kafka';
+
+const env = process.env;
+const client = (env.MEMBER_CLIENT ?? 'kafkajs') as KafkaConsumerClient;
+const brokers = (env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
+const revokeDelay = Number(env.MEMBER_REVOKE_DELAY_MS ?? 0);
+const batchDelay = Number(env.MEMBER_BATCH_DELAY_MS ?? 0);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function emit(event: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ t: Date.now(), pid: process.pid, ...event })}\n`);
+}
+
+async function main(): Promise<void> {
+  const kafka = createKafka({ brokers, clientId: `member-${process.pid}` });
+  const consumer = createBatchConsumer(
+    { kafka: { brokers, clientId: `member-${process.pid}`, consumerClient: client } },
+    {
+      kafka,
+      groupId: env.MEMBER_GROUP ?? 'member',
+      topic: env.MEMBER_TOPIC ?? 'member',
+      fromBeginning: true,
+      sessionTimeoutMs: Number(env.MEMBER_SESSION_MS ?? 6000),
+      maxBytesPerPartition: 64 * 1024,
+      partitionsConsumedConcurrently: 4,
+      handler: {
+        onAssignment: async (a) => {
+          emit({ ev: 'assign-start', ...a });
+          if (a.revoked.length > 0 && revokeDelay > 0) await sleep(revokeDelay);
+          emit({ ev: 'assigned', ...a });
+        },
+        handleBatch: async (partition, records) => {
+          emit({
+            ev: 'batch',
+            p: partition,
+            from: records[0].offset,
+            to: records[records.length - 1].offset,
+            n: records.length,
+          });
+          if (batchDelay > 0) await sleep(batchDelay);
+        },
+      },
+    },
+  );
+  let stopping = false;
+  process.on('SIGTERM', () => {
+    if (stopping) return;
+    stopping = true;
+    void consumer
+      .stop()
+      .then(() => emit({ ev: 'stopped' }))
+      .finally(() => process.exit(0));
+  });
+  await consumer.start();
+  emit({ ev: 'ready', client });
+}
+
+main().catch((e: unknown) => {
+  emit({ ev: 'error', error: e instanceof Error ? e.message : String(e) });
+  process.exit(1);
+});
