@@ -128,6 +128,9 @@ describe.each(redisTargets())('reads: GET counts, batch, SSE, likedByViewer edge
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       await publishOwners(redis, prefix, [partition], { url, memberId: 'm1', generation: 1 });
+      // the api re-reads the owners map when the change is announced; on a cluster the announcement
+      // crosses the cluster bus to the node the api listens on, so it may land after the next request
+      if (target.name === 'cluster') await waitFor('owners change heard', async () => (await ask()).liked === true);
       expect(await ask()).toEqual({ liked: true, reason: null });
       expect(seen).toContain(`/internal/partitions/${partition}/likes/${postId}/${user}`);
       mode = 'not-owner';
