@@ -11,7 +11,7 @@ import {
   redisReady,
   type Redis,
 } from '@doubletap/redis';
-import { redisTargets, uniqueName } from '@doubletap/testing';
+import { redisTargets, uniqueName, waitFor } from '@doubletap/testing';
 
 describe.each(redisTargets())('read-side generations on $name Redis', (target) => {
   const prefix = `${uniqueName('tg')}:`;
@@ -43,6 +43,8 @@ describe.each(redisTargets())('read-side generations on $name Redis', (target) =
     expect(await gens.current()).toBe(0);
     expect(await redis.hget(likesKey(prefix, 'a'), 'total')).toBe('5'); // generation 0 = the pre-generation keys
 
+    // the two changes above are announced (on a cluster they cross the bus: wait until both are heard)
+    await waitFor('the first announcements', () => published.length >= 2);
     await gens.beginBuild(1);
     await expect(gens.beginBuild(1)).rejects.toThrow(/another read-side rebuild/);
     const writer = new GenerationWriter(redis, prefix, 1);
