@@ -394,6 +394,7 @@ cmd_down() {
   stop_pid kafka
   stop_pid redis
   rm -f "$RUN/redis.ours"
+  bash "$ROOT/scripts/stack/redis-cluster.sh" down # the Redis Cluster, by its pid files, when tests started it
 }
 
 cmd_status() {
@@ -428,6 +429,8 @@ cmd_status() {
     printf '%-9s %-45s %-9s %s\n' kafka "127.0.0.1:$KAFKA_PORT" "$k" "$([[ $kp == null ]] && echo - || echo "$kp")"
     printf '%-9s %-45s %-9s %s\n' registry "$(registry_url)" "$r" "$([[ $rp == null ]] && echo - || echo "$rp")"
     printf '%-9s %-45s %-9s %s\n' redis "$host:$port" "$d" "$([[ $dp != null ]] && echo "$dp" || { redis_ours && echo - || echo external; })"
+    # the Redis Cluster (scripts/stack/redis-cluster.sh), only when it runs: it is not part of `up`
+    bash "$ROOT/scripts/stack/redis-cluster.sh" running && { bash "$ROOT/scripts/stack/redis-cluster.sh" status || true; }
     # the balancer of a multi-instance run (not part of the exit status: the stack is Kafka, registry, Redis)
     for name in $(haproxy_names); do
       read -r listen stats health pid servers < <(haproxy_part "$name")

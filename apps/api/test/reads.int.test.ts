@@ -12,7 +12,7 @@ import {
   readySentinelKey,
   type Redis,
 } from '@doubletap/redis';
-import { uniqueName, waitFor } from '@doubletap/testing';
+import { redisTargets, uniqueName, waitFor } from '@doubletap/testing';
 import { ReadSide } from '../src/reads/read-side.service';
 import {
   dropTopics,
@@ -33,7 +33,7 @@ interface Problem {
 
 const PARTITIONS = 3;
 
-describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process api, real Kafka + Redis)', () => {
+describe.each(redisTargets())('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process api, real Kafka + $name Redis)', (target) => {
   const kafka = testKafka();
   let topics: Topics;
   let api: RunningApi;
@@ -48,6 +48,7 @@ describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process ap
     prefix = `${uniqueName('reads-int')}:`;
     ({ topics, api } = await startApiOnFreshTopics(kafka, PARTITIONS, {
       REDIS_KEY_PREFIX: prefix,
+      REDIS_URL: target.url,
       RATE_LIMIT_PER_SEC: '0',
     }));
     redis = createRedis({ url: api.settings.redis.url, offlineQueue: true });
@@ -127,6 +128,9 @@ describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process ap
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       await publishOwners(redis, prefix, [partition], { url, memberId: 'm1', generation: 1 });
+      // the api re-reads the owners map when the change is announced; on a cluster the announcement
+      // crosses the cluster bus to the node the api listens on, so it may land after the next request
+      if (target.name === 'cluster') await waitFor('owners change heard', async () => (await ask()).liked === true);
       expect(await ask()).toEqual({ liked: true, reason: null });
       expect(seen).toContain(`/internal/partitions/${partition}/likes/${postId}/${user}`);
       mode = 'not-owner';
@@ -255,7 +259,7 @@ describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process ap
   it('Redis down: reads are 503 with Retry-After, never 500', async () => {
     const down = await startApi({
       ...topicEnv(topics),
-      REDIS_URL: 'redis://127.0.0.1:1',
+      REDIS_URL: target.name === 'cluster' ? 'redis+cluster://127.0.0.1:1,127.0.0.1:2' : 'redis://127.0.0.1:1',
       RATE_LIMIT_PER_SEC: '0',
     });
     try {
@@ -292,7 +296,7 @@ describe('reads: GET counts, batch, SSE, likedByViewer edge cases (in-process ap
     const none = await problem(await get('/dev/token?user=dana'), 404);
     expect(none.detail).toBe('no route for GET /dev/token');
     // the same settings in development (still on 127.0.0.1): a token this api accepts
-    const dev = await startApi({ ...topicEnv(topics), REDIS_KEY_PREFIX: prefix, NODE_ENV: 'development' });
+    const dev = await startApi({ ...topicEnv(topics), REDIS_KEY_PREFIX: prefix, REDIS_URL: target.url, NODE_ENV: 'development' });
     try {
       const minted = (await (await fetch(`${dev.url}/dev/token?user=dana`)).json()) as {
         userId: string;

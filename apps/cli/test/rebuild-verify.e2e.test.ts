@@ -18,7 +18,7 @@ import {
   type Redis,
 } from '@doubletap/redis';
 import { PartitionStore } from '@doubletap/store';
-import { freshNamesEnv, REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { freshNamesEnv, redisTargets, REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
 import { groundTruth, produceActions, randomActions, runCli, startApp, type AppProc, type CliRun } from './cli-fixtures';
 
 const PARTITIONS = 4;
@@ -27,7 +27,7 @@ const PARTITIONS = 4;
 const doc = <T>(run: CliRun): T => JSON.parse(run.stdout) as T;
 const sorted = (m: ReadonlyMap<string, number>) => Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)));
 
-describe('doubletap rebuild / verify / topics / schemas (built CLI, aggregator and projector processes, local stack)', () => {
+describe.each(redisTargets())('doubletap rebuild / verify / topics / schemas (built CLI, aggregator and projector processes, local stack, $name Redis)', (target) => {
   const base = loadSettings(stackEnv());
   const kafka = createKafka({ brokers: base.kafka.brokers, clientId: 'cli-e2e-test' });
   const name = uniqueName('cli');
@@ -48,6 +48,7 @@ describe('doubletap rebuild / verify / topics / schemas (built CLI, aggregator a
     dataDir = await mkdtemp(join(tmpdir(), 'dt-cli-'));
     env = stackEnv({
       ...freshNamesEnv(name),
+      REDIS_URL: target.url,
       TOPIC_PARTITIONS: String(PARTITIONS),
       AGGREGATOR_DATA_DIR: join(dataDir, 'aggregator'),
       AGGREGATOR_PORT: '0',

@@ -17,7 +17,7 @@ import {
   type CountUpdate,
   type LiveSubscription,
 } from '@doubletap/redis';
-import { stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { redisTargets, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
 import { ProjectorApp } from './projector.app';
 
 jest.setTimeout(60_000);
@@ -122,9 +122,9 @@ describe('projector (in process, against the local stack)', () => {
     return { topic, settings: (url?: string) => settingsFor(topic, url), codec };
   }
 
-  it('projects exact totals from CountChanged (with older duplicates and a poison record) and publishes changes', async () => {
+  it.each(redisTargets())('projects exact totals from CountChanged (older duplicates, a poison record) and publishes changes, on $name Redis', async (target) => {
     const { topic, settings: make, codec } = await newTopic();
-    const settings = make();
+    const settings = make(target.url);
     const redis = createRedis({ url: settings.redis.url });
     const reader = new LikesReader(redis, settings.redis.keyPrefix);
     const live = new LiveCounts({ url: settings.redis.url, prefix: settings.redis.keyPrefix, reader });

@@ -124,7 +124,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       url: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:18081/apis/ccompat/v7', ['http:', 'https:']),
     },
     redis: {
-      url: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+      // redis+cluster://h:p,h:p,... = a Redis Cluster (libs/redis, ADR 0017); not a WHATWG URL (several hosts)
+      url: r.optional('REDIS_URL')?.startsWith('redis+cluster://')
+        ? r.string('REDIS_URL', undefined, /^redis\+cluster:\/\/([^\s@/]+@)?[^\s,/@]+:\d+(,[^\s,/@]+:\d+)*$/)
+        : r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
       keyPrefix: r.string('REDIS_KEY_PREFIX', 'dt:', /^[A-Za-z0-9:_.-]{0,64}$/),
     },
     topics: {

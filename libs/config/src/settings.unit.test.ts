@@ -57,6 +57,12 @@ describe('loadSettings', () => {
     }
   });
 
+  it('accepts a Redis Cluster as redis+cluster://host:port,... (ADR 0017)', () => {
+    const url = 'redis+cluster://127.0.0.1:17101,127.0.0.1:17102,redis-3.internal:6379';
+    expect(loadSettings({ REDIS_URL: url }).redis.url).toBe(url);
+    expect(() => loadSettings({ REDIS_URL: 'redis+cluster://127.0.0.1' })).toThrow(/REDIS_URL/);
+  });
+
   it('requires a real JWT secret in production', () => {
     expect(() => loadSettings({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET is required/);
     expect(() => loadSettings({ JWT_SECRET: 'short' })).toThrow(/JWT_SECRET/);

@@ -1,4 +1,3 @@
-import { loadSettings } from '@doubletap/config';
 import {
   createRedis,
   deleteKeysWithPrefix,
@@ -12,17 +11,16 @@ import {
   redisReady,
   type Redis,
 } from '@doubletap/redis';
-import { stackEnv, uniqueName } from '@doubletap/testing';
+import { redisTargets, uniqueName, waitFor } from '@doubletap/testing';
 
-describe('read-side generations', () => {
-  const settings = loadSettings(stackEnv());
+describe.each(redisTargets())('read-side generations on $name Redis', (target) => {
   const prefix = `${uniqueName('tg')}:`;
   let redis: Redis;
   let subscriber: Redis;
 
   beforeAll(async () => {
-    redis = createRedis({ url: settings.redis.url, name: 'generations-test' });
-    subscriber = createRedis({ url: settings.redis.url, name: 'generations-test-sub' });
+    redis = createRedis({ url: target.url, name: 'generations-test' });
+    subscriber = createRedis({ url: target.url, name: 'generations-test-sub' });
     await Promise.all([redisReady(redis), redisReady(subscriber)]);
     await markReadSideComplete(redis, prefix, 4); // no projector here: the read side is declared complete
   });
@@ -45,6 +43,8 @@ describe('read-side generations', () => {
     expect(await gens.current()).toBe(0);
     expect(await redis.hget(likesKey(prefix, 'a'), 'total')).toBe('5'); // generation 0 = the pre-generation keys
 
+    // the two changes above are announced (on a cluster they cross the bus: wait until both are heard)
+    await waitFor('the first announcements', () => published.length >= 2);
     await gens.beginBuild(1);
     await expect(gens.beginBuild(1)).rejects.toThrow(/another read-side rebuild/);
     const writer = new GenerationWriter(redis, prefix, 1);
@@ -85,6 +85,59 @@ describe('read-side generations', () => {
     const live = new LikesProjection(redis, `${prefix}x:`);
     await live.applyBatch([cc('same', 2, 9, 100)]);
     expect((await live.applyBatch([cc('same', 2, 4, 100)])).applied).toBe(0); // the live guard stays strict
+  });
+
+  // On a cluster the client resolves the generation (ADR 0017): a pointer that moves between that
+  // read and the writes/reads must be caught by the re-check. The race is forced by answering the
+  // first pointer read with the values from before an announcement / a switch.
+  const onCluster = target.name === 'cluster' ? it : it.skip;
+
+  onCluster('cluster: an announcement between the pointer read and the applies makes the checked step rerun the batch (dual write kept)', async () => {
+    const p = `${prefix}race-a:`;
+    await markReadSideComplete(redis, p, 2);
+    const gens = new ReadSideGenerations(redis, p);
+    const live = new LikesProjection(redis, p);
+    await gens.beginBuild(1); // announced; the first pointer read below does not see it
+    const real = redis.mget.bind(redis) as (...keys: string[]) => Promise<(string | null)[]>;
+    const mget = jest.spyOn(redis, 'mget').mockImplementationOnce((async (...keys: string[]) => {
+      const values = await real(...keys);
+      return [values[0], null, ...values.slice(2)];
+    }) as never);
+    try {
+      const r = await live.applyBatch([cc('a', 0, 3, 10)], { partition: 0, mode: 'live', expected: 0, next: 11, target: 0, partitions: 2 });
+      expect(r.progress).toEqual({ status: 'ok' });
+      expect(r.applied).toBe(1);
+      expect(mget.mock.calls.length).toBeGreaterThanOrEqual(2); // ran again with the real pointers
+    } finally {
+      mget.mockRestore();
+    }
+    expect(await redis.hget(generationKey(p, 0, 'a'), 'total')).toBe('3');
+    expect(await redis.hget(generationKey(p, 1, 'a'), 'total')).toBe('3'); // the rerun wrote the announced generation
+    await deleteKeysWithPrefix(redis, p);
+  });
+
+  onCluster('cluster: a switch between the pointer read and the post reads makes the reader read again', async () => {
+    const p = `${prefix}race-r:`;
+    await markReadSideComplete(redis, p, 2);
+    const gens = new ReadSideGenerations(redis, p);
+    await new LikesProjection(redis, p).applyBatch([cc('a', 0, 3, 10)]);
+    await gens.beginBuild(1);
+    await new GenerationWriter(redis, p, 1).applyBatch([cc('a', 0, 3, 10)]);
+    await gens.switchTo(0, 1);
+    await gens.deleteGeneration(0);
+    const reader = new LikesReader(redis, p);
+    const real = redis.mget.bind(redis) as (...keys: string[]) => Promise<(string | null)[]>;
+    const mget = jest.spyOn(redis, 'mget').mockImplementationOnce((async (...keys: string[]) => {
+      const values = await real(...keys);
+      return ['0', ...values.slice(1)]; // still generation 0, whose hashes are gone
+    }) as never);
+    try {
+      expect((await reader.getCount('a')).count).toBe(3);
+      expect(mget.mock.calls.length).toBe(3); // before, after (moved), after again
+    } finally {
+      mget.mockRestore();
+    }
+    await deleteKeysWithPrefix(redis, p);
   });
 
   it('of two records with EQUAL source offsets in ONE batch, a rebuild keeps the later one', async () => {

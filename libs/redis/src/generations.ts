@@ -1,24 +1,26 @@
-import type { Redis } from 'ioredis';
-import { likesKey, readyChannel } from './keys';
+import type { Redis } from './client';
+import { scanEachMaster, unlinkKeys } from './key-admin';
+import { likesKey, readSideMetaKey, readyChannel } from './keys';
 
 /**
  * Read-side generations, for zero-downtime rebuilds of the Redis projection.
  *
- *   <prefix>likes:gen        the generation readers and the live projector use ("0" when absent)
- *   <prefix>likes:gen:next   the generation being built by a rebuild (absent otherwise)
- *   <prefix>likes:rebuild    the rebuild's checkpoint: generation and next offset per partition
+ *   <prefix>likes:meta{~<prefix>}:gen        the generation readers and the live projector use ("0" when absent)
+ *   <prefix>likes:meta{~<prefix>}:gen:next   the generation being built by a rebuild (absent otherwise)
+ *   <prefix>likes:meta{~<prefix>}:rebuild    the rebuild's checkpoint: generation and next offset per partition
  *
  * The hash of a post in generation g is `<prefix>likes:{<postId>}` for g = 0 (the keys that existed
  * before generations, so nothing changes for an installation that never rebuilt) and
  * `<prefix>likes:g<g>:{<postId>}` for g > 0 (same hash tag: a post's hashes share one cluster slot).
  *
- * Scripts resolve the pointers INSIDE Redis, so a switch can never interleave with a read or an
- * apply. Those scripts touch the pointer keys and the post hash, which are in different slots: this
- * needs a non-cluster Redis (or a deployment that puts every key of the prefix in one slot).
+ * On one Redis, scripts resolve the pointers INSIDE Redis, so a switch can never interleave with a
+ * read or an apply. On a Redis Cluster the pointers (one slot, the `{~<prefix>}` tag) and a post's
+ * hashes (the `{<postId>}` tag) are on different masters: the client reads the pointers, works on
+ * the post hashes, then reads the pointers again and retries when they moved (ADR 0017).
  */
-export const generationPointerKey = (prefix: string): string => `${prefix}likes:gen`;
-export const buildingPointerKey = (prefix: string): string => `${prefix}likes:gen:next`;
-export const rebuildCheckpointKey = (prefix: string): string => `${prefix}likes:rebuild`;
+export const generationPointerKey = (prefix: string): string => readSideMetaKey(prefix, 'gen');
+export const buildingPointerKey = (prefix: string): string => readSideMetaKey(prefix, 'gen:next');
+export const rebuildCheckpointKey = (prefix: string): string => readSideMetaKey(prefix, 'rebuild');
 /** The common start of every post hash key; the scripts append the generation part and `{postId}`. */
 export const likesKeyBase = (prefix: string): string => `${prefix}likes:`;
 
@@ -137,19 +139,14 @@ export class ReadSideGenerations {
     if (generation === (await this.current())) throw new Error(`refusing to delete generation ${generation}: it is being served`);
     let deleted = 0;
     await this.scan(generation, async (keys) => {
-      deleted += await this.client.unlink(...keys);
+      deleted += await unlinkKeys(this.client, keys);
     });
     return deleted;
   }
 
   private async scan(generation: number, each: (keys: string[]) => Promise<void>): Promise<void> {
     const match = `${generationKeyStart(this.prefix, generation).replace(GLOB_SPECIAL, (c) => `\\${c}`)}*`;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.client.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await each(keys);
-    } while (cursor !== '0');
+    await scanEachMaster(this.client, match, each);
   }
 
   async saveCheckpoint(checkpoint: RebuildCheckpoint): Promise<void> {

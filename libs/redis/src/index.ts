@@ -1,4 +1,4 @@
-export { createRedis, redisReady } from './client';
+export { createRedis, isCluster, redisReady } from './client';
 export type { Redis, RedisClientOptions } from './client';
 export { countChannel, likesKey, ownersChannel, ownersKey, progressKey, rateKey, readyChannel, readySentinelKey } from './keys';
 export { TokenBucket } from './rate-limit';

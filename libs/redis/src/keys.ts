@@ -4,6 +4,13 @@
  */
 export const likesKey = (prefix: string, postId: string): string => `${prefix}likes:{${postId}}`;
 export const countChannel = (prefix: string, postId: string): string => `${prefix}likes:changed:{${postId}}`;
+/**
+ * The read side's shared keys (progress, sentinel, generation pointers, rebuild checkpoint) all carry
+ * the hash tag `{~<prefix>}`, so they live in ONE cluster slot and a script may touch any of them
+ * together (ADR 0017). The `~` keeps the tag apart from any post id (ids never contain it).
+ */
+export const readSideMetaKey = (prefix: string, name: string): string =>
+  `${prefix}likes:meta{~${prefix}}:${name}`;
 export const ownersKey = (prefix: string): string => `${prefix}owners`;
 export const rateKey = (prefix: string, userId: string): string => `${prefix}rate:{${userId}}`;
 
@@ -13,9 +20,9 @@ export const rateKey = (prefix: string, userId: string): string => `${prefix}rat
  * heals, and `partitions` = the partition count P of likes.counts. A Redis that loses its data loses
  * this hash with it, which is how the loss is detected.
  */
-export const progressKey = (prefix: string): string => `${prefix}likes:progress`;
+export const progressKey = (prefix: string): string => readSideMetaKey(prefix, 'progress');
 /** Exists iff every partition 0..P-1 has `p:<n>`: the read side is complete. Readers refuse without it. */
-export const readySentinelKey = (prefix: string): string => `${prefix}likes:ready`;
+export const readySentinelKey = (prefix: string): string => readSideMetaKey(prefix, 'ready');
 /**
  * Read-side announcements (ADR 0013): the sentinel was (re)set (payload P: live viewers
  * re-read the counts they hold), removed (payload `healing`), or the served generation switched

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from './client';
 import { isValidId } from '@doubletap/events';
 import type { Logger } from '@doubletap/observability';
-import { createRedis } from './client';
+import { createSubscriber } from './client';
 import { countChannel, ownersChannel, readyChannel } from './keys';
 import { MAX_POSTS_PER_READ, type CountSnapshot, type LikesReader } from './reader';
 
@@ -156,7 +156,7 @@ export class LiveCounts {
   constructor(private readonly options: LiveCountsOptions) {
     this.restored = readyChannel(options.prefix);
     this.owners = ownersChannel(options.prefix);
-    this.subscriber = createRedis({
+    this.subscriber = createSubscriber({
       url: options.url,
       name: options.name ?? 'live-counts',
       offlineQueue: false,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from './client';
 import { ownersKey } from './keys';
 
 /** Where the interactive query for one partition goes (a field of the owners hash). */

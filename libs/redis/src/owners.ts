@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from './client';
 import { ownersChannel, ownersKey } from './keys';
 
 /**

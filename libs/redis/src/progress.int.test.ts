@@ -1,4 +1,3 @@
-import { loadSettings } from '@doubletap/config';
 import {
   countChannel,
   createRedis,
@@ -18,12 +17,11 @@ import {
   type ProgressStep,
   type Redis,
 } from '@doubletap/redis';
-import { stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { redisTargets, uniqueName, waitFor } from '@doubletap/testing';
 
 const cc = (postId: string, partition: number, count: number, sourceOffset: number) => ({ postId, partition, count, sourceOffset });
 
-describe('read-side progress in Redis (scripts against the real Redis)', () => {
-  const settings = loadSettings(stackEnv());
+describe.each(redisTargets())('read-side progress in Redis (scripts against the real Redis) on $name Redis', (target) => {
   let redis: Redis;
   let subscriber: Redis;
   const prefixes: string[] = [];
@@ -34,8 +32,8 @@ describe('read-side progress in Redis (scripts against the real Redis)', () => {
   };
 
   beforeAll(async () => {
-    redis = createRedis({ url: settings.redis.url, name: 'progress-test' });
-    subscriber = createRedis({ url: settings.redis.url, name: 'progress-test-sub' });
+    redis = createRedis({ url: target.url, name: 'progress-test' });
+    subscriber = createRedis({ url: target.url, name: 'progress-test-sub' });
     await Promise.all([redisReady(redis), redisReady(subscriber)]);
   });
   afterAll(async () => {
@@ -160,7 +158,7 @@ describe('read-side progress in Redis (scripts against the real Redis)', () => {
     const projection = new LikesProjection(redis, prefix);
     const reader = new LikesReader(redis, prefix);
     const progress = new ReadSideProgress(redis, prefix, 1);
-    const live = new LiveCounts({ url: settings.redis.url, prefix, reader });
+    const live = new LiveCounts({ url: target.url, prefix, reader });
     const published: string[] = [];
     const onMessage = (channel: string, m: string) => channel === countChannel(prefix, 'z') && published.push(m);
     subscriber.on('message', onMessage);

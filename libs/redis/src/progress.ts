@@ -1,4 +1,6 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { Redis } from './client';
+import { buildingPointerKey, generationPointerKey } from './generations';
 import { progressKey, readyChannel, readySentinelKey } from './keys';
 
 /**
@@ -97,7 +99,7 @@ return {'heal', fromText}
  *       the target, p:<n> := next, h:<n> removed, and the sentinel set if every partition is there.
  * Returns {'ok'}, {'healed'} or {'moved', p:<n>, h:<n>} (the values found; nil when absent).
  */
-const STEP_LUA = `${LUA_SYNC_READY}
+const STEP_BODY = `
 local pf, hf = 'p:' .. ARGV[1], 'h:' .. ARGV[1]
 local cur = redis.call('HGET', KEYS[1], pf)
 local h = redis.call('HGET', KEYS[1], hf)
@@ -123,6 +125,17 @@ end
 redis.call('HSET', KEYS[1], hf, ARGV[4])
 return {'ok'}
 `;
+const STEP_LUA = `${LUA_SYNC_READY}${STEP_BODY}`;
+
+/**
+ * STEP_LUA for a Redis Cluster (ADR 0017), where the batch's applies resolved the generation in the
+ * client: KEYS[3], KEYS[4] = generation pointer and the building one (same slot as the progress);
+ * ARGV[8], ARGV[9] = the values the applies used ('0' / '' when absent). When either moved since,
+ * nothing is written and {'regen'} tells the projection to run the batch again (idempotent).
+ */
+const CHECKED_STEP_LUA = `${LUA_SYNC_READY}
+if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[8] or (redis.call('GET', KEYS[4]) or '') ~= ARGV[9] then return {'regen'} end
+${STEP_BODY}`;
 
 /**
  * Lua for readers: the healing report when the sentinel is absent. Needs `progressKey` (a key name
@@ -194,8 +207,12 @@ const CHECK = 'dtProgressCheck';
 const START_HEAL = 'dtProgressStartHeal';
 const STEP = 'dtProgressStep';
 const STATUS = 'dtReadSideStatus';
+const CHECKED_STEP = 'dtProgressStepChecked';
 type Reply = (string | number | null)[];
-type Commands = Record<typeof CHECK | typeof START_HEAL | typeof STEP | typeof STATUS, (...args: string[]) => Promise<Reply>>;
+type Commands = Record<
+  typeof CHECK | typeof START_HEAL | typeof STEP | typeof STATUS | typeof CHECKED_STEP,
+  (...args: string[]) => Promise<Reply>
+>;
 
 function define(client: Redis): void {
   const c = client as Redis & Partial<Commands>;
@@ -204,6 +221,7 @@ function define(client: Redis): void {
   c.defineCommand(START_HEAL, { numberOfKeys: 2, lua: START_HEAL_LUA });
   c.defineCommand(STEP, { numberOfKeys: 2, lua: STEP_LUA });
   c.defineCommand(STATUS, { numberOfKeys: 2, lua: STATUS_LUA });
+  c.defineCommand(CHECKED_STEP, { numberOfKeys: 4, lua: CHECKED_STEP_LUA });
 }
 
 const num = (v: string | number | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
@@ -226,6 +244,41 @@ export function queueProgressStep(pipeline: ChainableCommander, prefix: string, 
     String(step.partitions),
     readyChannel(prefix),
   );
+}
+
+/** The generations a batch's applies used (ADR 0017): '0' / '' when the pointer was absent. */
+export interface UsedGenerations {
+  current: string;
+  building: string;
+}
+
+/**
+ * The progress step of a batch whose applies ran elsewhere (a Redis Cluster): runs after them, and
+ * only if the generation pointers still hold what the applies used; 'regen' otherwise.
+ */
+export async function runCheckedProgressStep(
+  client: Redis,
+  prefix: string,
+  step: ProgressStep,
+  used: UsedGenerations,
+): Promise<ProgressOutcome | 'regen'> {
+  define(client);
+  const reply = await (client as unknown as Commands)[CHECKED_STEP](
+    progressKey(prefix),
+    readySentinelKey(prefix),
+    generationPointerKey(prefix),
+    buildingPointerKey(prefix),
+    String(step.partition),
+    step.mode,
+    String(step.expected),
+    String(step.next),
+    String(step.target),
+    String(step.partitions),
+    readyChannel(prefix),
+    used.current,
+    used.building,
+  );
+  return reply[0] === 'regen' ? 'regen' : parseProgressOutcome(reply);
 }
 
 export function parseProgressOutcome(reply: Reply): ProgressOutcome {

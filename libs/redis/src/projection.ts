@@ -1,7 +1,16 @@
-import type { ChainableCommander, Redis } from 'ioredis';
-import { buildingPointerKey, generationPointerKey, likesKeyBase, LUA_GENERATION_KEY } from './generations';
+import type { ChainableCommander, Cluster } from 'ioredis';
+import { execPerMaster, isCluster, type Redis } from './client';
+import { buildingPointerKey, generationKey, generationPointerKey, likesKeyBase, LUA_GENERATION_KEY } from './generations';
 import { countChannel, readySentinelKey } from './keys';
-import { defineProgressCommands, parseProgressOutcome, queueProgressStep, type ProgressOutcome, type ProgressStep } from './progress';
+import {
+  defineProgressCommands,
+  parseProgressOutcome,
+  queueProgressStep,
+  runCheckedProgressStep,
+  type ProgressOutcome,
+  type ProgressStep,
+  type UsedGenerations,
+} from './progress';
 
 /** One CountChanged as the projection needs it (structurally the same as @doubletap/events CountChanged). */
 export interface CountChange {
@@ -52,7 +61,7 @@ export interface ApplyResult {
  * log wins: a state rebuild re-publishes a partition's counts at offsets already seen).
  * Returns {applied, total, at} of the generation written (the current one for target '').
  */
-export const APPLY_COUNTS_LUA = `${LUA_GENERATION_KEY}
+const LUA_APPLY_FUNCTIONS = `
 local function apply(key, orEqual)
   local applied = 0
   local total = tonumber(redis.call('HGET', key, 'total') or '0')
@@ -82,50 +91,96 @@ local function stamp(key, floorKey, total)
   redis.call('HSET', key, 'total', totalText, 'at', atText)
   return totalText, atText
 end
-local base, postId = ARGV[4], ARGV[3]
-local current = redis.call('GET', KEYS[1])
-local key = genKey(base, current, postId)
+`;
+
+/**
+ * What both apply scripts do once their prelude has set `key` (the hash written: the served
+ * generation's, or the target's in target mode), `other` (live: the building generation's hash, if
+ * any; target: the served one, whose `at` is the floor; nil when the same as key) and `mayPublish()`.
+ */
+const LUA_APPLY_BODY = `
 if ARGV[5] ~= '' then
-  local target = genKey(base, ARGV[5], postId)
-  local applied, total = apply(target, true)
-  if applied == 0 then return {0, string.format('%d', total), redis.call('HGET', target, 'at') or '0'} end
-  local floorKey = nil
-  if target ~= key then floorKey = key end
-  local totalText, atText = stamp(target, floorKey, total)
+  local applied, total = apply(key, true)
+  if applied == 0 then return {0, string.format('%d', total), redis.call('HGET', key, 'at') or '0'} end
+  local totalText, atText = stamp(key, other, total)
   return {applied, totalText, atText}
 end
 local applied, total = apply(key, false)
-local building = redis.call('GET', KEYS[2])
-local nextKey = nil
-if building and genKey(base, building, postId) ~= key then
-  nextKey = genKey(base, building, postId)
-end
 if applied == 0 then
-  if nextKey then
-    local a2, t2 = apply(nextKey, false)
-    if a2 > 0 then stamp(nextKey, key, t2) end
+  if other then
+    local a2, t2 = apply(other, false)
+    if a2 > 0 then stamp(other, key, t2) end
   end
   return {0, string.format('%d', total), redis.call('HGET', key, 'at') or '0'}
 end
 local totalText, atText = stamp(key, nil, total)
-if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('PUBLISH', ARGV[2], '{"postId":' .. cjson.encode(postId) .. ',"count":' .. totalText .. ',"asOf":' .. atText .. '}') end
-if nextKey then
-  local a2, t2 = apply(nextKey, false)
-  if a2 > 0 then stamp(nextKey, key, t2) end
+if mayPublish() then redis.call('PUBLISH', ARGV[2], '{"postId":' .. cjson.encode(ARGV[3]) .. ',"count":' .. totalText .. ',"asOf":' .. atText .. '}') end
+if other then
+  local a2, t2 = apply(other, false)
+  if a2 > 0 then stamp(other, key, t2) end
 end
 return {applied, totalText, atText}
 `;
 
+/**
+ * Guarded apply for ONE post, atomic, on ONE Redis. KEYS[1] = generation pointer, KEYS[2] = pointer
+ * of the generation being built (see generations.ts), KEYS[3] = the read side's completeness
+ * sentinel (progress.ts); the post's hash key is resolved INSIDE the script,
+ * so an apply can never straddle a generation switch. For each (partition, count, offset) triple,
+ * apply only when offset > stored `o:<p>` (missing = -1); total += count - old `c:<p>`. When
+ * anything changed: `at` = max(now, previous at + 1) (strictly increasing per post, so a reader can
+ * order values by it), and the new total is PUBLISHed on the post's channel inside the same script,
+ * so "applied" and "announced" cannot diverge — but only while the sentinel exists: during a heal
+ * the totals are partial, and live viewers must not see them any more than readers do (they are
+ * refreshed when the sentinel comes back, see LiveCounts).
+ *
+ * ARGV: now, channel, postId, key base (`<prefix>likes:`), target, then triples.
+ * target '' (the live projector): apply to the current generation and publish; while a rebuild is
+ * building another generation, apply to that one too (dual write, no publish), so the new
+ * generation never knows less than the served one. target '<g>' (a rebuild): apply to generation g
+ * only, never publish, and let a record with the SAME offset replace the stored one (later in the
+ * log wins: a state rebuild re-publishes a partition's counts at offsets already seen).
+ * Returns {applied, total, at} of the generation written (the current one for target '').
+ */
+export const APPLY_COUNTS_LUA = `${LUA_GENERATION_KEY}${LUA_APPLY_FUNCTIONS}
+local base, postId = ARGV[4], ARGV[3]
+local served = genKey(base, redis.call('GET', KEYS[1]), postId)
+local key, other = served, nil
+if ARGV[5] ~= '' then
+  key = genKey(base, ARGV[5], postId)
+  if key ~= served then other = served end
+else
+  local building = redis.call('GET', KEYS[2])
+  if building and genKey(base, building, postId) ~= key then other = genKey(base, building, postId) end
+end
+local function mayPublish() return redis.call('EXISTS', KEYS[3]) == 1 end
+${LUA_APPLY_BODY}`;
+
+/**
+ * The same apply on a Redis Cluster (ADR 0017): every key is one post's (one slot, `{<postId>}`),
+ * the client resolved the generations. KEYS[1] = the hash written (served generation, or the target),
+ * KEYS[2] = `other` above (= KEYS[1] when there is none). ARGV as APPLY_COUNTS_LUA, except ARGV[4] =
+ * '1' when the sentinel existed when the client read the pointers (then a change is PUBLISHed).
+ */
+export const APPLY_POST_LUA = `${LUA_APPLY_FUNCTIONS}
+local key, other = KEYS[1], nil
+if KEYS[2] ~= KEYS[1] then other = KEYS[2] end
+local function mayPublish() return ARGV[4] == '1' end
+${LUA_APPLY_BODY}`;
+
 const COMMAND = 'dtApplyLikeCounts';
+const POST_COMMAND = 'dtApplyPostCounts';
 type ApplyReply = [number, string, string];
 interface WithApply {
   [COMMAND](pointer: string, building: string, ready: string, ...args: string[]): Promise<ApplyReply>;
+  [POST_COMMAND](key: string, other: string, ...args: string[]): Promise<ApplyReply>;
 }
 
 /** ioredis sends EVALSHA and falls back to EVAL per connection, so a restarted Redis needs nothing. */
 function defineApply(client: Redis): void {
   if (typeof (client as unknown as Partial<WithApply>)[COMMAND] !== 'function') {
     client.defineCommand(COMMAND, { numberOfKeys: 3, lua: APPLY_COUNTS_LUA });
+    client.defineCommand(POST_COMMAND, { numberOfKeys: 2, lua: APPLY_POST_LUA });
   }
 }
 
@@ -164,6 +219,7 @@ async function applyCounts(
   target: string,
   step?: ProgressStep,
 ): Promise<ApplyResult> {
+  if (isCluster(client)) return applyCountsCluster(client, prefix, changes, now, target, step);
   const byPost = newestPerPartition(changes, target !== '');
   if (byPost.size === 0 && !step) return { changed: [], applied: 0, stale: changes.length };
   const pipeline = client.pipeline() as ChainableCommander & WithApply;
@@ -202,10 +258,88 @@ async function applyCounts(
   return result;
 }
 
+/** The records of one post as the apply scripts take them (ARGV from 6 on). */
+function triples(parts: Map<number, CountChange>): string[] {
+  const args: string[] = [];
+  for (const c of parts.values()) args.push(String(c.partition), String(c.count), String(c.sourceOffset));
+  return args;
+}
+
+/** Attempts of a batch whose generation pointers moved while it ran (a switch or an announcement). */
+const MAX_GENERATION_RETRIES = 5;
+
+/**
+ * applyCounts on a Redis Cluster (ADR 0017). The pointers and the sentinel (one slot) are read
+ * first; then one APPLY_POST_LUA per post, in one pipeline per master; then, after those have
+ * answered (so progress never runs ahead of its data), the progress step — which writes only if
+ * the pointers still hold what the applies used — or, without a step, a second read of the
+ * pointers. When they moved, the whole batch runs again (the guarded apply makes that harmless):
+ * the re-check is what the single-Redis script gets from resolving the pointers inside Redis.
+ */
+async function applyCountsCluster(
+  client: Cluster,
+  prefix: string,
+  changes: readonly CountChange[],
+  now: number,
+  target: string,
+  step?: ProgressStep,
+): Promise<ApplyResult> {
+  const byPost = newestPerPartition(changes, target !== '');
+  if (byPost.size === 0 && !step) return { changed: [], applied: 0, stale: changes.length };
+  const posts = [...byPost.keys()];
+  const pointers = [generationPointerKey(prefix), buildingPointerKey(prefix), readySentinelKey(prefix)];
+  const changed = new Map<string, ChangedPost>();
+  let applied: number | undefined;
+  for (let attempt = 1; ; attempt++) {
+    const [current, building, ready] = await client.mget(...pointers);
+    const used: UsedGenerations = { current: current ?? '0', building: building ?? '' };
+    const served = Number(used.current);
+    const calls = posts.map((postId) => {
+      let key = generationKey(prefix, served, postId);
+      let other = key;
+      if (target !== '') {
+        key = generationKey(prefix, Number(target), postId);
+      } else if (used.building !== '') {
+        other = generationKey(prefix, Number(used.building), postId);
+      }
+      const args = [String(now), countChannel(prefix, postId), postId, ready !== null ? '1' : '0', target, ...triples(byPost.get(postId)!)];
+      return { key, other, args };
+    });
+    const replies = await execPerMaster(
+      client,
+      calls,
+      (c) => c.key,
+      (pipeline, c) => void (pipeline as unknown as WithApply)[POST_COMMAND](c.key, c.other, ...c.args),
+    );
+    let n = 0;
+    replies.forEach(([err, reply], i) => {
+      if (err) throw err;
+      const [count, total, at] = reply as ApplyReply;
+      if (Number(count) > 0) {
+        n += Number(count);
+        changed.set(posts[i], { postId: posts[i], count: Number(total), asOf: Number(at) });
+      }
+    });
+    applied ??= n; // a retry finds the records applied by the first attempt
+    const result = (): ApplyResult => ({ changed: [...changed.values()], applied: applied!, stale: changes.length - applied! });
+    if (target !== '') return result(); // a rebuild writes its own generation: the pointers only gave the `at` floor
+    let outcome: ProgressOutcome | 'regen' | undefined;
+    if (step) {
+      outcome = await runCheckedProgressStep(client, prefix, step, used);
+    } else {
+      const [c2, b2] = await client.mget(pointers[0], pointers[1]);
+      if ((c2 ?? '0') !== used.current || (b2 ?? '') !== used.building) outcome = 'regen';
+    }
+    if (outcome !== 'regen') return { ...result(), ...(outcome ? { progress: outcome } : {}) };
+    if (attempt >= MAX_GENERATION_RETRIES) throw new Error(`read-side generation pointers moved during ${attempt} attempts of a batch`);
+  }
+}
+
 /**
  * Applies batches of CountChanged records to the Redis read model: one guarded script call per
  * changed post, all of a batch in ONE pipeline (one round trip). Each script resolves the read-side
- * generation itself (generations.ts), so it needs a non-cluster Redis. Idempotent: replaying any record, or any older record after a
+ * generation itself (generations.ts); on a Redis Cluster the client does, and re-checks (ADR 0017:
+ * a pipeline per master, then the progress step). Idempotent: replaying any record, or any older record after a
  * newer one, changes nothing. Throws if Redis fails; the caller retries the whole batch (safe).
  */
 export class LikesProjection {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Redis } from './client';
 
 /**
  * Token bucket per key, atomic in Redis (one Lua script, the server's clock, so every api replica

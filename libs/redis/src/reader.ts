@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import { isValidId } from '@doubletap/events';
-import { generationPointerKey, likesKeyBase, LUA_GENERATION_KEY } from './generations';
+import { execPerMaster, isCluster, type Redis } from './client';
+import { generationKey, generationPointerKey, likesKeyBase, LUA_GENERATION_KEY } from './generations';
 import { progressKey, readySentinelKey } from './keys';
-import { healingReason, LUA_HEALING_STATUS } from './progress';
+import { healingReason, LUA_HEALING_STATUS, readSideStatus } from './progress';
 
 /** The count of one post as the read side knows it. */
 export interface CountSnapshot {
@@ -84,7 +85,8 @@ interface WithRead {
 
 /**
  * O(1) count reads from the projection, through the generation pointer (one script call = one round
- * trip; ioredis sends EVAL the first time per connection, EVALSHA after). An unknown post has count 0.
+ * trip; ioredis sends EVAL the first time per connection, EVALSHA after; on a Redis Cluster three
+ * round trips, see readCluster). An unknown post has count 0.
  * While the read side heals (its sentinel is absent) every read fails with ReadSideHealingError.
  */
 export class LikesReader {
@@ -99,6 +101,7 @@ export class LikesReader {
 
   /** total, at pairs of the posts; throws ReadUnavailableError (ReadSideHealingError while healing). */
   private async read(postIds: readonly string[]): Promise<(string | null)[]> {
+    if (isCluster(this.client)) return this.readCluster(this.client, postIds);
     let reply: (string | number | null)[];
     try {
       reply = await (this.client as unknown as WithRead)[COMMAND](
@@ -116,6 +119,47 @@ export class LikesReader {
       throw new ReadSideHealingError(Number(reply[1]), p > 0 ? p : null);
     }
     return reply.slice(1) as (string | null)[];
+  }
+
+  /**
+   * The same read on a Redis Cluster (ADR 0017), where the pointer and the sentinel (one slot) and
+   * the post hashes (their own slots) cannot be in one script: read the pointer and the sentinel,
+   * HMGET every post in one pipeline per master, then read both again. Equal and present both
+   * times: the served generation did not change meanwhile (and a switch only deletes the old
+   * generation after it happened), so the answer is that generation's, complete. Else again.
+   */
+  private async readCluster(client: Cluster, postIds: readonly string[]): Promise<(string | null)[]> {
+    const pointers = [generationPointerKey(this.prefix), readySentinelKey(this.prefix)];
+    try {
+      let before = await client.mget(...pointers);
+      for (let attempt = 1; ; attempt++) {
+        if (attempt > 5) throw new Error(`the served generation moved during ${attempt - 1} attempts of a read`);
+        if (before[1] === null) {
+          const status = await readSideStatus(client, this.prefix);
+          if (!status.complete) throw new ReadSideHealingError(status.restored, status.partitions);
+          before = await client.mget(...pointers);
+          continue;
+        }
+        const generation = Number(before[0] ?? '0');
+        const replies = await execPerMaster(
+          client,
+          postIds,
+          (postId) => generationKey(this.prefix, generation, postId),
+          (pipeline, postId) => void pipeline.hmget(generationKey(this.prefix, generation, postId), 'total', 'at'),
+        );
+        const after = await client.mget(...pointers);
+        if (after[0] === before[0] && after[1] !== null) {
+          return replies.flatMap(([err, reply]) => {
+            if (err) throw err;
+            return reply as (string | null)[];
+          });
+        }
+        before = after;
+      }
+    } catch (e) {
+      if (e instanceof ReadUnavailableError) throw e;
+      throw new ReadUnavailableError(e);
+    }
   }
 
   async getCount(postId: string): Promise<CountSnapshot> {

@@ -14,6 +14,8 @@ export { StackControl } from './stack-control';
 export type { ClusterPart, Fault, PartStatus, SinglePart, StackPart, StackProfile } from './stack-control';
 export { countsFromTopic, groundTruth, produceActions, randomActions, totalsOf } from './likes-fixtures';
 export type { Action } from './likes-fixtures';
+export { redisClusterAvailable, redisTargetNames, redisTargets } from './redis-targets';
+export type { RedisTarget, RedisTargetName } from './redis-targets';
 export { longestGap, MemberProcess, offsetsSeen, steadyProducer } from './consumer-members';
 export type { MemberEvent, MemberOptions } from './consumer-members';
 export { ScaleCluster } from './scale-cluster';

@@ -1,6 +1,6 @@
 import { InvalidEventError, retryWhileRegistryUnavailable, type EventCodec } from '@doubletap/events';
 import { offsetsForTime, readRanges, topicOffsets, type ConsumedRecord, type Kafka, type PartitionOffsets, type ReadRange } from '@doubletap/kafka';
-import { GenerationWriter, LikesProjection, ReadSideGenerations, type CountChange, type Redis } from '@doubletap/redis';
+import { generationPointerKey, GenerationWriter, LikesProjection, ReadSideGenerations, type CountChange, type Redis } from '@doubletap/redis';
 import { Progress } from '../progress';
 
 export interface ReadSideDeps {
@@ -86,7 +86,7 @@ export async function planReadSide(deps: ReadSideDeps): Promise<ReadSidePlan> {
     read: p.read,
     records: p.read.reduce((n, r) => n + r.records, 0),
     currentKeys: await gens.countKeys(p.current),
-    writes: `Redis generation ${p.buildGeneration} (${deps.prefix}likes:g${p.buildGeneration}:{<postId>}), then the pointer ${deps.prefix}likes:gen := ${p.buildGeneration}, then generation ${p.current}'s keys are deleted`,
+    writes: `Redis generation ${p.buildGeneration} (${deps.prefix}likes:g${p.buildGeneration}:{<postId>}), then the pointer ${generationPointerKey(deps.prefix)} := ${p.buildGeneration}, then generation ${p.current}'s keys are deleted`,
   };
 }
 
@@ -182,7 +182,7 @@ export async function rebuildReadSide(deps: ReadSideDeps): Promise<ReadSideResul
   const built = progress.finish('generation built');
 
   await gens.switchTo(p.current, target);
-  deps.info(`switched ${deps.prefix}likes:gen ${p.current} → ${target}`);
+  deps.info(`switched ${generationPointerKey(deps.prefix)} ${p.current} → ${target}`);
   await gens.clearCheckpoint();
 
   const ends2 = await topicOffsets(deps.kafka, deps.topic);
