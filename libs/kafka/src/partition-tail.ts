@@ -1,11 +1,16 @@
-import type { Kafka } from 'kafkajs';
+import type { IHeaders, Kafka } from 'kafkajs';
 import type { Logger } from '@doubletap/observability';
+import { headersToStrings } from './read';
 
 /** One record of a tailed partition (committed, not a control record). */
 export interface TailRecord {
   offset: number;
   key: string | null;
+  /** the key's bytes as they came (no copy) */
+  keyBytes: Buffer | null;
   value: Buffer | null;
+  timestamp: number;
+  headers: Record<string, string>;
 }
 
 export type TailFetch =
@@ -56,6 +61,8 @@ interface KjsMessage {
   offset: string;
   key: Buffer | null;
   value: Buffer | null;
+  timestamp: string;
+  headers?: IHeaders;
 }
 interface KjsBatch {
   messages: KjsMessage[];
@@ -165,7 +172,10 @@ export class PartitionTail {
           records: batch.messages.map((m) => ({
             offset: Number(m.offset),
             key: m.key ? m.key.toString('utf8') : null,
+            keyBytes: m.key,
             value: m.value,
+            timestamp: Number(m.timestamp),
+            headers: m.headers ? headersToStrings(m.headers) : {},
           })),
           next,
           end: Number(data.highWatermark),
