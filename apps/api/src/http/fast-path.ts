@@ -48,69 +48,60 @@ export function installFastPaths(fastify: FastifyInstance, services: FastPathSer
       const viewer = verifier.knownViewer(header);
       return viewer && isValidId((request.params as { postId?: unknown }).postId) ? viewer : undefined;
     };
-    if (likes && (route.method === 'POST' || route.method === 'DELETE')) {
-      const action: LikeAction = route.method === 'POST' ? 'LIKE' : 'UNLIKE';
-      route.handler = function fastWrite(
-        this: FastifyInstance,
-        request: FastifyRequest,
-        reply: FastifyReply,
-      ) {
+    /**
+     * Nest's handler wrapped: a request with a known viewer and a valid id is answered by `answer`
+     * (its errors, thrown or rejected, through the ProblemFilter), anything else by Nest.
+     */
+    const fast = <T>(
+      start: (postId: string, viewer: Viewer, request: FastifyRequest) => Promise<T>,
+      answer: (reply: FastifyReply, value: T) => void,
+    ) =>
+      function fastHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
         const viewer = known(request);
         if (!viewer) return nest.call(this, request, reply);
         request.viewer = viewer;
-        const postId = (request.params as { postId: string }).postId;
-        let pending;
+        let pending: Promise<T>;
         try {
-          pending = likes.accept(action, postId, viewer.userId, request.body);
+          pending = start((request.params as { postId: string }).postId, viewer, request);
         } catch (e) {
           problems.send(e, request, reply);
           return undefined;
         }
         pending.then(
-          (accepted) => {
-            void reply.code(202).header('content-type', JSON_CONTENT_TYPE).send(postLikesAnswer(accepted));
-          },
+          (value) => answer(reply, value),
           (e: unknown) => problems.send(e, request, reply),
         );
         // nothing returned: the reply is sent above
         return undefined;
       };
+    if (likes && (route.method === 'POST' || route.method === 'DELETE')) {
+      const action: LikeAction = route.method === 'POST' ? 'LIKE' : 'UNLIKE';
+      route.handler = fast(
+        (postId, viewer, request) => likes.accept(action, postId, viewer.userId, request.body),
+        (reply, accepted) =>
+          void reply.code(202).header('content-type', JSON_CONTENT_TYPE).send(postLikesAnswer(accepted)),
+      );
     } else if (reads && route.method === 'GET') {
-      route.handler = function fastViewerRead(
-        this: FastifyInstance,
-        request: FastifyRequest,
-        reply: FastifyReply,
-      ) {
-        const viewer = known(request);
-        if (!viewer) return nest.call(this, request, reply);
-        request.viewer = viewer;
-        const postId = (request.params as { postId: string }).postId;
-        let count;
-        try {
-          count = reads.count(postId);
-        } catch (e) {
-          problems.send(e, request, reply);
-          return undefined;
-        }
-        // what ReadsController.one does for a viewer, in the same order (headers included)
-        Promise.all([count, reads.likedByViewer(postId, viewer.userId)]).then(
-          ([view, answer]) => {
-            if (answer.liked === null) void reply.header(UNAVAILABLE_HEADER, answer.reason);
-            void reply.header('cache-control', 'private, no-store');
-            void reply.header('vary', 'authorization');
-            const body: PostLikes = {
-              postId: view.postId,
-              count: view.count,
-              display: view.display,
-              asOf: view.asOf,
-              likedByViewer: answer.liked,
-            };
-            void reply.send(body);
-          },
-          (e: unknown) => problems.send(e, request, reply),
-        );
-        return undefined;
-      };
+      // what ReadsController.one does for a viewer, in the same order (headers included)
+      route.handler = fast(
+        (postId, viewer) => {
+          const count = reads.count(postId);
+          return Promise.all([count, reads.likedByViewer(postId, viewer.userId)]);
+        },
+        (reply, [view, answer]) => {
+          if (answer.liked === null) void reply.header(UNAVAILABLE_HEADER, answer.reason);
+          void reply.header('cache-control', 'private, no-store');
+          void reply.header('vary', 'authorization');
+          const body: PostLikes = {
+            postId: view.postId,
+            count: view.count,
+            display: view.display,
+            asOf: view.asOf,
+            likedByViewer: answer.liked,
+          };
+          void reply.send(body);
+        },
+      );
     }
   });
 }
