@@ -236,14 +236,14 @@ export function queueProgressStep(pipeline: ChainableCommander, prefix: string, 
   void (pipeline as unknown as Commands)[STEP](
     progressKey(prefix),
     readySentinelKey(prefix),
-    String(step.partition),
-    step.mode,
-    String(step.expected),
-    String(step.next),
-    String(step.target),
-    String(step.partitions),
+    ...stepArgs(step),
     readyChannel(prefix),
   );
+}
+
+/** A step's own arguments, in the order both progress scripts read them. */
+function stepArgs(step: ProgressStep): string[] {
+  return [String(step.partition), step.mode, String(step.expected), String(step.next), String(step.target), String(step.partitions)];
 }
 
 /** The generations a batch's applies used (ADR 0017): '0' / '' when the pointer was absent. */
@@ -268,12 +268,7 @@ export async function runCheckedProgressStep(
     readySentinelKey(prefix),
     generationPointerKey(prefix),
     buildingPointerKey(prefix),
-    String(step.partition),
-    step.mode,
-    String(step.expected),
-    String(step.next),
-    String(step.target),
-    String(step.partitions),
+    ...stepArgs(step),
     readyChannel(prefix),
     used.current,
     used.building,
