@@ -63,6 +63,44 @@ describe('BatchConsumer', () => {
       await consumer.stop();
     }
   });
+  it('keeps its membership while an assignment hook runs longer than its session (heartbeats while a store restores)', async () => {
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: 30 }, (_, i) => ({ partition: i % 3, key: `r${i}`, value: Buffer.from('x') })),
+    });
+    await producer.disconnect();
+    const assignments: Assignment[] = [];
+    let handled = 0;
+    const consumer = new BatchConsumer({
+      kafka,
+      groupId: uniqueName('g-slow-take'),
+      topic,
+      fromBeginning: true,
+      // 6 s: the broker's default floor; the restore below takes half again as long
+      sessionTimeoutMs: 6000,
+      handler: {
+        onAssignment: async (a) => {
+          assignments.push(a);
+          if (assignments.length === 1) await new Promise((r) => setTimeout(r, 9000));
+        },
+        handleBatch: async (_p, records) => void (handled += records.length),
+      },
+    });
+    await consumer.start();
+    try {
+      await waitFor('the records, after the slow take', () => handled >= 30, 60000);
+      // a member dropped meanwhile would learn it at its next heartbeat (every 1.2 s) and join again
+      await new Promise((r) => setTimeout(r, 4000));
+      // one assignment: the member was never dropped from the group while its batches waited for the take
+      expect(assignments.map((a) => a.generation)).toEqual([assignments[0].generation]);
+    } finally {
+      await consumer.stop();
+    }
+  }, 60000);
+
   it('keeps partitions with their owner when a member joins (sticky), and confirms ownership with the coordinator: yes for its partitions, no once a rebalance gave them away', async () => {
     const groupId = uniqueName('g-confirm');
     const member = (assignments: Assignment[]) =>

@@ -133,6 +133,9 @@ export interface ConsumerStatus {
   since: number;
 }
 
+/** A fifth of the session (at least 500 ms): a member misses four heartbeats before it is dropped. */
+const heartbeatIntervalMs = (sessionTimeoutMs = 10000): number => Math.max(500, Math.floor(sessionTimeoutMs / 5));
+
 /**
  * A consumer-group member that hands whole batches per partition to a handler, tells it about
  * assignment changes (kafkajs has no revoke callback: the new assignment is diffed against the old
@@ -166,7 +169,7 @@ export class BatchConsumer implements GroupConsumer {
     const consumer = <PatchedConsumer>options.kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 10000,
-      heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 10000) / 5)),
+      heartbeatInterval: heartbeatIntervalMs(options.sessionTimeoutMs),
       rebalanceTimeout: 30000,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1048576,
       maxBytes: options.maxBytes ?? 10485760,
@@ -284,7 +287,7 @@ export class BatchConsumer implements GroupConsumer {
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
       eachBatch: async (payload: EachBatchPayload) => {
         const { batch } = payload;
-        await this.assignmentTask; // stores of a new assignment are open before their first batch
+        await this.untilAssigned(payload); // stores of a new assignment are open before their first batch
         if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
         const messages = batch.messages;
         const records = new Array<ConsumedRecord>(messages.length);
@@ -316,6 +319,27 @@ export class BatchConsumer implements GroupConsumer {
         await payload.commitOffsetsIfNecessary();
       },
     });
+  }
+
+  /**
+   * Waits for the assignment handler (a take may restore a store for longer than the session) with a
+   * heartbeat every interval meanwhile, as a long batch does: kafkajs heartbeats only between batches,
+   * so a short session (KAFKA_SESSION_TIMEOUT_MS) would otherwise expire during a restore. A rebalance
+   * makes the heartbeat throw: kafkajs rejoins and the batch is fetched again.
+   */
+  private async untilAssigned(payload: EachBatchPayload): Promise<void> {
+    const everyMs = heartbeatIntervalMs(this.options.sessionTimeoutMs);
+    for (;;) {
+      const task = this.assignmentTask;
+      let timer: NodeJS.Timeout | undefined;
+      const done = await Promise.race([
+        task.then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), everyMs))),
+      ]);
+      clearTimeout(timer);
+      if (!done) await payload.heartbeat();
+      else if (task === this.assignmentTask) return;
+    }
   }
 
   /** A new kafkajs consumer after a crash it does not recover from; backoff doubles up to the max. */
