@@ -9,7 +9,9 @@
  * a summary). Writes bench/results/scale-<ts>.json, and the logs and evidence of a failed run under
  * bench/results/. Exit code 2 when a count is wrong or a 202 is missing from the log.
  * Knobs: BENCH_RATE (400), BENCH_APIS (3), BENCH_PARTITIONS (6), BENCH_WARM (12 s), BENCH_HOLD (10 s),
- * BENCH_SAT_RATE (6000/s offered at saturation), BENCH_SAT_SECONDS (6).
+ * BENCH_SAT_RATE (6000/s offered at saturation), BENCH_SAT_SECONDS (6), BENCH_STANDBYS (all | none: a
+ * moved partition promoted from a warm standby or restored from the changelog), BENCH_SESSION_MS (3000:
+ * the aggregators' KAFKA_SESSION_TIMEOUT_MS, how long a kill -9 goes unnoticed).
  */
 import { join } from 'node:path';
 import { exitCodeOf, runScale, type ScaleReport } from '@doubletap/scale';
@@ -20,6 +22,7 @@ const log = (line: string) => process.stderr.write(`bench:scale ${line}\n`);
 
 function summary(r: ScaleReport, file: string): string {
   const out = [
+    `aggregators: standbys ${r.scenario.standbys}, group session ${r.scenario.sessionTimeoutMs} ms`,
     `load: ${r.load.accepted} accepted (${r.load.acceptedPerSecond}/s offered ${r.scenario.rate}/s via ${r.scenario.balancer}), ${r.load.refused} refused, ${r.load.timeouts} timeouts, p99 of the 202s ${r.load.p99AcceptedMs} ms`,
     `counts: ${r.mismatches} mismatched posts of ${r.posts}, ${r.missing} 202s missing from the log (drain ${r.drainMs} ms)`,
     `baseline (no rebalance): longest stretch without progress ${r.baselineMaxGapMs} ms`,
@@ -50,6 +53,8 @@ async function main(): Promise<void> {
     partitions: intKnob('BENCH_PARTITIONS', 6),
     warmSeconds: intKnob('BENCH_WARM', 12),
     holdSeconds: intKnob('BENCH_HOLD', 10),
+    standbys: process.env.BENCH_STANDBYS ?? 'all',
+    sessionTimeoutMs: intKnob('BENCH_SESSION_MS', 3000),
     throughput: { rate: intKnob('BENCH_SAT_RATE', 6000), seconds: intKnob('BENCH_SAT_SECONDS', 6) },
     artifactsDir: join(ROOT, 'bench', 'results'),
     log,

@@ -196,6 +196,9 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# classic groups (kafkajs): a member may ask for a session down to 2 s (KAFKA_SESSION_TIMEOUT_MS; the
+# broker default floor is 6 s), so a standby takes over a killed member's partitions in seconds (ADR 0018)
+group.min.session.timeout.ms=2000
 # KIP-848 consumer groups: the broker owns session and heartbeat; local runs detect a dead member
 # in seconds (defaults are 45 s / 5 s), and a group may lower its own session to 2 s by group config
 group.consumer.min.session.timeout.ms=2000

@@ -15,6 +15,12 @@ export interface Settings {
     readonly producerClient: 'kafkajs' | 'platformatic';
     /** the client consumer groups (aggregator, projector) run on (docs/adr/0019-kip848-consumer.md) */
     readonly consumerClient: 'kafkajs' | 'platformatic';
+    /**
+     * how long a consumer-group member (aggregator, projector) may be silent before the group gives
+     * its partitions away: a killed member is detected after this (classic groups: the broker's
+     * group.min.session.timeout.ms is the floor, 6 s by default, 2 s on the local stack)
+     */
+    readonly sessionTimeoutMs: number;
   };
   readonly registry: { readonly url: string };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
@@ -119,6 +125,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       clientId: r.string('KAFKA_CLIENT_ID', 'doubletap'),
       producerClient: r.oneOf('KAFKA_PRODUCER_CLIENT', ['kafkajs', 'platformatic'] as const, 'platformatic'),
       consumerClient: r.oneOf('KAFKA_CONSUMER_CLIENT', ['kafkajs', 'platformatic'] as const, 'kafkajs'),
+      sessionTimeoutMs: r.int('KAFKA_SESSION_TIMEOUT_MS', 10000, { min: 2000, max: 300000 }),
     },
     registry: {
       url: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:18081/apis/ccompat/v7', ['http:', 'https:']),

@@ -44,6 +44,12 @@ describe('loadSettings', () => {
     expect(() => loadSettings({ KAFKA_CONSUMER_CLIENT: 'rdkafka' })).toThrow(/KAFKA_CONSUMER_CLIENT/);
   });
 
+  it('gives group members a 10 s session unless KAFKA_SESSION_TIMEOUT_MS says otherwise, never under 2 s', () => {
+    expect(loadSettings({}).kafka.sessionTimeoutMs).toBe(10000);
+    expect(loadSettings({ KAFKA_SESSION_TIMEOUT_MS: '3000' }).kafka.sessionTimeoutMs).toBe(3000);
+    expect(() => loadSettings({ KAFKA_SESSION_TIMEOUT_MS: '1000' })).toThrow(/KAFKA_SESSION_TIMEOUT_MS/);
+  });
+
   it('names every invalid variable at once', () => {
     const attempt = () => loadSettings({ API_PORT: 'eighty', TOPIC_PARTITIONS: '0', REDIS_URL: 'http://x' });
     expect(attempt).toThrow(ConfigError);

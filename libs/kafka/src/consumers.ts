@@ -7,7 +7,7 @@ export type KafkaConsumerClient = (typeof KAFKA_CONSUMER_CLIENTS)[number];
 
 /** The part of the settings the factory reads (libs/config Settings has it). */
 export interface ConsumerClientSettings {
-  kafka: { brokers: string[]; clientId: string; consumerClient: KafkaConsumerClient };
+  kafka: { brokers: string[]; clientId: string; consumerClient: KafkaConsumerClient; sessionTimeoutMs?: number };
 }
 
 /**
@@ -17,8 +17,10 @@ export interface ConsumerClientSettings {
  */
 export function createBatchConsumer(
   settings: ConsumerClientSettings,
-  options: BatchConsumerOptions,
+  given: BatchConsumerOptions,
 ): GroupConsumer {
+  // KAFKA_SESSION_TIMEOUT_MS unless the caller chose its own
+  const options = { ...given, sessionTimeoutMs: given.sessionTimeoutMs ?? settings.kafka.sessionTimeoutMs };
   if (settings.kafka.consumerClient === 'platformatic') {
     const { kafka: _kafka, ...rest } = options;
     return new PlatformaticBatchConsumer({

@@ -31,6 +31,14 @@ export interface ScaleScenario {
   unlike: number;
   /** keep-alive connections per api replica (the generator opens this many times the replicas to the balancer) */
   connections: number;
+  /**
+   * AGGREGATOR_STANDBYS of every aggregator: `all` (each keeps warm copies of the partitions it does
+   * not own: a moved partition is promoted from its tail) or `none` (a moved partition is restored
+   * from the changelog), the comparison the issue asks for
+   */
+  standbys: string;
+  /** KAFKA_SESSION_TIMEOUT_MS of the group members: how long until a killed aggregator's partitions move */
+  sessionTimeoutMs: number;
   /** seconds with one aggregator before the first step (the no-rebalance baseline) */
   warmSeconds: number;
   /** seconds between steps, after the group settled */
@@ -58,6 +66,8 @@ export const DEFAULT_SCENARIO: ScaleScenario = {
   doubleTap: 0.1,
   unlike: 0.05,
   connections: 8,
+  standbys: 'all',
+  sessionTimeoutMs: 3000,
   warmSeconds: 12,
   holdSeconds: 10,
   settleTimeoutMs: 60_000,
@@ -161,12 +171,15 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
   const now = () => Math.round(performance.now() - t0);
-  log(`cluster: ${s.apis} api replicas, 1 aggregator, 1 projector, ${s.partitions} partitions`);
+  log(
+    `cluster: ${s.apis} api replicas, 1 aggregator, 1 projector, ${s.partitions} partitions; standbys ${s.standbys}, session ${s.sessionTimeoutMs} ms`,
+  );
   const cluster = await ScaleCluster.start({
     name: 'scale',
     apis: s.apis,
     aggregators: 1,
     partitions: s.partitions,
+    env: { AGGREGATOR_STANDBYS: s.standbys, KAFKA_SESSION_TIMEOUT_MS: String(s.sessionTimeoutMs) },
     log,
   });
   let balancer: { stop: () => Promise<void> } | undefined;
