@@ -69,7 +69,11 @@ describe('BatchConsumer', () => {
     await producer.send({
       topic,
       acks: -1,
-      messages: Array.from({ length: 30 }, (_, i) => ({ partition: i % 3, key: `r${i}`, value: Buffer.from('x') })),
+      messages: Array.from({ length: 30 }, (_, i) => ({
+        partition: i % 3,
+        key: `r${i}`,
+        value: Buffer.from('x'),
+      })),
     });
     await producer.disconnect();
     const assignments: Assignment[] = [];

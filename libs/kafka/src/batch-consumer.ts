@@ -134,7 +134,8 @@ export interface ConsumerStatus {
 }
 
 /** A fifth of the session (at least 500 ms): a member misses four heartbeats before it is dropped. */
-const heartbeatIntervalMs = (sessionTimeoutMs = 10000): number => Math.max(500, Math.floor(sessionTimeoutMs / 5));
+const heartbeatIntervalMs = (sessionTimeoutMs = 10000): number =>
+  Math.max(500, Math.floor(sessionTimeoutMs / 5));
 
 /**
  * A consumer-group member that hands whole batches per partition to a handler, tells it about

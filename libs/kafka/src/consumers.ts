@@ -7,7 +7,12 @@ export type KafkaConsumerClient = (typeof KAFKA_CONSUMER_CLIENTS)[number];
 
 /** The part of the settings the factory reads (libs/config Settings has it). */
 export interface ConsumerClientSettings {
-  kafka: { brokers: string[]; clientId: string; consumerClient: KafkaConsumerClient; sessionTimeoutMs?: number };
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    consumerClient: KafkaConsumerClient;
+    sessionTimeoutMs?: number;
+  };
 }
 
 /**
