@@ -1,12 +1,13 @@
 import { request, type IncomingMessage } from 'node:http';
+import type { HaproxyProcess } from '@doubletap/balancer';
 import { homePartition } from '@doubletap/likes';
 import {
+  AppCluster,
   groundTruth,
   randomActions,
-  startCluster,
+  startLoadBalancer,
   waitFor,
   type Action,
-  type Cluster,
 } from '@doubletap/testing';
 
 // 3 api replicas behind Debian's HAProxy (libs/balancer), 2 aggregators, 1 projector, on fresh
@@ -47,9 +48,9 @@ function openStream(url: string): Promise<{ res: IncomingMessage; events: CountV
 }
 
 /** A like or unlike through the balancer; a 503 (admission control, ADR 0011: nothing written) is retried. */
-async function send(c: Cluster, token: string, a: Action): Promise<void> {
+async function send(url: string, token: string, a: Action): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    const res = await fetch(`${c.url}/v1/posts/${a.postId}/likes`, {
+    const res = await fetch(`${url}/v1/posts/${a.postId}/likes`, {
       method: a.action === 'LIKE' ? 'POST' : 'DELETE',
       headers: { authorization: `Bearer ${token}` },
     });
@@ -61,15 +62,16 @@ async function send(c: Cluster, token: string, a: Action): Promise<void> {
   }
 }
 
-async function countsThrough(c: Cluster, posts: readonly string[]): Promise<Map<string, number>> {
-  const res = await fetch(`${c.url}/v1/likes?posts=${posts.join(',')}`);
+async function countsThrough(url: string, posts: readonly string[]): Promise<Map<string, number>> {
+  const res = await fetch(`${url}/v1/likes?posts=${posts.join(',')}`);
   if (res.status !== 200) throw new Error(`GET /v1/likes: ${res.status}`);
   const body = (await res.json()) as { posts: CountView[] };
   return new Map(body.posts.map((p) => [p.postId, p.count]));
 }
 
 describe('several instances behind HAProxy', () => {
-  let cluster: Cluster | undefined;
+  let cluster: AppCluster | undefined;
+  let lb: HaproxyProcess | undefined;
   const actions = randomActions(600, 13, POSTS, USERS, { postPrefix: 'lb-' });
   const posts = Array.from({ length: POSTS }, (_, i) => `lb-${i}`);
   const truth = groundTruth(actions, posts);
@@ -77,19 +79,24 @@ describe('several instances behind HAProxy', () => {
   const liked = new Map<string, boolean>();
   for (const a of actions) liked.set(`${a.postId}/${a.userId}`, a.action === 'LIKE');
   const tokens = new Map<string, string>();
-  const tokenOf = async (c: Cluster, userId: string) => {
-    if (!tokens.has(userId)) tokens.set(userId, await c.token(userId));
+  const tokenOf = async (userId: string) => {
+    if (!tokens.has(userId)) tokens.set(userId, await cluster!.token(userId));
     return tokens.get(userId)!;
   };
 
   beforeAll(async () => {
-    cluster = await startCluster({
+    cluster = await AppCluster.start({
       name: 'e2e-lb',
-      api: 3,
+      apis: 3,
       aggregators: 2,
       projectors: 1,
       partitions: PARTITIONS,
     });
+    lb = await startLoadBalancer(
+      cluster.live('api').map((m) => ({ name: m.id, host: '127.0.0.1', port: m.port })),
+      { name: 'e2e-lb' },
+    );
+    await lb.untilServers('UP', undefined, 30_000);
     // the group has settled: every partition owned, by both aggregators
     await waitFor(
       'both aggregators owning partitions',
@@ -101,11 +108,16 @@ describe('several instances behind HAProxy', () => {
     );
   }, 240_000);
   afterAll(async () => {
-    await cluster?.stop();
+    // the apps first, HAProxy last (as `npm start` stops them)
+    try {
+      await cluster?.stop();
+    } finally {
+      await lb?.stop();
+    }
   });
 
   it('spreads likes over the 3 replicas; the counts read through the balancer equal the ground truth', async () => {
-    const c = cluster!;
+    const url = lb!.url;
     // every pair's actions in order (the truth is the last action of each pair), pairs in parallel
     const byPair = new Map<string, Action[]>();
     for (const a of actions)
@@ -114,14 +126,14 @@ describe('several instances behind HAProxy', () => {
     await Promise.all(
       Array.from({ length: 12 }, async () => {
         for (let pair = queue.shift(); pair; pair = queue.shift())
-          for (const a of pair) await send(c, await tokenOf(c, a.userId), a);
+          for (const a of pair) await send(url, await tokenOf(a.userId), a);
       }),
     );
     let last = new Map<string, number>();
     await waitFor(
       'the counts to reach the ground truth',
       async () => {
-        last = await countsThrough(c, posts);
+        last = await countsThrough(url, posts);
         return posts.every((p) => last.get(p) === truth.get(p));
       },
       60_000,
@@ -130,7 +142,7 @@ describe('several instances behind HAProxy', () => {
     });
     expect(last).toEqual(truth);
     // least connections spread the requests: every replica served a share
-    const stats = await c.haproxy.stats();
+    const stats = await lb!.stats();
     const served = Object.fromEntries(stats.servers.map((s) => [s.server, s.totalSessions]));
     expect(Object.keys(served).sort()).toEqual(['api-1', 'api-2', 'api-3']);
     for (const n of Object.values(served)) expect(n).toBeGreaterThan(actions.length / 10);
@@ -140,16 +152,15 @@ describe('several instances behind HAProxy', () => {
   });
 
   it('answers likedByViewer through the balancer for partitions of both aggregators', async () => {
-    const c = cluster!;
-    const owners = await c.owners();
+    const owners = await cluster!.owners();
     const checked = new Map<string, { liked: number; notLiked: number }>();
     for (const [pair, isLiked] of liked) {
       const [postId, userId] = pair.split('/');
       const owner = owners.get(homePartition(postId, userId, PARTITIONS))!;
       const seen = checked.get(owner) ?? { liked: 0, notLiked: 0 };
       if ((isLiked ? seen.liked : seen.notLiked) >= 3) continue;
-      const res = await fetch(`${c.url}/v1/posts/${postId}/likes`, {
-        headers: { authorization: `Bearer ${await tokenOf(c, userId)}` },
+      const res = await fetch(`${lb!.url}/v1/posts/${postId}/likes`, {
+        headers: { authorization: `Bearer ${await tokenOf(userId)}` },
       });
       expect(res.status).toBe(200);
       const body = (await res.json()) as CountView;
@@ -165,14 +176,14 @@ describe('several instances behind HAProxy', () => {
   });
 
   it('an SSE stream through the balancer receives the count push', async () => {
-    const c = cluster!;
-    const stream = await openStream(`${c.url}/v1/posts/lb-sse/likes/stream`);
+    const url = lb!.url;
+    const stream = await openStream(`${url}/v1/posts/lb-sse/likes/stream`);
     try {
       expect(stream.res.statusCode).toBe(200);
       expect(stream.res.headers['content-type']).toMatch(/^text\/event-stream/);
       await waitFor('the first count event', () => stream.events.length > 0, 10_000);
       expect(stream.events[0]).toMatchObject({ postId: 'lb-sse', count: 0 });
-      await send(c, await tokenOf(c, 'sse-viewer'), {
+      await send(url, await tokenOf('sse-viewer'), {
         postId: 'lb-sse',
         userId: 'sse-viewer',
         action: 'LIKE',
@@ -184,15 +195,15 @@ describe('several instances behind HAProxy', () => {
   });
 
   it('kill -9 of one api replica: HAProxy marks it DOWN within 2 s and reads keep succeeding', async () => {
-    const c = cluster!;
-    const victim = c.of('api')[1];
+    const [c, balancer] = [cluster!, lb!];
+    const victim = c.list('api')[1];
     const failures: string[] = [];
     let reads = 0;
     let reading = true;
     const readers = Array.from({ length: 4 }, async () => {
       while (reading) {
         try {
-          const counts = await countsThrough(c, posts);
+          const counts = await countsThrough(balancer.url, posts);
           if (counts.size !== POSTS) failures.push(`${counts.size} posts answered`);
           reads++;
         } catch (e) {
@@ -202,23 +213,23 @@ describe('several instances behind HAProxy', () => {
     });
     await new Promise((r) => setTimeout(r, 500));
     const t0 = Date.now();
-    victim.process.child.kill('SIGKILL');
-    await c.haproxy.untilServers('DOWN', [victim.name], 10_000);
+    await c.kill(victim.id);
+    await balancer.untilServers('DOWN', [victim.id], 10_000);
     const downAfterMs = Date.now() - t0;
     const readsAtDown = reads;
     await new Promise((r) => setTimeout(r, 1000));
     reading = false;
     await Promise.all(readers);
     process.stdout.write(
-      `load-balancer e2e: ${victim.name} killed, DOWN after ${downAfterMs} ms; ${reads} reads (${readsAtDown} before DOWN), ${failures.length} failed\n`,
+      `load-balancer e2e: ${victim.id} killed, DOWN after ${downAfterMs} ms; ${reads} reads (${readsAtDown} before DOWN), ${failures.length} failed\n`,
     );
     expect(downAfterMs).toBeLessThan(2000);
     expect(failures).toEqual([]);
     expect(readsAtDown).toBeGreaterThan(0);
     expect(reads).toBeGreaterThan(readsAtDown);
-    const states = Object.fromEntries((await c.haproxy.stats()).servers.map((s) => [s.server, s.state]));
-    expect(states).toEqual({ 'api-1': 'UP', [victim.name]: 'DOWN', 'api-3': 'UP' });
+    const states = Object.fromEntries((await balancer.stats()).servers.map((s) => [s.server, s.state]));
+    expect(states).toEqual({ 'api-1': 'UP', [victim.id]: 'DOWN', 'api-3': 'UP' });
     // and the counts are still the truth, through the two replicas left
-    expect(await countsThrough(c, posts)).toEqual(truth);
+    expect(await countsThrough(balancer.url, posts)).toEqual(truth);
   });
 });

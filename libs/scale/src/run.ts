@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { EventCodec } from '@doubletap/events';
 import { GroundTruth, runLoad, type LoadOptions, type LoadReport } from '@doubletap/loadgen';
 import { createRedis, LikesReader, MAX_POSTS_PER_READ, redisReady } from '@doubletap/redis';
-import { ScaleCluster, startLoadBalancer } from '@doubletap/testing';
+import { AppCluster, startLoadBalancer } from '@doubletap/testing';
 import { compareCounts, missingIds, type CountMismatch, type ExpectedRange } from './compare';
 import { readCountChanges, readEvents } from './log-read';
 import { Prober } from './prober';
@@ -174,7 +174,7 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
   log(
     `cluster: ${s.apis} api replicas, 1 aggregator, 1 projector, ${s.partitions} partitions; standbys ${s.standbys}, session ${s.sessionTimeoutMs} ms`,
   );
-  const cluster = await ScaleCluster.start({
+  const cluster = await AppCluster.start({
     name: 'scale',
     apis: s.apis,
     aggregators: 1,

@@ -6,8 +6,8 @@ export { parseLogLine, spawnApp, stopApp } from './app-process';
 export type { AppName, AppProcess, SpawnAppOptions } from './app-process';
 export { aggregatorCaughtUp, startPipeline } from './pipeline';
 export type { PartitionStatusView, Pipeline, PipelineApp, PipelineOptions } from './pipeline';
-export { startCluster, startLoadBalancer } from './load-balancer';
-export type { Cluster, ClusterInstance, ClusterOptions, LoadBalancerOptions } from './load-balancer';
+export { startLoadBalancer } from './load-balancer';
+export type { LoadBalancerOptions } from './load-balancer';
 export { PROMETHEUS_PATH, PROMTOOL_PATH, startPrometheus } from './prometheus';
 export type { AlertView, PrometheusOptions, PrometheusProcess, TargetView } from './prometheus';
 export { StackControl } from './stack-control';
@@ -18,5 +18,5 @@ export { redisClusterAvailable, redisTargetNames, redisTargets } from './redis-t
 export type { RedisTarget, RedisTargetName } from './redis-targets';
 export { longestGap, MemberProcess, offsetsSeen, steadyProducer } from './consumer-members';
 export type { MemberEvent, MemberOptions } from './consumer-members';
-export { ScaleCluster } from './scale-cluster';
-export type { ClusterMember, ScaleClusterOptions } from './scale-cluster';
+export { AppCluster } from './app-cluster';
+export type { AppClusterOptions, ClusterMember } from './app-cluster';

@@ -20,6 +20,7 @@ import { stackEnv } from './stack';
 
 /** One app instance of a cluster: its own port, URL (and data dir for an aggregator). */
 export interface ClusterMember {
+  /** `api-1`, `aggregator-2`, `projector-1`: numbered per app in start order */
   readonly id: string;
   readonly app: AppName;
   readonly url: string;
@@ -33,11 +34,14 @@ export interface ClusterMember {
   readonly startedAt: number;
 }
 
-export interface ScaleClusterOptions {
+export interface AppClusterOptions {
   /** api replicas (default 1) */
   apis?: number;
   /** aggregators at the start (default 1) */
   aggregators?: number;
+  /** projectors, one group (default 1) */
+  projectors?: number;
+  /** partitions of the fresh topics (default 6) */
   partitions?: number;
   name?: string;
   /** extra environment for every app */
@@ -54,16 +58,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const running = (m: ClusterMember) => m.proc.child.exitCode === null && m.proc.child.signalCode === null;
 
 /**
- * The scale test's cluster (libs/scale): many instances of the built apps on fresh topics, groups, key prefix and data dirs: N api
- * replicas, M aggregators (each on its own port and data dir, with its advertised URL, so the api's
- * likedByViewer reaches whichever one owns the partition), one projector. Aggregators can be added,
- * stopped gracefully (SIGTERM) or killed (SIGKILL) while the rest runs. stop() stops every process
- * it started, by its pid, then deletes the topics, the Redis keys and the data dirs.
+ * Many instances of the built apps on the local stack, on fresh topics, groups, key prefix and data
+ * dirs: N api replicas, M aggregators (each on its own port and data dir, with its advertised URL,
+ * as `npm start -- --aggregators N` gives them, so the api's likedByViewer reaches whichever one
+ * owns the partition), P projectors (one group). Ports are free ones, so runs never collide. Members
+ * can be added, stopped gracefully (SIGTERM) or killed (SIGKILL) while the rest runs. stop() stops
+ * every process it started, by its pid, then deletes the topics, the Redis keys and the data dirs.
+ * A load balancer in front of the api replicas is the caller's (startLoadBalancer).
  */
-export class ScaleCluster {
+export class AppCluster {
   private readonly members = new Map<string, ClusterMember>();
   private readonly dirs: string[] = [];
-  private aggregatorsMade = 0;
+  private readonly made: Record<AppName, number> = { api: 0, aggregator: 0, projector: 0 };
   private stopped?: Promise<void>;
 
   private constructor(
@@ -74,7 +80,11 @@ export class ScaleCluster {
     private readonly readyMs: number,
   ) {}
 
-  static async start(o: ScaleClusterOptions = {}): Promise<ScaleCluster> {
+  /**
+   * Creates the topics, then starts the aggregators (together, so the group forms once), the
+   * projectors, then the api replicas; resolves when every member answers /ready 200.
+   */
+  static async start(o: AppClusterOptions = {}): Promise<AppCluster> {
     const base = uniqueName(o.name ?? 'cluster');
     const env: Record<string, string> = {
       ...(o.stackEnv ?? stackEnv()),
@@ -89,15 +99,19 @@ export class ScaleCluster {
     const settings = loadSettings(env);
     const kafka = createKafka({ brokers: settings.kafka.brokers, clientId: 'cluster' });
     await ensureTopics(kafka, topicSpecs(settings.topics));
-    const c = new ScaleCluster(env, settings, kafka, o.log ?? (() => undefined), o.readyMs ?? 90_000);
-    try {
-      for (let i = 0; i < (o.aggregators ?? 1); i++) await c.addAggregator();
-      await c.add('projector', 'projector');
-      // the replicas start together (each waits for its own /ready)
-      await Promise.all(Array.from({ length: o.apis ?? 1 }, (_, i) => c.add('api', `api-${i + 1}`)));
-    } catch (e) {
-      await c.stop();
-      throw e;
+    const c = new AppCluster(env, settings, kafka, o.log ?? (() => undefined), o.readyMs ?? 90_000);
+    for (const [app, count] of [
+      ['aggregator', o.aggregators ?? 1],
+      ['projector', o.projectors ?? 1],
+      ['api', o.apis ?? 1],
+    ] as const) {
+      // every start settles before the cluster stops: none is spawned after stop() looked
+      const started = await Promise.allSettled(Array.from({ length: count }, () => c.add(app)));
+      const failed = started.find((r) => r.status === 'rejected');
+      if (failed) {
+        await c.stop();
+        throw failed.reason;
+      }
     }
     return c;
   }
@@ -107,7 +121,7 @@ export class ScaleCluster {
     return mintToken(this.settings.auth.hs256Secret, userId, { ttlSeconds: 3600 });
   }
 
-  /** Every member ever started (`app`: only those), in start order. */
+  /** Every member ever started (`app`: only those), in start order; stopped and killed ones stay listed. */
   list(app?: AppName): ClusterMember[] {
     return [...this.members.values()].filter((m) => !app || m.app === app);
   }
@@ -128,27 +142,21 @@ export class ScaleCluster {
     return this.live('api').map((m) => m.url);
   }
 
-  pids(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const m of this.live()) if (m.proc.child.pid !== undefined) out[m.id] = m.proc.child.pid;
-    return out;
-  }
-
-  /** Starts one more aggregator (`aggregator-<n>`) on its own port and data dir; waits until it is ready unless told not to. */
-  async addAggregator(options: { waitReady?: boolean } = {}): Promise<ClusterMember> {
-    return this.add('aggregator', `aggregator-${++this.aggregatorsMade}`, options.waitReady ?? true);
-  }
-
-  private async add(app: AppName, id: string, waitReady = true): Promise<ClusterMember> {
+  /**
+   * Starts one more `app` (`<app>-<n>`) on its own port (an aggregator also on its own data dir);
+   * waits until it is ready unless told not to. A new api replica is not behind a balancer started before.
+   */
+  async add(app: AppName, options: { waitReady?: boolean } = {}): Promise<ClusterMember> {
     const port = await freePort();
+    const dataDir = app === 'aggregator' ? await mkdtemp(join(tmpdir(), 'dt-cluster-')) : undefined;
+    if (dataDir) this.dirs.push(dataDir);
+    // numbered after the awaits: the ids follow the order of the members list
+    const id = `${app}-${++this.made[app]}`;
     const url = `http://127.0.0.1:${port}`;
     const env: Record<string, string> = { ...this.env };
-    let dataDir: string | undefined;
     if (app === 'api') env.API_PORT = String(port);
     if (app === 'projector') env.PROJECTOR_PORT = String(port);
-    if (app === 'aggregator') {
-      dataDir = await mkdtemp(join(tmpdir(), 'dt-cluster-'));
-      this.dirs.push(dataDir);
+    if (dataDir) {
       env.AGGREGATOR_PORT = String(port);
       env.AGGREGATOR_DATA_DIR = dataDir;
       env.AGGREGATOR_ADVERTISED_URL = url;
@@ -166,8 +174,13 @@ export class ScaleCluster {
     });
     const member: ClusterMember = { id, app, url, port, dataDir, proc, history, startedAt: Date.now() };
     this.members.set(id, member);
-    if (waitReady) await this.ready(id);
+    if (options.waitReady ?? true) await this.ready(id);
     return member;
+  }
+
+  /** add('aggregator', options) */
+  addAggregator(options: { waitReady?: boolean } = {}): Promise<ClusterMember> {
+    return this.add('aggregator', options);
   }
 
   /** Waits until `id` answers /ready 200 (fails at once if it exits). */
@@ -214,6 +227,14 @@ export class ScaleCluster {
         }
       }),
     );
+    return out;
+  }
+
+  /** partition → the id of the running aggregator that says it owns it */
+  async owners(): Promise<Map<number, string>> {
+    const out = new Map<number, string>();
+    for (const [id, statuses] of await this.partitionsByMember())
+      for (const s of statuses) out.set(s.partition, id);
     return out;
   }
 
