@@ -1,4 +1,5 @@
 import type { Admin, Kafka } from 'kafkajs';
+import { describeConsumerGroup } from './consumer-group-describe';
 
 export interface PartitionOffsets {
   partition: number;
@@ -11,7 +12,10 @@ export interface PartitionOffsets {
 export interface GroupOffsets {
   groupId: string;
   topic: string;
-  /** Kafka's group state: Stable, Empty, PreparingRebalance, CompletingRebalance, Dead, Unknown */
+  /**
+   * Kafka's group state: classic groups Stable, Empty, PreparingRebalance, CompletingRebalance, Dead;
+   * consumer-protocol (KIP-848) groups Stable, Reconciling, Assigning, Empty; Unknown
+   */
   state: string;
   members: number;
   partitions: PartitionOffsets[];
@@ -45,6 +49,12 @@ export class OffsetsReader {
     this.connected = false;
   }
 
+  /** host:port of every broker, from the cluster's metadata */
+  private async brokers(): Promise<string[]> {
+    const { brokers } = await this.admin.describeCluster();
+    return brokers.map((b) => `${b.host}:${b.port}`);
+  }
+
   async listGroups(): Promise<string[]> {
     const { groups } = await this.admin.listGroups();
     return groups.map((g) => g.groupId).sort();
@@ -75,12 +85,17 @@ export class OffsetsReader {
       const offset = Number(p.offset);
       if (offset >= 0) byPartition.set(p.partition, offset);
     }
-    const group = described.groups[0];
+    // a consumer-protocol (KIP-848) group is "Dead" with no members to DescribeGroups: ask its coordinator
+    let group: { state: string; members: number } | undefined = described.groups[0]
+      ? { state: described.groups[0].state, members: described.groups[0].members.length }
+      : undefined;
+    if (!group || (group.state === 'Dead' && group.members === 0))
+      group = (await describeConsumerGroup(await this.brokers(), groupId)) ?? group;
     return {
       groupId,
       topic,
       state: group?.state ?? 'Unknown',
-      members: group?.members.length ?? 0,
+      members: group?.members ?? 0,
       at,
       partitions: ends.map((e) => ({ ...e, committed: byPartition.get(e.partition) ?? null })),
     };
