@@ -47,7 +47,9 @@ export async function describeConsumerGroup(
       const group = await api.async(connection, [groupId], false);
       if (group.errorCode === GROUP_ID_NOT_FOUND) return undefined;
       if (group.errorCode !== 0 || group.groupId !== groupId)
-        throw new Error(`ConsumerGroupDescribe ${groupId}: error ${group.errorCode} ${group.errorMessage ?? ''}`.trim());
+        throw new Error(
+          `ConsumerGroupDescribe ${groupId}: error ${group.errorCode} ${group.errorMessage ?? ''}`.trim(),
+        );
       return { state: group.state, members: group.members };
     } finally {
       await connection.close().catch(() => undefined);
@@ -74,7 +76,12 @@ interface DescribedGroup {
  * array, and fails on every group that has members ("Out of bounds"). The rest of the response (the
  * members' fields) is not needed and not read.
  */
-function parseFirstGroup(_correlationId: number, _apiKey: number, _apiVersion: number, reader: Reader): DescribedGroup {
+function parseFirstGroup(
+  _correlationId: number,
+  _apiKey: number,
+  _apiVersion: number,
+  reader: Reader,
+): DescribedGroup {
   reader.readInt32(); // throttle_time_ms
   if (reader.readUnsignedVarInt() - 1 < 1) throw new Error('ConsumerGroupDescribe answered no group');
   const errorCode = reader.readInt16();
