@@ -17,6 +17,7 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/**/*.int.test.ts'],
       globalSetup: '<rootDir>/test/setup/stack.global-setup.js',
+      setupFiles: ['<rootDir>/test/setup/in-process-clients.js'],
       slowTestThreshold: 30,
       setupFilesAfterEnv: ['<rootDir>/test/setup/timeout-int.js'],
     },

@@ -124,7 +124,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       brokers: r.list('KAFKA_BROKERS', ['127.0.0.1:19092']),
       clientId: r.string('KAFKA_CLIENT_ID', 'doubletap'),
       producerClient: r.oneOf('KAFKA_PRODUCER_CLIENT', ['kafkajs', 'platformatic'] as const, 'platformatic'),
-      consumerClient: r.oneOf('KAFKA_CONSUMER_CLIENT', ['kafkajs', 'platformatic'] as const, 'kafkajs'),
+      consumerClient: r.oneOf('KAFKA_CONSUMER_CLIENT', ['kafkajs', 'platformatic'] as const, 'platformatic'),
       sessionTimeoutMs: r.int('KAFKA_SESSION_TIMEOUT_MS', 10000, { min: 2000, max: 300000 }),
     },
     registry: {

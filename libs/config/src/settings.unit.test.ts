@@ -38,9 +38,9 @@ describe('loadSettings', () => {
     expect(() => loadSettings({ PRODUCER_LANES: '17' })).toThrow(/PRODUCER_LANES/);
   });
 
-  it('consumes with kafkajs unless KAFKA_CONSUMER_CLIENT names platformatic (ADR 0019), and refuses another name', () => {
-    expect(loadSettings({}).kafka.consumerClient).toBe('kafkajs');
-    expect(loadSettings({ KAFKA_CONSUMER_CLIENT: 'platformatic' }).kafka.consumerClient).toBe('platformatic');
+  it('consumes with platformatic (KIP-848) unless KAFKA_CONSUMER_CLIENT names kafkajs (ADR 0019, 0027), and refuses another name', () => {
+    expect(loadSettings({}).kafka.consumerClient).toBe('platformatic');
+    expect(loadSettings({ KAFKA_CONSUMER_CLIENT: 'kafkajs' }).kafka.consumerClient).toBe('kafkajs');
     expect(() => loadSettings({ KAFKA_CONSUMER_CLIENT: 'rdkafka' })).toThrow(/KAFKA_CONSUMER_CLIENT/);
   });
 
