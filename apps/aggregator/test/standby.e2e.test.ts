@@ -51,8 +51,8 @@ async function gaugeOf(url: string, name: string): Promise<Map<number, number>> 
  * Two aggregator processes, A and B. A is killed (-9); B takes A's partitions. With standbys B
  * promotes its standby stores, reading only the changelog tail beyond them; without, it restores
  * them whole. Either way the counts are exact against the ground truth and B's stores equal a full
- * restore of the changelog. Prints kill → serving again for both modes (the kafkajs session
- * timeout, 10 s, dominates it).
+ * restore of the changelog. Prints kill → serving again for both modes (with a 3 s group session,
+ * KAFKA_SESSION_TIMEOUT_MS: the session dominates it).
  */
 describe('standby stores (built processes, against the local stack)', () => {
   const kafka = createKafka({
@@ -87,6 +87,7 @@ describe('standby stores (built processes, against the local stack)', () => {
       ...freshNamesEnv(uniqueName('sbe2e')),
       TOPIC_PARTITIONS: String(PARTITIONS),
       AGGREGATOR_PORT: '0',
+      KAFKA_SESSION_TIMEOUT_MS: '3000',
     });
     const settings = loadSettings(env);
     await ensureTopics(kafka, topicSpecs(settings.topics));
