@@ -9,15 +9,26 @@
  * a summary). Writes bench/results/scale-<ts>.json, and the logs and evidence of a failed run under
  * bench/results/. Exit code 2 when a count is wrong or a 202 is missing from the log.
  * Knobs: BENCH_RATE (400), BENCH_APIS (3), BENCH_PARTITIONS (6), BENCH_WARM (12 s), BENCH_HOLD (10 s),
- * BENCH_SAT_RATE (6000/s offered at saturation), BENCH_SAT_SECONDS (6), BENCH_STANDBYS (all | none: a
- * moved partition promoted from a warm standby or restored from the changelog), BENCH_SESSION_MS (3000:
- * the aggregators' KAFKA_SESSION_TIMEOUT_MS, how long a kill -9 goes unnoticed).
+ * BENCH_SAT_RATE (6000/s offered at saturation), BENCH_SAT_SECONDS (6), BENCH_SAT_CONNECTIONS (256
+ * client connections at saturation, either way: many clients), and HAProxy's limits past capacity
+ * (ADR 0022; default libs/balancer's): BENCH_LB_MAXCONN (per replica, 0: none), BENCH_LB_MAXQUEUE,
+ * BENCH_LB_QUEUE_MS (`BENCH_LB_MAXCONN=0 BENCH_LB_QUEUE_MS=5000` is the balancer before ADR 0022);
+ * BENCH_STANDBYS (all | none: a moved partition promoted from a warm standby or restored from the
+ * changelog), BENCH_SESSION_MS (3000: the aggregators' KAFKA_SESSION_TIMEOUT_MS, how long a kill -9
+ * goes unnoticed).
  */
 import { join } from 'node:path';
 import { exitCodeOf, runScale, type ScaleReport } from '@doubletap/scale';
 import { intKnob, machine, ROOT, writeResult } from './lib/common';
 
 const JSON_OUT = process.argv.includes('--json');
+/** a non-negative integer knob, or undefined when not set */
+const optionalKnob = (name: string): number | undefined => {
+  if (process.env[name] === undefined) return undefined;
+  const v = Number(process.env[name]);
+  if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${name} must be a non-negative integer`);
+  return v;
+};
 const log = (line: string) => process.stderr.write(`bench:scale ${line}\n`);
 
 function summary(r: ScaleReport, file: string): string {
@@ -38,7 +49,7 @@ function summary(r: ScaleReport, file: string): string {
   }
   for (const t of r.throughput)
     out.push(
-      `throughput, ${t.replicas} replica(s) via ${t.via}: ${t.acceptedPerSecond} accepted/s (offered ${t.offered}/s; outcomes ${JSON.stringify(t.byStatus)})`,
+      `throughput, ${t.replicas} replica(s) via ${t.via}: ${t.acceptedPerSecond} accepted/s (offered ${t.offered}/s on ${t.connections} connections; p99 of the 202s ${t.p99AcceptedMs} ms, of the 503s ${t.p99RefusedMs} ms; outcomes ${JSON.stringify(t.byStatus)})`,
     );
   for (const m of r.mismatchList) out.push(`MISMATCH ${JSON.stringify(m)}`);
   out.push(`raw: ${file}`);
@@ -55,7 +66,18 @@ async function main(): Promise<void> {
     holdSeconds: intKnob('BENCH_HOLD', 10),
     standbys: process.env.BENCH_STANDBYS ?? 'all',
     sessionTimeoutMs: intKnob('BENCH_SESSION_MS', 3000),
-    throughput: { rate: intKnob('BENCH_SAT_RATE', 6000), seconds: intKnob('BENCH_SAT_SECONDS', 6) },
+    throughput: {
+      rate: intKnob('BENCH_SAT_RATE', 6000),
+      seconds: intKnob('BENCH_SAT_SECONDS', 6),
+      connections: intKnob('BENCH_SAT_CONNECTIONS', 256),
+    },
+    balancer: {
+      shedding: {
+        maxConnPerServer: optionalKnob('BENCH_LB_MAXCONN'),
+        maxQueue: optionalKnob('BENCH_LB_MAXQUEUE'),
+      },
+      timeouts: { queueMs: optionalKnob('BENCH_LB_QUEUE_MS') },
+    },
     artifactsDir: join(ROOT, 'bench', 'results'),
     log,
   });

@@ -34,8 +34,25 @@ export interface BalancerTimeouts {
   readonly httpRequestMs?: number;
   /** an idle keep-alive client connection (default 10 s) */
   readonly keepAliveMs?: number;
-  /** waiting in the queue for a server slot (default 5 s) */
+  /** waiting in the queue for a free slot of a replica (default 1 s; then 503 `overloaded`: BalancerShedding) */
   readonly queueMs?: number;
+}
+
+/**
+ * Past capacity (docs/adr/0022-haproxy-sheds-past-capacity.md): each api replica gets at most
+ * `maxConnPerServer` requests at once; a request finding every slot taken waits in HAProxy's queue,
+ * unless `maxQueue` requests wait already, then it is refused at once; one still waiting after
+ * `timeouts.queueMs` is refused then. A refusal is a 503 `overloaded` problem (application/problem+json,
+ * Retry-After) like the api's own (admission control, ADR 0011): nothing was forwarded, so nothing
+ * was written. SSE streams are not counted: they go to a backend of their own.
+ */
+export interface BalancerShedding {
+  /** requests in flight per api replica, streams apart (the servers' `maxconn`; default 32; 0: no limit, no queue, no shedding) */
+  readonly maxConnPerServer?: number;
+  /** requests waiting for a slot (the whole backend) at which a new one is refused at once (default 16; 0: refused whenever every slot is taken) */
+  readonly maxQueue?: number;
+  /** the Retry-After of a refusal, seconds (default 1, as the api's ADMISSION_RETRY_AFTER_MS) */
+  readonly retryAfterSeconds?: number;
 }
 
 export interface HaproxyConfigOptions {
@@ -46,6 +63,7 @@ export interface HaproxyConfigOptions {
   readonly servers: readonly BalancerServer[];
   readonly checks?: BalancerChecks;
   readonly timeouts?: BalancerTimeouts;
+  readonly shedding?: BalancerShedding;
   /** requests whose path ends with one of these are live streams (default ['/stream']) */
   readonly streamPathSuffixes?: readonly string[];
   /** HAProxy's process-wide connection limit (default 4096: it needs 2 file descriptors per connection, and `ulimit -n` is often 20000 or less) */
@@ -80,15 +98,47 @@ function positive(what: string, value: number): number {
   return value;
 }
 
+function nonNegative(what: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`${what} must be a non-negative integer (got ${value})`);
+  return value;
+}
+
+/** The problem types of the api (apps/api/src/http/problem-types.ts), which the balancer's refusals reuse. */
+const PROBLEM_BASE = 'https://doubletap.dev/problems/';
+
+/**
+ * An RFC 9457 problem as an HAProxy log-format string (for `lf-string`): the api's fields, `instance`
+ * being the request's path (JSON-escaped by HAProxy). Single-quoted in the config, so it must hold no
+ * single quote; `%` is doubled (log-format).
+ */
+function problemFormat(
+  slug: 'overloaded' | 'unavailable',
+  detail: string,
+  extensions: Record<string, string | number>,
+): string {
+  const literal = (json: string) => {
+    if (json.includes("'")) throw new Error(`a problem text must not hold a single quote: ${json}`);
+    return json.replaceAll('%', '%%');
+  };
+  const head = literal(
+    JSON.stringify({ type: `${PROBLEM_BASE}${slug}`, title: 'Service Unavailable', status: 503, detail }),
+  );
+  const tail = literal(JSON.stringify(extensions));
+  return `'${head.slice(0, -1)},"instance":"%[path,json(utf8s)]",${tail.slice(1)}'`;
+}
+
 /**
  * The HAProxy configuration of the api tier: one frontend on `listen`, one backend balancing the
- * api replicas by least connections (a long-lived SSE stream counts as a connection for as long
- * as it lasts, so replicas with many streams get fewer new clients), each checked with
- * `GET /ready` (only 200 is ready) every 500 ms, DOWN after 2 failures and UP again after 1 pass.
- * A failed connect, an empty answer or a 503 is retried once on another server (a replica killed
- * between two checks, or draining, costs no request). SSE-safe: responses are forwarded as they
- * come (no compression, no buffering), stream paths get a long server timeout, and the client
- * timeout is long. docs/adr/0016-haproxy-load-balancer.md gives the reasons.
+ * api replicas by least connections, each checked with `GET /ready` (only 200 is ready) every
+ * 500 ms, DOWN after 2 failures and UP again after 1 pass. A failed connect, an empty answer or a
+ * 503 is retried once on another server (a replica killed between two checks, or draining, costs
+ * no request). Past capacity it sheds (ADR 0022): at most 32 requests in flight per replica, 16
+ * waiting for a slot at most and for 1 s at most; beyond that a fast 503 `overloaded` problem with
+ * Retry-After, as the api's own admission control answers. SSE-safe: stream paths go to a backend
+ * of their own on the same replicas (a stream would hold a request slot for as long as it lasts),
+ * with long timeouts; responses are forwarded as they come (no compression, no buffering), and the
+ * client timeout is long. docs/adr/0016-haproxy-load-balancer.md gives the reasons.
  */
 export function haproxyConfig(options: HaproxyConfigOptions): string {
   const name = options.name ?? 'api';
@@ -121,6 +171,18 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
   for (const s of suffixes)
     if (!PATH.test(s)) throw new Error(`stream path suffix '${s}' is not a plain path`);
   const streamMs = ms('streamMs', t.streamMs ?? 3_600_000);
+  const queueMs = positive('timeouts.queueMs', t.queueMs ?? 1000);
+  const sh = options.shedding ?? {};
+  const perServer = nonNegative('shedding.maxConnPerServer', sh.maxConnPerServer ?? 32);
+  const maxQueue = nonNegative('shedding.maxQueue', sh.maxQueue ?? 16);
+  const retryAfter = positive('shedding.retryAfterSeconds', sh.retryAfterSeconds ?? 1);
+  const streams = `${name}-streams`;
+  const refusal = (slug: 'overloaded' | 'unavailable', reason: string, detail: string) =>
+    `content-type application/problem+json hdr retry-after ${retryAfter} hdr cache-control no-store lf-string ${problemFormat(
+      slug,
+      `${detail}; nothing was written, retry after ${retryAfter * 1000} ms`,
+      slug === 'overloaded' ? { reason, retryAfterMs: retryAfter * 1000 } : { reason },
+    )}`;
 
   const lines = [
     '# generated by libs/balancer (haproxyConfig): do not edit, it is written anew at every start',
@@ -154,23 +216,44 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
     `    timeout tunnel ${streamMs}`,
     `    timeout http-request ${ms('httpRequestMs', t.httpRequestMs ?? 10_000)}`,
     `    timeout http-keep-alive ${ms('keepAliveMs', t.keepAliveMs ?? 10_000)}`,
-    `    timeout queue ${ms('queueMs', t.queueMs ?? 5000)}`,
+    `    timeout queue ${queueMs}ms`,
     `    timeout check ${checkTimeout}ms`,
     '',
     `frontend ${name}`,
     `    bind ${haproxyAddress(options.listen.host, options.listen.port)}`,
+    // live streams (SSE) have a backend of their own: a stream holds its server connection for as
+    // long as a viewer watches, so counted against the replicas' request slots it would starve them
+    `    acl is_stream path_end ${suffixes.join(' ')}`,
+    `    use_backend ${streams} if is_stream`,
     `    default_backend ${name}`,
     '',
     `backend ${name}`,
     '    balance leastconn',
     `    option httpchk GET ${checkPath}`,
     '    http-check expect status 200',
-    // live streams (SSE): the server may be silent between events for much longer than a request
-    `    acl is_stream path_end ${suffixes.join(' ')}`,
-    `    http-request set-timeout server ${streamMs} if is_stream`,
-    `    http-request set-timeout tunnel ${streamMs} if is_stream`,
-    `    default-server check inter ${inter}ms fastinter ${inter}ms downinter ${inter}ms fall ${fall} rise ${rise}`,
+    // no replica is up: nothing can be forwarded (without this the queue timeout would answer)
+    `    http-request return status 503 ${refusal('unavailable', 'balancer-no-server', 'no api replica is up')} if { nbsrv() eq 0 }`,
+    ...(perServer > 0
+      ? [
+          // past capacity: every replica has maxconn requests in flight and maxQueue wait already
+          `    http-request return status 503 ${refusal('overloaded', 'balancer-queue', `every api replica has ${perServer} requests in flight and ${maxQueue} more wait: the balancer refused this one without forwarding it`)} if { queue() ge ${maxQueue} }`,
+        ]
+      : []),
+    // HAProxy's own 503: the request waited timeout queue for a slot, or could not be sent at all
+    `    http-error status 503 ${refusal('overloaded', 'balancer-queue-timeout', `no api replica took the request within ${queueMs} ms (timeout queue): the balancer did not forward it`)}`,
+    `    default-server check inter ${inter}ms fastinter ${inter}ms downinter ${inter}ms fall ${fall} rise ${rise}${perServer > 0 ? ` maxconn ${perServer}` : ''}`,
     ...options.servers.map((s) => `    server ${s.name} ${haproxyAddress(s.host, s.port)}`),
+    '',
+    // the same replicas for streams, up and down as in the backend above (track: no second check)
+    `backend ${streams}`,
+    '    balance leastconn',
+    // the server may be silent between events for much longer than a request takes
+    `    timeout server ${streamMs}`,
+    `    timeout tunnel ${streamMs}`,
+    `    http-request return status 503 ${refusal('unavailable', 'balancer-no-server', 'no api replica is up')} if { nbsrv() eq 0 }`,
+    ...options.servers.map(
+      (s) => `    server ${s.name} ${haproxyAddress(s.host, s.port)} track ${name}/${s.name}`,
+    ),
     '',
     'frontend stats',
     `    bind ${haproxyAddress(options.stats.host, options.stats.port)}`,

@@ -29,13 +29,13 @@ describe('haproxyConfig', () => {
     expect(backend).toContain('option httpchk GET /ready');
     expect(backend).toContain('http-check expect status 200');
     expect(backend).toContain(
-      'default-server check inter 500ms fastinter 500ms downinter 500ms fall 2 rise 1',
+      'default-server check inter 500ms fastinter 500ms downinter 500ms fall 2 rise 1 maxconn 32',
     );
     expect(backend).toContain('server api-1 127.0.0.1:8090');
     expect(backend).toContain('server api-2 127.0.0.1:8100');
   });
 
-  it('is SSE-safe: long stream timeouts on stream paths, a long client timeout, keep-alive, no compression', () => {
+  it('is SSE-safe: stream paths go to a backend of their own with long timeouts, a long client timeout, keep-alive, no compression', () => {
     const config = haproxyConfig(base);
     const defaults = section(config, 'defaults');
     expect(defaults).toContain('mode http');
@@ -44,9 +44,21 @@ describe('haproxyConfig', () => {
     expect(defaults).toContain('timeout server 30000ms');
     expect(defaults).toContain('timeout tunnel 3600000ms');
     expect(defaults).not.toContain('option httpclose');
-    const backend = section(config, 'backend api');
-    expect(backend).toContain('acl is_stream path_end /stream');
-    expect(backend).toContain('http-request set-timeout server 3600000ms if is_stream');
+    const frontend = section(config, 'frontend api');
+    expect(frontend).toContain('acl is_stream path_end /stream');
+    expect(frontend).toContain('use_backend api-streams if is_stream');
+    // the streams' backend: the same replicas, their state tracked (no second check), no maxconn
+    const streams = section(config, 'backend api-streams');
+    expect(streams).toEqual(
+      expect.arrayContaining([
+        'balance leastconn',
+        'timeout server 3600000ms',
+        'timeout tunnel 3600000ms',
+        'server api-1 127.0.0.1:8090 track api/api-1',
+        'server api-2 127.0.0.1:8100 track api/api-2',
+      ]),
+    );
+    expect(streams.join('\n')).not.toMatch(/maxconn|queue\(|check/);
     expect(config).not.toMatch(/compression|http-buffer-request|option httpclose|http-server-close/);
   });
 
@@ -63,7 +75,12 @@ describe('haproxyConfig', () => {
 
   it('listens on the public port, with a stats page (CSV) and Prometheus metrics on their own port', () => {
     const config = haproxyConfig(base);
-    expect(section(config, 'frontend api')).toEqual(['bind 127.0.0.1:8080', 'default_backend api']);
+    expect(section(config, 'frontend api')).toEqual([
+      'bind 127.0.0.1:8080',
+      'acl is_stream path_end /stream',
+      'use_backend api-streams if is_stream',
+      'default_backend api',
+    ]);
     const stats = section(config, 'frontend stats');
     expect(stats).toContain('bind 127.0.0.1:8084');
     expect(stats).toContain('stats uri /stats');
@@ -85,10 +102,13 @@ describe('haproxyConfig', () => {
     const backend = section(config, 'backend edge');
     expect(backend).toContain('option httpchk GET /health');
     expect(backend).toContain(
-      'default-server check inter 200ms fastinter 200ms downinter 200ms fall 3 rise 2',
+      'default-server check inter 200ms fastinter 200ms downinter 200ms fall 3 rise 2 maxconn 32',
     );
-    expect(backend).toContain('acl is_stream path_end /stream /events');
-    expect(backend).toContain('http-request set-timeout server 60000ms if is_stream');
+    expect(section(config, 'frontend edge')).toContain('acl is_stream path_end /stream /events');
+    expect(section(config, 'frontend edge')).toContain('use_backend edge-streams if is_stream');
+    expect(section(config, 'backend edge-streams')).toEqual(
+      expect.arrayContaining(['timeout server 60000ms', 'server a ipv6@::1:9010 track edge/a']),
+    );
     expect(backend).toContain('server a ipv6@::1:9010');
     expect(section(config, 'frontend edge')).toContain('bind ipv6@::1:9000');
     expect(section(config, 'defaults')).toEqual(
@@ -113,5 +133,95 @@ describe('haproxyConfig', () => {
     expect(() => haproxyConfig({ ...base, checks: { path: '/ready; x' } })).toThrow('plain path');
     expect(() => haproxyConfig({ ...base, checks: { fall: 0 } })).toThrow('checks.fall');
     expect(() => haproxyConfig({ ...base, timeouts: { streamMs: 1.5 } })).toThrow('timeouts.streamMs');
+    expect(() => haproxyConfig({ ...base, timeouts: { queueMs: 0 } })).toThrow('timeouts.queueMs');
+    expect(() => haproxyConfig({ ...base, shedding: { maxConnPerServer: -1 } })).toThrow(
+      'shedding.maxConnPerServer',
+    );
+    expect(() => haproxyConfig({ ...base, shedding: { maxQueue: 0.5 } })).toThrow('shedding.maxQueue');
+    expect(() => haproxyConfig({ ...base, shedding: { retryAfterSeconds: 0 } })).toThrow(
+      'shedding.retryAfterSeconds',
+    );
+  });
+  describe('past capacity (ADR 0022)', () => {
+    /** the problem document of an `lf-string '...'` rule, as HAProxy would send it for `path` */
+    const problemOf = (line: string, path = '/v1/posts/p1/likes') => {
+      const m = /lf-string '([^']*)'/.exec(line);
+      expect(m).not.toBeNull();
+      const text = m![1].replace('%[path,json(utf8s)]', path).replaceAll('%%', '%');
+      return JSON.parse(text) as Record<string, unknown>;
+    };
+    const headersOf = (line: string) => ({
+      contentType: /content-type (\S+)/.exec(line)?.[1],
+      retryAfter: /hdr retry-after (\S+)/.exec(line)?.[1],
+    });
+
+    it('bounds the requests in flight per replica (maxconn 32), refuses at once when 16 wait, and after 1 s in the queue', () => {
+      const config = haproxyConfig(base);
+      expect(section(config, 'defaults')).toContain('timeout queue 1000ms');
+      const backend = section(config, 'backend api');
+      expect(backend).toContain(
+        'default-server check inter 500ms fastinter 500ms downinter 500ms fall 2 rise 1 maxconn 32',
+      );
+      const full = backend.find((l) => l.endsWith('if { queue() ge 16 }'));
+      expect(full).toMatch(/^http-request return status 503 /);
+      expect(headersOf(full!)).toEqual({ contentType: 'application/problem+json', retryAfter: '1' });
+      expect(problemOf(full!)).toEqual({
+        type: 'https://doubletap.dev/problems/overloaded',
+        title: 'Service Unavailable',
+        status: 503,
+        detail: expect.stringMatching(
+          /32 requests in flight and 16 more wait.*nothing was written, retry after 1000 ms$/,
+        ),
+        instance: '/v1/posts/p1/likes',
+        reason: 'balancer-queue',
+        retryAfterMs: 1000,
+      });
+      // HAProxy's own 503 (the queue timeout) is the same problem
+      const timedOut = backend.find((l) => l.startsWith('http-error status 503 '));
+      expect(headersOf(timedOut!)).toEqual({ contentType: 'application/problem+json', retryAfter: '1' });
+      expect(problemOf(timedOut!)).toMatchObject({
+        type: 'https://doubletap.dev/problems/overloaded',
+        status: 503,
+        detail: expect.stringContaining('within 1000 ms (timeout queue)'),
+        reason: 'balancer-queue-timeout',
+        retryAfterMs: 1000,
+      });
+      // no replica up: unavailable, at once, in both backends
+      for (const b of ['backend api', 'backend api-streams']) {
+        const none = section(config, b).find((l) => l.endsWith('if { nbsrv() eq 0 }'));
+        expect(problemOf(none!)).toMatchObject({
+          type: 'https://doubletap.dev/problems/unavailable',
+          status: 503,
+          reason: 'balancer-no-server',
+        });
+      }
+      // the rules come before the servers, the queue rule after the no-server one
+      expect(backend.findIndex((l) => l.includes('nbsrv()'))).toBeLessThan(
+        backend.findIndex((l) => l.includes('queue()')),
+      );
+    });
+
+    it('takes other limits; maxConnPerServer 0 is the unbounded balancer (no maxconn, no queue rule)', () => {
+      const config = haproxyConfig({
+        ...base,
+        shedding: { maxConnPerServer: 8, maxQueue: 0, retryAfterSeconds: 3 },
+        timeouts: { queueMs: 250 },
+      });
+      const backend = section(config, 'backend api');
+      expect(section(config, 'defaults')).toContain('timeout queue 250ms');
+      expect(backend).toContain(
+        'default-server check inter 500ms fastinter 500ms downinter 500ms fall 2 rise 1 maxconn 8',
+      );
+      const full = backend.find((l) => l.endsWith('if { queue() ge 0 }'))!;
+      expect(headersOf(full).retryAfter).toBe('3');
+      expect(problemOf(full)).toMatchObject({ retryAfterMs: 3000 });
+      expect(problemOf(full).detail).toMatch(/retry after 3000 ms$/);
+
+      const unbounded = section(haproxyConfig({ ...base, shedding: { maxConnPerServer: 0 } }), 'backend api');
+      expect(unbounded.join('\n')).not.toMatch(/maxconn|queue\(\)/);
+      expect(unbounded).toContain(
+        'default-server check inter 500ms fastinter 500ms downinter 500ms fall 2 rise 1',
+      );
+    });
   });
 });

@@ -17,6 +17,12 @@ interface FakeReplica {
   server: Server;
   /** open SSE responses */
   streams: Set<ServerResponse>;
+  /** when set, ordinary requests are held until `release()` (a saturated replica) */
+  hold: boolean;
+  held: ServerResponse[];
+  /** ordinary requests in progress now, and the most at once */
+  busy: number;
+  maxBusy: number;
 }
 
 async function fakeReplica(name: string): Promise<FakeReplica> {
@@ -27,6 +33,10 @@ async function fakeReplica(name: string): Promise<FakeReplica> {
     ready: true,
     server: undefined as unknown as Server,
     streams: new Set(),
+    hold: false,
+    held: [],
+    busy: 0,
+    maxBusy: 0,
   };
   replica.server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/ready') {
@@ -38,6 +48,11 @@ async function fakeReplica(name: string): Promise<FakeReplica> {
       res.on('close', () => replica.streams.delete(res));
     } else if (req.url === '/slow') {
       setTimeout(() => res.writeHead(200).end(name), 1500);
+    } else if (replica.hold) {
+      replica.busy++;
+      replica.maxBusy = Math.max(replica.maxBusy, replica.busy);
+      res.on('close', () => replica.busy--);
+      replica.held.push(res);
     } else {
       res.writeHead(200).end(name);
     }
@@ -62,6 +77,30 @@ function openStream(url: string): Promise<{ res: IncomingMessage; events: string
   });
 }
 
+interface Answer {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: string;
+  ms: number;
+}
+
+/** One request on a connection of its own (no pooling: each is a client), answered or failed. */
+function send(url: string, method = 'POST', timeoutMs = 15_000): Promise<Answer> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ms: Date.now() - t0 }),
+      );
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const until = async (what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
   const deadline = Date.now() + timeoutMs;
   while (!(await ok())) {
@@ -69,6 +108,14 @@ const until = async (what: string, ok: () => boolean | Promise<boolean>, timeout
     await new Promise((r) => setTimeout(r, 25));
   }
 };
+
+/** Requests waiting in the queue of the `api` backend (the stats' qcur of its BACKEND row). */
+async function queueOf(lb: HaproxyProcess): Promise<number> {
+  const csv = await (await fetch(`${lb.statsUrl};csv`)).text();
+  const head = csv.split('\n')[0].replace(/^# /, '').split(',');
+  const row = csv.split('\n').find((l) => l.startsWith('api,BACKEND,'));
+  return Number(row?.split(',')[head.indexOf('qcur')] ?? -1);
+}
 
 describe('HAProxy with the generated config', () => {
   let dir: string;
@@ -83,6 +130,7 @@ describe('HAProxy with the generated config', () => {
     lb = undefined;
     for (const r of replicas) {
       for (const s of r.streams) s.destroy();
+      for (const h of r.held) h.destroy();
       r.server.closeAllConnections();
       await new Promise((done) => r.server.close(done));
     }
@@ -161,7 +209,9 @@ describe('HAProxy with the generated config', () => {
     await until('the first events', () => a.events.length === 1 && b.events.length === 1);
     // leastconn: the second stream went to the replica without one
     expect(new Set([a.events[0], b.events[0]])).toEqual(new Set(['api-1', 'api-2']));
-    const byServer = Object.fromEntries((await lb.stats()).servers.map((s) => [s.server, s.sessions]));
+    const byServer = Object.fromEntries(
+      (await lb.stats()).servers.filter((s) => s.proxy === 'api-streams').map((s) => [s.server, s.sessions]),
+    );
     expect(byServer).toEqual({ 'api-1': 1, 'api-2': 1 });
 
     // an ordinary request that keeps the server silent past `timeout server` is cut (504)
@@ -173,6 +223,109 @@ describe('HAProxy with the generated config', () => {
     a.close();
     b.close();
   });
+  it('past capacity: beyond maxconn per replica and the queue, a fast 503 overloaded problem with Retry-After (not a timeout); streams take no slot', async () => {
+    replicas = [await fakeReplica('api-1'), await fakeReplica('api-2')];
+    const [listen, stats] = [await freePort(), await freePort()];
+    const queueMs = 3000;
+    lb = await startHaproxy({
+      stackDir: dir,
+      instanceName: 'haproxy-shed',
+      listen: { host: '127.0.0.1', port: listen },
+      stats: { host: '127.0.0.1', port: stats },
+      servers: replicas.map((r) => ({ name: r.name, host: '127.0.0.1', port: r.port })),
+      shedding: { maxConnPerServer: 2, maxQueue: 2, retryAfterSeconds: 2 },
+      timeouts: { queueMs },
+    });
+    await lb.untilServers('UP', undefined, 5000);
+    const url = `${lb.url}/v1/posts/p1/likes`;
+
+    // streams first, two per replica: they take no request slot (a backend of their own)
+    const streams = await Promise.all(
+      [1, 2, 3, 4].map(() => openStream(`${lb!.url}/v1/posts/p/likes/stream`)),
+    );
+    await until('the streams’ first events', () => streams.every((s) => s.events.length === 1));
+
+    // saturated replicas: every request is held; 4 fill the slots (2 each), 2 more wait in the queue
+    for (const r of replicas) r.hold = true;
+    const inService = Array.from({ length: 4 }, () => send(url));
+    await until('4 requests in service', () => replicas.every((r) => r.busy === 2));
+    const queued = [send(url), send(url)];
+    await until('2 requests queued', async () => (await queueOf(lb!)) === 2);
+
+    // beyond: refused at once, without waiting for the queue timeout
+    const refused = await Promise.all(Array.from({ length: 6 }, () => send(url)));
+    for (const a of refused) {
+      expect(a.status).toBe(503);
+      expect(a.headers['content-type']).toBe('application/problem+json');
+      expect(a.headers['retry-after']).toBe('2');
+      expect(JSON.parse(a.body)).toEqual({
+        type: 'https://doubletap.dev/problems/overloaded',
+        title: 'Service Unavailable',
+        status: 503,
+        detail: expect.stringContaining('nothing was written, retry after 2000 ms'),
+        instance: '/v1/posts/p1/likes',
+        reason: 'balancer-queue',
+        retryAfterMs: 2000,
+      });
+      expect(a.ms).toBeLessThan(queueMs); // not queued until the timeout: refused on arrival
+    }
+    // a stream still opens and gets its event while every request slot is taken
+    const late = await openStream(`${lb.url}/v1/posts/q/likes/stream`);
+    expect(late.res.statusCode).toBe(200);
+    await until('the late stream’s event', () => late.events.length === 1);
+
+    // the queued ones: no slot within timeout queue, so HAProxy's own 503, the same problem
+    for (const a of await Promise.all(queued)) {
+      expect(a.status).toBe(503);
+      expect(a.headers['retry-after']).toBe('2');
+      expect(a.headers['content-type']).toBe('application/problem+json');
+      expect(JSON.parse(a.body)).toMatchObject({
+        type: 'https://doubletap.dev/problems/overloaded',
+        status: 503,
+        reason: 'balancer-queue-timeout',
+        instance: '/v1/posts/p1/likes',
+      });
+      expect(a.ms).toBeGreaterThanOrEqual(queueMs - 100);
+    }
+    // no replica ever had more than maxconn requests at once; the held ones are answered on release
+    expect(replicas.map((r) => r.maxBusy)).toEqual([2, 2]);
+    for (const r of replicas) {
+      r.hold = false;
+      for (const res of r.held.splice(0)) res.writeHead(202).end(r.name);
+    }
+    expect((await Promise.all(inService)).map((a) => a.status)).toEqual([202, 202, 202, 202]);
+    // and with the slots free again, requests pass
+    expect((await send(url)).status).toBe(200);
+    for (const s of [...streams, late]) s.close();
+  });
+
+  it('no replica up: a fast 503 unavailable problem, for requests and streams', async () => {
+    replicas = [await fakeReplica('api-1')];
+    replicas[0].ready = false;
+    const [listen, stats] = [await freePort(), await freePort()];
+    lb = await startHaproxy({
+      stackDir: dir,
+      instanceName: 'haproxy-none',
+      listen: { host: '127.0.0.1', port: listen },
+      stats: { host: '127.0.0.1', port: stats },
+      servers: replicas.map((r) => ({ name: r.name, host: '127.0.0.1', port: r.port })),
+      timeouts: { queueMs: 5000 },
+    });
+    await lb.untilServers('DOWN', undefined, 5000);
+    for (const path of ['/v1/posts/p1/likes', '/v1/posts/p1/likes/stream']) {
+      const a = await send(`${lb.url}${path}`, 'GET');
+      expect(a.status).toBe(503);
+      expect(a.headers['retry-after']).toBe('1');
+      expect(JSON.parse(a.body)).toMatchObject({
+        type: 'https://doubletap.dev/problems/unavailable',
+        status: 503,
+        instance: path,
+        reason: 'balancer-no-server',
+      });
+      expect(a.ms).toBeLessThan(5000);
+    }
+  });
+
   it('`stack.sh status` shows it (address, health, api servers up) and `stack.sh down` stops it by pid', async () => {
     replicas = [await fakeReplica('api-1')];
     const [listen, stats] = [await freePort(), await freePort()];

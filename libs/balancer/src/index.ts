@@ -1,5 +1,11 @@
 export { haproxyAddress, haproxyConfig } from './config';
-export type { BalancerChecks, BalancerServer, BalancerTimeouts, HaproxyConfigOptions } from './config';
+export type {
+  BalancerChecks,
+  BalancerServer,
+  BalancerShedding,
+  BalancerTimeouts,
+  HaproxyConfigOptions,
+} from './config';
 export { parseStatsCsv, readBalancerStats, serverStates } from './stats';
 export type { BalancerStats, ServerStats } from './stats';
 export { checkHaproxyConfig, haproxyPath, startHaproxy } from './haproxy';

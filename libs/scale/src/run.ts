@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { EventCodec } from '@doubletap/events';
 import { GroundTruth, runLoad, type LoadOptions, type LoadReport } from '@doubletap/loadgen';
 import { createRedis, LikesReader, MAX_POSTS_PER_READ, redisReady } from '@doubletap/redis';
-import { AppCluster, startLoadBalancer } from '@doubletap/testing';
+import { AppCluster, startLoadBalancer, type LoadBalancerOptions } from '@doubletap/testing';
 import { compareCounts, missingIds, type CountMismatch, type ExpectedRange } from './compare';
 import { readCountChanges, readEvents } from './log-read';
 import { Prober } from './prober';
@@ -49,8 +49,15 @@ export interface ScaleScenario {
   drainTimeoutMs: number;
   pollMs: number;
   seed: number;
-  /** short saturating runs: 1 replica against all of them (null: skip) */
-  throughput: { rate: number; seconds: number } | null;
+  /**
+   * short saturating runs: 1 replica against all of them (null: skip). `connections`: the client's
+   * connections either way (default: `connections` × the replicas). The generator pipelines on each;
+   * HAProxy serves one request of a connection at a time, so with fewer connections than the
+   * replicas' request slots (ADR 0022) the overload waits in the clients' connections, unseen by it.
+   */
+  throughput: { rate: number; seconds: number; connections?: number } | null;
+  /** HAProxy's limits past capacity and its timeouts (default: libs/balancer's) */
+  balancer: Pick<LoadBalancerOptions, 'shedding' | 'timeouts'>;
   /** where the logs and the evidence of a failed run go (null: nowhere) */
   artifactsDir: string | null;
   log: (line: string) => void;
@@ -75,6 +82,7 @@ export const DEFAULT_SCENARIO: ScaleScenario = {
   pollMs: 250,
   seed: 13,
   throughput: { rate: 4000, seconds: 6 },
+  balancer: {},
   artifactsDir: null,
   log: () => undefined,
 };
@@ -83,6 +91,7 @@ export interface ThroughputRun {
   replicas: number;
   via: string;
   offered: number;
+  connections: number;
   seconds: number;
   accepted: number;
   acceptedPerSecond: number;
@@ -92,6 +101,8 @@ export interface ThroughputRun {
   /** every outcome: HTTP status, "503 overloaded", "timeout", "network", "dropped" */
   byStatus: Record<string, number>;
   p99AcceptedMs: number;
+  /** how long the 503 overloaded refusals took (fast: the client can retry after Retry-After) */
+  p99RefusedMs: number;
 }
 
 /** A mismatched post, with what locates it: per partition, the recount and what the aggregators last published. */
@@ -195,7 +206,11 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
     // HAProxy (libs/balancer: leastconn, /ready checks) in front of the replicas: where clients go
     const lb = await startLoadBalancer(
       cluster.live('api').map((m) => ({ name: m.id, host: '127.0.0.1', port: m.port })),
-      { name: 'scale', log: (line) => (/DOWN|UP/.test(line) ? log(line) : undefined) },
+      {
+        ...s.balancer,
+        name: 'scale',
+        log: (line) => (/DOWN|UP/.test(line) ? log(line) : undefined),
+      },
     );
     balancer = lb;
     await lb.untilServers('UP', undefined, 30_000);
@@ -445,12 +460,13 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
         { replicas: 1, via: 'direct', url: apiUrls[0] },
         { replicas: apiUrls.length, via, url: lb.url },
       ];
+      // the same connections either way: only where they go differs
+      const connections = s.throughput.connections ?? s.connections * apiUrls.length;
       for (const t of targets) {
         const r = await runLoad({
           ...loadOptions,
           url: t.url,
-          // the same connections either way: only where they go differs
-          connections: s.connections * apiUrls.length,
+          connections,
           rate: s.throughput.rate,
           rampSeconds: 0,
           holdSeconds: s.throughput.seconds,
@@ -465,6 +481,7 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
           replicas: t.replicas,
           via: t.via,
           offered: s.throughput.rate,
+          connections,
           seconds: r.seconds,
           accepted: r.requests.accepted,
           acceptedPerSecond: r.requests.acceptedPerSecond,
@@ -473,6 +490,7 @@ export async function runScale(partial: Partial<ScaleScenario> = {}): Promise<Sc
           errors: r.requests.errors,
           byStatus: r.requests.byStatus,
           p99AcceptedMs: r.acceptedLatencyMs.p99,
+          p99RefusedMs: r.refusedLatencyMs.p99,
         });
         log(
           `throughput, ${t.replicas} replica(s) via ${t.via}: ${r.requests.acceptedPerSecond} accepted/s (${r.requests.refused} refused, ${r.requests.timeouts} timeouts)`,

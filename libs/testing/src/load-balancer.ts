@@ -3,6 +3,7 @@ import {
   startHaproxy,
   type BalancerChecks,
   type BalancerServer,
+  type BalancerShedding,
   type BalancerTimeouts,
   type HaproxyProcess,
 } from '@doubletap/balancer';
@@ -15,6 +16,8 @@ export interface LoadBalancerOptions {
   name?: string;
   checks?: BalancerChecks;
   timeouts?: BalancerTimeouts;
+  /** past capacity: requests in flight per replica, the queue (default: libs/balancer's, ADR 0022) */
+  shedding?: BalancerShedding;
   /** HAProxy's lines (server state changes), prefixed with `haproxy | ` */
   log?: (line: string) => void;
 }
@@ -38,6 +41,7 @@ export async function startLoadBalancer(
     servers,
     checks: options.checks,
     timeouts: options.timeouts,
+    shedding: options.shedding,
     onLine: options.log ? (line) => options.log!(`haproxy | ${line}`) : undefined,
   });
 }
