@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { freePort, REPO_ROOT } from '@doubletap/testing';
-import { checkHaproxyConfig, haproxyConfig, startHaproxy, type HaproxyProcess } from '@doubletap/balancer';
+import {
+  checkHaproxyConfig,
+  haproxyConfig,
+  startHaproxy,
+  type HaproxyProcess,
+  type StartHaproxyOptions,
+} from '@doubletap/balancer';
 
 // Debian's haproxy (scripts/ensure-haproxy.sh; `npm test` installs it) against two tiny HTTP
 // servers standing in for api replicas: no Kafka, no apps, a few seconds.
@@ -121,6 +127,22 @@ describe('HAProxy with the generated config', () => {
   let dir: string;
   let replicas: FakeReplica[] = [];
   let lb: HaproxyProcess | undefined;
+  /** HAProxy on fresh ports in front of `replicas`, as `lb` (stopped after each test) */
+  const startInFront = async (
+    instanceName: string,
+    options: Partial<StartHaproxyOptions> = {},
+  ): Promise<HaproxyProcess> => {
+    const [listen, stats] = [await freePort(), await freePort()];
+    lb = await startHaproxy({
+      stackDir: dir,
+      instanceName,
+      listen: { host: '127.0.0.1', port: listen },
+      stats: { host: '127.0.0.1', port: stats },
+      servers: replicas.map((r) => ({ name: r.name, host: '127.0.0.1', port: r.port })),
+      ...options,
+    });
+    return lb;
+  };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dt-balancer-'));
@@ -159,14 +181,7 @@ describe('HAProxy with the generated config', () => {
 
   it('checks /ready: a replica answering 503 is DOWN within ~1 s and gets no traffic, then UP again', async () => {
     replicas = [await fakeReplica('api-1'), await fakeReplica('api-2')];
-    const [listen, stats] = [await freePort(), await freePort()];
-    lb = await startHaproxy({
-      stackDir: dir,
-      instanceName: 'haproxy-ready',
-      listen: { host: '127.0.0.1', port: listen },
-      stats: { host: '127.0.0.1', port: stats },
-      servers: replicas.map((r) => ({ name: r.name, host: '127.0.0.1', port: r.port })),
-    });
+    lb = await startInFront('haproxy-ready');
     expect(readFileSync(join(dir, 'run', 'haproxy-ready.pid'), 'utf8').trim()).toBe(String(lb.pid));
     await lb.untilServers('UP', undefined, 5000);
 
@@ -190,13 +205,7 @@ describe('HAProxy with the generated config', () => {
 
   it('is SSE-safe: a silent stream outlives the server timeout that ends a slow request, and streams spread by least connections', async () => {
     replicas = [await fakeReplica('api-1'), await fakeReplica('api-2')];
-    const [listen, stats] = [await freePort(), await freePort()];
-    lb = await startHaproxy({
-      stackDir: dir,
-      instanceName: 'haproxy-sse',
-      listen: { host: '127.0.0.1', port: listen },
-      stats: { host: '127.0.0.1', port: stats },
-      servers: replicas.map((r) => ({ name: r.name, host: '127.0.0.1', port: r.port })),
+    lb = await startInFront('haproxy-sse', {
       // an ordinary request may keep the server silent 500 ms, a stream 1 h
       timeouts: { serverMs: 500 },
     });
@@ -225,14 +234,8 @@ describe('HAProxy with the generated config', () => {
   });
   it('past capacity: beyond maxconn per replica and the queue, a fast 503 overloaded problem with Retry-After (not a timeout); streams take no slot', async () => {
     replicas = [await fakeReplica('api-1'), await fakeReplica('api-2')];
-    const [listen, stats] = [await freePort(), await freePort()];
     const queueMs = 3000;
-    lb = await startHaproxy({
-      stackDir: dir,
-      instanceName: 'haproxy-shed',
-      listen: { host: '127.0.0.1', port: listen },
-      stats: { host: '127.0.0.1', port: stats },
-      servers: replicas.map((r) => ({ name: r.name, host: '127.0.0.1', port: r.port })),
+    lb = await startInFront('haproxy-shed', {
       shedding: { maxConnPerServer: 2, maxQueue: 2, retryAfterSeconds: 2 },
       timeouts: { queueMs },
     });
@@ -302,13 +305,7 @@ describe('HAProxy with the generated config', () => {
   it('no replica up: a fast 503 unavailable problem, for requests and streams', async () => {
     replicas = [await fakeReplica('api-1')];
     replicas[0].ready = false;
-    const [listen, stats] = [await freePort(), await freePort()];
-    lb = await startHaproxy({
-      stackDir: dir,
-      instanceName: 'haproxy-none',
-      listen: { host: '127.0.0.1', port: listen },
-      stats: { host: '127.0.0.1', port: stats },
-      servers: replicas.map((r) => ({ name: r.name, host: '127.0.0.1', port: r.port })),
+    lb = await startInFront('haproxy-none', {
       timeouts: { queueMs: 5000 },
     });
     await lb.untilServers('DOWN', undefined, 5000);
