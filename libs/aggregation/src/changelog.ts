@@ -187,8 +187,6 @@ export class KafkaChangelog implements ChangelogIO {
         // changelog records are small (~60 bytes) and decode to far more than their size: 512 KiB
         // per fetched partition keeps a restore's batches to a few MiB of heap (bounded RSS, ADR 0009)
         maxBytesPerPartition: 512 * 1024,
-        // the next round is fetched while this one is written to the stores (ADR 0026)
-        prefetch: true,
         logger: this.logger,
         onBatch: async (p, records) => {
           const entries = new Array<StoreEntry>(records.length);

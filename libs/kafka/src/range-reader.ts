@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Logger } from '@doubletap/observability';
 import type { ConsumedRecord } from './batch-consumer';
-import { PartitionTail, type TailFetch } from './partition-tail';
+import { PartitionTail } from './partition-tail';
 
 /** Offsets [from, to) of one partition. */
 export interface ReadRange {
@@ -23,11 +23,6 @@ export interface ReadRangesOptions {
   logger?: Logger;
   /** abort: stops reading, the promise rejects with "interrupted" */
   signal?: AbortSignal;
-  /**
-   * Sends the next round's Fetch as soon as a round has arrived, so the broker and the network work
-   * while `onBatch` does (a restore's store writes): up to two rounds are held at once.
-   */
-  prefetch?: boolean;
 }
 
 /**
@@ -53,19 +48,16 @@ export async function readRanges(options: ReadRangesOptions): Promise<{ records:
     logger: options.logger,
   });
   const backoff = { ms: 50 };
-  // the partitions furthest from their end first, so no partition waits behind the others for long
-  const pick = () =>
-    new Map(
-      [...positions]
-        .sort((a, b) => ranges.get(b[0])!.to - b[1] - (ranges.get(a[0])!.to - a[1]))
-        .slice(0, perRound),
-    );
-  let prefetched: Promise<Map<number, TailFetch>> | undefined;
   try {
     while (positions.size > 0) {
       if (options.signal?.aborted) throw new Error('interrupted');
-      const round = await (prefetched ?? tail.fetch(pick()));
-      prefetched = undefined;
+      // the partitions furthest from their end first, so no partition waits behind the others for long
+      const asked = new Map(
+        [...positions]
+          .sort((a, b) => ranges.get(b[0])!.to - b[1] - (ranges.get(a[0])!.to - a[1]))
+          .slice(0, perRound),
+      );
+      const round = await tail.fetch(asked);
       if (round.size === 0) {
         // no leader answered (metadata refreshed meanwhile): ask again, a little later each time
         await new Promise((r) => setTimeout(r, backoff.ms));
@@ -73,42 +65,33 @@ export async function readRanges(options: ReadRangesOptions): Promise<{ records:
         continue;
       }
       backoff.ms = 50;
-      // where each partition goes next follows from the fetch alone, before its records are handed over
-      const handOver: Array<{ partition: number; records: ConsumedRecord[] }> = [];
-      for (const [partition, fetched] of round) {
-        const range = ranges.get(partition)!;
-        const at = positions.get(partition)!;
-        if (fetched.kind === 'out-of-range') {
-          if (at >= fetched.high)
-            throw new Error(`${topic}[${partition}]: offset ${at} is past the log end ${fetched.high} (the topic was truncated or recreated)`);
-          // records before the log start are gone (retention, DeleteRecords): read from the start
-          positions.set(partition, fetched.low);
-          if (fetched.low >= range.to) positions.delete(partition);
-          continue;
-        }
-        const inside: ConsumedRecord[] = [];
-        for (const r of fetched.records)
-          if (r.offset >= range.from && r.offset < range.to)
-            inside.push({ partition, offset: r.offset, key: r.key, keyBytes: r.keyBytes, value: r.value, timestamp: r.timestamp, headers: r.headers });
-        if (inside.length > 0) handOver.push({ partition, records: inside });
-        if (fetched.next >= range.to) positions.delete(partition);
-        else positions.set(partition, Math.max(at, fetched.next));
-      }
-      if (options.prefetch && positions.size > 0) {
-        prefetched = tail.fetch(pick());
-        prefetched.catch(() => undefined); // awaited next round (or in finally)
-      }
       await Promise.all(
-        handOver.map(async ({ partition, records: batch }) => {
-          await options.onBatch(partition, batch);
-          records += batch.length;
+        [...round].map(async ([partition, fetched]) => {
+          const range = ranges.get(partition)!;
+          const at = positions.get(partition)!;
+          if (fetched.kind === 'out-of-range') {
+            if (at >= fetched.high)
+              throw new Error(`${topic}[${partition}]: offset ${at} is past the log end ${fetched.high} (the topic was truncated or recreated)`);
+            // records before the log start are gone (retention, DeleteRecords): read from the start
+            positions.set(partition, fetched.low);
+            if (fetched.low >= range.to) positions.delete(partition);
+            return;
+          }
+          const inside: ConsumedRecord[] = [];
+          for (const r of fetched.records)
+            if (r.offset >= range.from && r.offset < range.to)
+              inside.push({ partition, offset: r.offset, key: r.key, keyBytes: r.keyBytes, value: r.value, timestamp: r.timestamp, headers: r.headers });
+          if (inside.length > 0) {
+            await options.onBatch(partition, inside);
+            records += inside.length;
+          }
+          if (fetched.next >= range.to) positions.delete(partition);
+          else positions.set(partition, Math.max(at, fetched.next));
         }),
       );
     }
     return { records };
   } finally {
-    // a Fetch still in flight (onBatch failed) ends before its connection closes
-    if (prefetched) await prefetched.catch(() => undefined);
     await tail.close();
   }
 }
