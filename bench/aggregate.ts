@@ -24,12 +24,13 @@ import { createWriteStream, readdirSync, readFileSync, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings, type Settings } from '@doubletap/config';
+import { loadSettings, runtimeEnv, type Settings } from '@doubletap/config';
 import { EventCodec, uuidv7, type LikeEvent } from '@doubletap/events';
 import { createIdempotentProducer, createKafka, deleteTopics, drainTopic, ensureTopics, topicNames, topicOffsets, topicSpecs, type Kafka } from '@doubletap/kafka';
 import { likeKey } from '@doubletap/likes';
 import { processCpuSeconds } from '@doubletap/loadgen';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
+import { storeEngine } from '@doubletap/store';
 import { freePort, freshNamesEnv, peakRssBytes, rssKinds, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
 import { intKnob, lcg, machine, ROOT, type Machine, writeResult } from './lib/common';
@@ -255,6 +256,8 @@ async function main(): Promise<void> {
       machine: machine(),
       command: 'npm run bench:aggregate',
       setup: { events: EVENTS, pairs: DISTINCT ? EVENTS : PAIRS, distinct: DISTINCT, updatesPerPair: DISTINCT ? 1 : Number((EVENTS / PAIRS).toFixed(1)), posts: POSTS, more: MORE, partitions: PARTITIONS, concurrency: CONCURRENCY },
+      // the LevelDB the aggregator ran on, with the environment it was started with (ADR 0026)
+      store: storeEngine({ ...process.env, ...runtimeEnv('aggregator', process.env) }),
       fill: { events: EVENTS, ms: fillMs, eventsPerSecond: rate(EVENTS, fillMs) },
       discardBaseline: { records: discard.records, ms: discard.ms, recordsPerSecond: baseline, cpuSeconds: Number(((cpuDiscard.user + cpuDiscard.system) / 1e6).toFixed(2)), wholeTopic: { records: discardAll.records, ms: discardAll.ms, recordsPerSecond: baselineAll } },
       replay: { events: EVENTS, ms: replayMs, eventsPerSecond: rate(EVENTS, replayMs), vsBaseline: Number((rate(EVENTS, replayMs) / baseline).toFixed(3)), steady: steady(EVENTS, replayed.steadyMs, baseline), storeBytes, peakRssBytes: replayStop.peakRss, peakRssByKind: replayStop.peakKinds, cpu: replayStop.cpu, profile: replayStop.profile },
@@ -333,7 +336,7 @@ function writeAggregationSection(r: Result, resultFile: string): void {
     `| changelog restore: the same partitions on an empty data dir (${n(r.changelogRestore.records)} changelog records) | **${r.changelogRestore.seconds} s, ${r.changelogRestore.vsReplay}× faster than the replay** (aggregator CPU ${r.changelogRestore.cpu.aggregatorSeconds ?? 'n/a'} s; peak RSS ${rss(r.changelogRestore)}) | |`,
     `| apply: a backlog of ${n(r.apply.events)} events with stores present | **${n(r.apply.eventsPerSecond)} events/s** end to end (${(r.apply.ms / 1000).toFixed(1)} s), **${n(r.apply.steady.eventsPerSecond)}/s** steady; ${cpuPer(r.apply.cpu.aggregatorSeconds, s.more)}, broker ${r.apply.cpu.brokerSeconds ?? 'n/a'} s; peak RSS ${rss(r.apply)} | ${r.apply.vsBaseline} end to end, ${r.apply.steady.vsBaseline} steady |`,
     '',
-    'Each batch: decode (sync, cached writer schema), the pure fold (libs/likes), one LevelDB multi-get, one output transaction when live (dead letters, changelog, CountChanged; while catching up a backlog only dead letters go out per batch: the changed keys and counts are written to the changelog and published once, at the end), one atomic LevelDB write. RSS: VmHWM of the process; anonymous = heap and native allocations (polled every 50 ms), file-backed = mapped files: the node binary and LevelDB\'s read-only mmaps of its table files (page cache the kernel reclaims under pressure). End to end = from the process start (boot, group join, store opening, the changelog inspection) until every partition is live at the log end with its counts published; steady = from the first applied batch to the same end. CPU = the aggregator process (all threads); the baseline\'s is the bench process while it consumes.',
+    'Each batch: decode (sync, cached writer schema), the pure fold (libs/likes), one LevelDB multi-get, one output transaction when live (dead letters, changelog, CountChanged; while catching up a backlog only dead letters go out per batch: the changed keys and counts are written to the changelog and published once, at the end), one atomic LevelDB write. RSS: VmHWM of the process; anonymous = heap and native allocations (polled every 50 ms), file-backed = mapped files: the node binary (about 46 MiB) and, where LevelDB maps its tables (\`store.mappedTables\` in the JSON: the prebuilt LevelDB, ADR 0026), the pages of those mmaps (page cache the kernel reclaims under pressure). End to end = from the process start (boot, group join, store opening, the changelog inspection) until every partition is live at the log end with its counts published; steady = from the first applied batch to the same end. CPU = the aggregator process (all threads); the baseline\'s is the bench process while it consumes.',
     ...profileLines('Profile of the replay', r.replay.profile),
     ...profileLines('Profile of the apply', r.apply.profile),
   ]);

@@ -4,6 +4,7 @@ import { EventCodec } from '@doubletap/events';
 import { createBatchConsumer, createKafka, type GroupConsumer, TopicIdentityReader, topicOffsets } from '@doubletap/kafka';
 import { createLogger, createMetricsRegistry, HealthRegistry, type Logger, type Registry } from '@doubletap/observability';
 import { createRedis, publishOwners, withdrawOwners, type Redis } from '@doubletap/redis';
+import { storeEngine } from '@doubletap/store';
 import type { FastifyInstance } from 'fastify';
 import {
   Aggregator,
@@ -182,10 +183,13 @@ export class AggregatorApp {
       ownership.publish(aggregator.ownedPartitions, member).catch((e: unknown) => logger.warn({ err: e }, 'owners refresh failed'));
     }, every);
     app.refreshTimer.unref();
+    const store = storeEngine();
     logger.info(
-      { url, partitions, groupId: settings.aggregator.groupId, dataDir: settings.aggregator.dataDir, standbys: settings.aggregator.standbys },
+      { url, partitions, groupId: settings.aggregator.groupId, dataDir: settings.aggregator.dataDir, standbys: settings.aggregator.standbys, store },
       'aggregator started',
     );
+    if (store.mappedTables)
+      logger.warn(store, 'LevelDB maps its table files: the RSS will count their pages as they are read (ADR 0026: scripts/build-leveldb.sh, LEVELDB_MMAP_LIMIT=0)');
     return app;
   }
 

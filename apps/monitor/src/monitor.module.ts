@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ConfigModule, type Settings } from '@doubletap/config';
+import type { Settings } from '@doubletap/config';
 import { createMetricsRegistry } from '@doubletap/observability';
+import { ConfigModule } from './config.module';
 import { LagMonitorService } from './lag-monitor.service';
 import { MonitorController } from './monitor.controller';
 import { METRICS } from './tokens';

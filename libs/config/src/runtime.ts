@@ -13,15 +13,22 @@ export interface AppRuntime {
   semiSpaceMiB: number;
   /** glibc MALLOC_ARENA_MAX */
   mallocArenas: number;
+  /**
+   * LEVELDB_MMAP_LIMIT: table files LevelDB may map (0 = none: read with pread into its block
+   * cache). Honoured by the LevelDB built from source with patches/classic-level+3.0.0.patch
+   * (scripts/build-leveldb.sh, ADR 0026); the prebuilt binary ignores it and maps up to 1,000.
+   */
+  leveldbMmapLimit?: number;
 }
 
 export const APP_RUNTIME: Readonly<Record<string, AppRuntime>> = {
-  aggregator: { heapMiB: 192, semiSpaceMiB: 16, mallocArenas: 2 },
+  aggregator: { heapMiB: 128, semiSpaceMiB: 8, mallocArenas: 2, leveldbMmapLimit: 0 },
 };
 
 /**
  * The environment to start `app` with: NODE_OPTIONS gains the heap flags (unless the caller's
- * NODE_OPTIONS already sets them: an operator's choice wins) and MALLOC_ARENA_MAX is set (unless set).
+ * NODE_OPTIONS already sets them: an operator's choice wins); MALLOC_ARENA_MAX and LEVELDB_MMAP_LIMIT
+ * are set (unless set).
  */
 export function runtimeEnv(app: string, env: Readonly<Record<string, string | undefined>> = process.env): Record<string, string> {
   const rt = APP_RUNTIME[app];
@@ -34,6 +41,7 @@ export function runtimeEnv(app: string, env: Readonly<Record<string, string | un
   return {
     NODE_OPTIONS: [current, ...flags].filter(Boolean).join(' '),
     MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? String(rt.mallocArenas),
+    ...(rt.leveldbMmapLimit === undefined ? {} : { LEVELDB_MMAP_LIMIT: env.LEVELDB_MMAP_LIMIT ?? String(rt.leveldbMmapLimit) }),
   };
 }
 

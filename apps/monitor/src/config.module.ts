@@ -1,8 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import type { Settings } from './settings';
-
-/** Injection token for the validated {@link Settings}. */
-export const SETTINGS = Symbol('doubletap.settings');
+import { SETTINGS, type Settings } from '@doubletap/config';
 
 /**
  * Provides settings the app already loaded (libs/runtime's runWorker loads them once, from the
