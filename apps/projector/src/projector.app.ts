@@ -62,7 +62,9 @@ export class ProjectorApp {
     // Redis Cluster: a master that came back empty removes the progress, so everything heals (ADR 0025)
     const projection = new LikesProjection(this.redis, settings.redis.keyPrefix, Date.now, () => {
       this.metrics.masterLosses.inc();
-      this.logger.warn('a Redis Cluster master lost its data (marker missing, found by a batch): healing the whole read side');
+      this.logger.warn(
+        'a Redis Cluster master lost its data (marker missing, found by a batch): healing the whole read side',
+      );
     });
     const codec = new EventCodec(settings.registry.url, { events: settings.topics.events, counts: settings.topics.counts });
     const started = () => {
@@ -133,10 +135,15 @@ export class ProjectorApp {
       onMasters: ({ lost, tripped, marked }) => {
         if (tripped) this.metrics.masterLosses.inc();
         if (lost.length > 0)
-          this.logger.warn({ lost, tripped }, 'a Redis Cluster master lost its data (marker missing): healing the whole read side');
-        if (marked.length > 0) this.logger.info({ masters: marked }, 'Redis Cluster masters marked (ADR 0025)');
+          this.logger.warn(
+            { lost, tripped },
+            'a Redis Cluster master lost its data (marker missing): healing the whole read side',
+          );
+        if (marked.length > 0)
+          this.logger.info({ masters: marked }, 'Redis Cluster masters marked (ADR 0025)');
       },
-      onMastersError: (err) => this.logger.debug({ err }, 'Redis Cluster master check failed (retried at the next check)'),
+      onMastersError: (err) =>
+        this.logger.debug({ err }, 'Redis Cluster master check failed (retried at the next check)'),
     });
     this.ops = await startOpsServer({
       host: this.settings.projector.host,

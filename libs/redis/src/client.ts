@@ -168,7 +168,8 @@ export async function execPerMasterGuarded<T>(
       // a pipeline that got MOVED next to successful writes is not retried by ioredis, which then
       // keeps its slot map (and a node it dropped while that master was down) as they were: every
       // later pipeline would go to the same wrong node. Refresh it, so the caller's retry finds it.
-      if (replies.some(([err]) => err && /^(MOVED|ASK|CLUSTERDOWN) /.test(err.message))) client.refreshSlotsCache();
+      if (replies.some(([err]) => err && /^(MOVED|ASK|CLUSTERDOWN) /.test(err.message)))
+        client.refreshSlotsCache();
       indexes.forEach((i, j) => (out[i] = replies[j]));
       if (guard !== '') {
         const [err, exists] = replies[indexes.length];

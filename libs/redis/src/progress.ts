@@ -224,7 +224,12 @@ const CHECKED_STEP = 'dtProgressStepChecked';
 const GUARDED_START_HEAL = 'dtProgressStartHealGuarded';
 type Reply = (string | number | null)[];
 type Commands = Record<
-  typeof CHECK | typeof START_HEAL | typeof STEP | typeof STATUS | typeof CHECKED_STEP | typeof GUARDED_START_HEAL,
+  | typeof CHECK
+  | typeof START_HEAL
+  | typeof STEP
+  | typeof STATUS
+  | typeof CHECKED_STEP
+  | typeof GUARDED_START_HEAL,
   (...args: string[]) => Promise<Reply>
 >;
 
@@ -322,7 +327,9 @@ export async function readSideStatus(client: Redis, prefix: string): Promise<Rea
 }
 
 /** "read side healing: N of P partitions restored", the reason readiness checks and 503s give. */
-export function healingReason(status: Pick<ReadSideStatus, 'restored' | 'partitions' | 'lostMarkers'>): string {
+export function healingReason(
+  status: Pick<ReadSideStatus, 'restored' | 'partitions' | 'lostMarkers'>,
+): string {
   const lost = status.lostMarkers?.length ?? 0;
   if (lost > 0)
     return `read side healing: ${lost === 1 ? 'a Redis Cluster master' : `${lost} Redis Cluster masters`} lost ${lost === 1 ? 'its' : 'their'} data (marker missing); the projector heals it from likes.counts`;
@@ -414,18 +421,41 @@ export class ReadSideProgress {
 
   /** Starts (or resumes) the heal of a partition whose p:<n> is missing; see START_HEAL_LUA. */
   async startHeal(partition: number, low: number, high: number): Promise<HealStart> {
-    const args = [String(partition), String(low), String(high), String(this.partitions), readyChannel(this.prefix)];
+    const args = [
+      String(partition),
+      String(low),
+      String(high),
+      String(this.partitions),
+      readyChannel(this.prefix),
+    ];
     let reply: Reply;
     if (isCluster(this.client)) {
       // every master marked before the heal writes anything (ADR 0025)
-      reply = await this.commands[GUARDED_START_HEAL](progressKey(this.prefix), readySentinelKey(this.prefix), mastersRecordKey(this.prefix), ...args);
+      reply = await this.commands[GUARDED_START_HEAL](
+        progressKey(this.prefix),
+        readySentinelKey(this.prefix),
+        mastersRecordKey(this.prefix),
+        ...args,
+      );
       if (reply[0] === 'unmarked') {
         await markMasters(this.client, this.prefix);
-        reply = await this.commands[GUARDED_START_HEAL](progressKey(this.prefix), readySentinelKey(this.prefix), mastersRecordKey(this.prefix), ...args);
-        if (reply[0] === 'unmarked') throw new Error('the Redis Cluster masters are not marked yet: the heal starts at the next attempt');
+        reply = await this.commands[GUARDED_START_HEAL](
+          progressKey(this.prefix),
+          readySentinelKey(this.prefix),
+          mastersRecordKey(this.prefix),
+          ...args,
+        );
+        if (reply[0] === 'unmarked')
+          throw new Error(
+            'the Redis Cluster masters are not marked yet: the heal starts at the next attempt',
+          );
       }
     } else {
-      reply = await this.commands[START_HEAL](progressKey(this.prefix), readySentinelKey(this.prefix), ...args);
+      reply = await this.commands[START_HEAL](
+        progressKey(this.prefix),
+        readySentinelKey(this.prefix),
+        ...args,
+      );
     }
     const [kind, value] = reply;
     if (kind === 'live') return { kind, next: Number(value) };

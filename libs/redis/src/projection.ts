@@ -2,7 +2,13 @@ import type { ChainableCommander, Cluster } from 'ioredis';
 import { execPerMaster, isCluster, type Redis } from './client';
 import { buildingPointerKey, generationKey, generationPointerKey, likesKeyBase, LUA_GENERATION_KEY } from './generations';
 import { countChannel, readySentinelKey } from './keys';
-import { markerForKey, markersByMaster, mastersRecordKey, parseMarkerRecord, tripMasterLoss } from './masters';
+import {
+  markerForKey,
+  markersByMaster,
+  mastersRecordKey,
+  parseMarkerRecord,
+  tripMasterLoss,
+} from './masters';
 import {
   defineProgressCommands,
   parseProgressOutcome,
@@ -298,7 +304,12 @@ async function applyCountsCluster(
   const byPost = newestPerPartition(changes, target !== '');
   if (byPost.size === 0 && !step) return { changed: [], applied: 0, stale: changes.length };
   const posts = [...byPost.keys()];
-  const pointers = [generationPointerKey(prefix), buildingPointerKey(prefix), readySentinelKey(prefix), mastersRecordKey(prefix)];
+  const pointers = [
+    generationPointerKey(prefix),
+    buildingPointerKey(prefix),
+    readySentinelKey(prefix),
+    mastersRecordKey(prefix),
+  ];
   const changed = new Map<string, ChangedPost>();
   let applied: number | undefined;
   for (let attempt = 1; ; attempt++) {
@@ -317,7 +328,15 @@ async function applyCountsCluster(
         other = generationKey(prefix, Number(used.building), postId);
       }
       const marker = markerForKey(client, byMaster, key);
-      const args = [String(now), countChannel(prefix, postId), postId, ready !== null ? '1' : '0', target, marker, ...triples(byPost.get(postId)!)];
+      const args = [
+        String(now),
+        countChannel(prefix, postId),
+        postId,
+        ready !== null ? '1' : '0',
+        target,
+        marker,
+        ...triples(byPost.get(postId)!),
+      ];
       return { key, other, args };
     });
     const replies = await execPerMaster(
@@ -341,7 +360,8 @@ async function applyCountsCluster(
       // a master lost its data: the read side heals as after a full loss (the progress goes, so the
       // step of the next attempt answers 'moved' and the partition heals); then the batch again
       if (masters !== null && (await tripMasterLoss(client, prefix, masters))) onMasterLost?.();
-      if (attempt >= MAX_GENERATION_RETRIES) throw new Error(`a Redis Cluster master lost its data during ${attempt} attempts of a batch`);
+      if (attempt >= MAX_GENERATION_RETRIES)
+        throw new Error(`a Redis Cluster master lost its data during ${attempt} attempts of a batch`);
       continue;
     }
     applied ??= n; // a retry finds the records applied by the first attempt

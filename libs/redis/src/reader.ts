@@ -136,7 +136,11 @@ export class LikesReader {
    * meanwhile changed the record (a new token), so the read runs again.
    */
   private async readCluster(client: Cluster, postIds: readonly string[]): Promise<(string | null)[]> {
-    const pointers = [generationPointerKey(this.prefix), readySentinelKey(this.prefix), mastersRecordKey(this.prefix)];
+    const pointers = [
+      generationPointerKey(this.prefix),
+      readySentinelKey(this.prefix),
+      mastersRecordKey(this.prefix),
+    ];
     try {
       let before = await client.mget(...pointers);
       for (let attempt = 1; ; attempt++) {
