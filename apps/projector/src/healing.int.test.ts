@@ -1,4 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { loadSettings, type Settings } from '@doubletap/config';
 import { countKey, EventCodec, type CountChanged } from '@doubletap/events';
 import { createIdempotentProducer, createKafka, deleteTopics, ensureTopics, topicOffsets, type Producer } from '@doubletap/kafka';
@@ -7,13 +10,26 @@ import {
   createRedis,
   deleteKeysWithPrefix,
   LikesReader,
+  likesKey,
+  mastersOfClusterSlots,
+  mastersRecordKey,
   progressKey,
   ReadSideHealingError,
+  readSideStatus,
   redisReady,
   ReadUnavailableError,
   type Redis,
 } from '@doubletap/redis';
-import { freePort, stackEnv, totalsOf, uniqueName, waitFor } from '@doubletap/testing';
+import {
+  freePort,
+  REPO_ROOT,
+  redisTargetNames,
+  redisTargets,
+  stackEnv,
+  totalsOf,
+  uniqueName,
+  waitFor,
+} from '@doubletap/testing';
 import { ProjectorApp } from './projector.app';
 
 /**
@@ -29,7 +45,7 @@ const PARTITIONS = 4;
 const SOURCE_PARTITIONS = 12;
 const base = loadSettings(stackEnv());
 const kafka = createKafka({ brokers: base.kafka.brokers, clientId: 'projector-healing-test' });
-const quiet = createLogger('projector-healing-test', 'silent');
+const quiet = createLogger('projector-healing-test', process.env.HEALING_TEST_LOG_LEVEL ?? 'silent');
 
 /**
  * CountChanged streams where each (post, source partition)'s count only grows with its source
@@ -165,7 +181,7 @@ describe('projector: Redis data loss is detected and healed from likes.counts (i
     const posts = Array.from({ length: 60 }, (_, i) => `p${i}`);
     const matches = async (expected: Map<string, number>) =>
       (await reader.getMany(posts)).every((c) => c.count === (expected.get(c.postId) ?? 0));
-    return { topic, prefix, codec, app, reader, posts, matches };
+    return { topic, prefix, codec, app, reader, posts, matches, settings };
   }
 
   it('a loss mid-stream: reads are refused while healing, never partial; the read side heals itself, also with no record after a loss', async () => {
@@ -309,7 +325,186 @@ describe('projector: Redis data loss is detected and healed from likes.counts (i
       await stopRedis(server);
     }
   });
+
+  /**
+   * ADR 0025 on the local Redis Cluster (scripts/stack/redis-cluster.sh, no replicas): a master that
+   * does NOT hold the read side's shared slot is killed -9 and restarted empty (it rejoins with its
+   * slots); the progress survives there, only the master markers tell the loss.
+   */
+  const clusterIt = redisTargetNames().includes('cluster') ? it : it.skip;
+  const clusterUrl = () => redisTargets().find((t) => t.name === 'cluster')!.url;
+
+  async function clusterSetup(name: string) {
+    const cluster = createRedis({ url: clusterUrl(), name: 'healing-test-cluster' }); // fails fast while a master is down
+    cluster.on('error', () => undefined);
+    await redisReady(cluster);
+    const env = await setup(name, clusterUrl(), cluster);
+    const { portOf, ports } = await masterPorts(cluster);
+    const keyslot = async (key: string) => Number(await cluster.cluster('KEYSLOT', key));
+    const metaPort = portOf(await keyslot(progressKey(env.prefix)));
+    const postPort = new Map<string, number>();
+    for (const p of env.posts) postPort.set(p, portOf(await keyslot(likesKey(env.prefix, p))));
+    // the victim: a master without the shared slot, holding the most posts
+    const victim = ports
+      .filter((p) => p !== metaPort)
+      .map((port) => ({ port, posts: env.posts.filter((p) => postPort.get(p) === port) }))
+      .sort((a, b) => b.posts.length - a.posts.length)[0];
+    expect(victim.posts.length).toBeGreaterThan(0);
+    const cleanup = async () => {
+      await waitFor('cluster ok again', async () => (await cluster.ping()) === 'PONG', 30_000);
+      await deleteKeysWithPrefix(cluster, env.prefix);
+      cluster.disconnect();
+    };
+    return { ...env, cluster, victim, metaPort, cleanup };
+  }
+
+  clusterIt(
+    'Redis Cluster: a master WITHOUT the shared slot killed -9 and restarted empty under load: detected, reads refused or right, healed to the truth',
+    async () => {
+      const { topic, prefix, codec, app, reader, posts, matches, cluster, victim, metaPort, cleanup } =
+        await clusterSetup('master');
+      const stream = new Stream(posts, 99);
+      try {
+        await app.start();
+        await produce(producer, codec, topic, stream.next(10));
+        const phase1 = truth(stream.all);
+        await waitFor('phase 1 applied', () => matches(phase1), 60_000);
+        await waitFor(
+          'every master marked',
+          async () => (await cluster.get(mastersRecordKey(prefix))) !== null,
+        );
+        expect(await metric(app, 'doubletap_projector_heals_total')).toBe(PARTITIONS);
+
+        const during = stream.next(5);
+        const after = stream.next(5);
+        const end = truth(stream.all);
+        const reads = hammer(reader, posts, () => ({ low: phase1, high: end }));
+        expect(victim.port).not.toBe(metaPort);
+        await killMaster(victim.port);
+        await produce(producer, codec, topic, during);
+        await restartCluster(); // empty, with its slots; the shared slot's master kept the progress
+        await produce(producer, codec, topic, after);
+        await waitFor(
+          'healed after the empty restart',
+          async () => {
+            const off = (await reader.getMany(posts)).filter((c) => c.count !== (end.get(c.postId) ?? 0));
+            if (off.length > 0)
+              throw new Error(
+                `${off.length} totals differ, e.g. ${off[0].postId}: ${off[0].count}, truth ${end.get(off[0].postId) ?? 0}`,
+              );
+            return true;
+          },
+          90_000,
+        );
+        const seen = await reads.stop();
+        expect(seen.violations).toEqual([]);
+        expect(seen.reads).toBeGreaterThan(0);
+        expect(seen.healing).toBeGreaterThan(0); // refused as healing, not served from what the master had left
+        expect(await metric(app, 'doubletap_projector_master_losses_total')).toBeGreaterThanOrEqual(1);
+        expect(await metric(app, 'doubletap_projector_heals_total')).toBeGreaterThanOrEqual(2 * PARTITIONS);
+        expect(await readSideStatus(cluster, prefix)).toMatchObject({ complete: true });
+      } finally {
+        await app.stop();
+        await cleanup();
+      }
+    },
+  );
+
+  clusterIt(
+    'Redis Cluster: with no projector running, reads refuse at once after a master came back empty (its marker is gone); a projector started later heals',
+    async () => {
+      const { topic, prefix, codec, app, reader, posts, matches, cluster, victim, settings, cleanup } =
+        await clusterSetup('master-idle');
+      const stream = new Stream(posts, 5);
+      let second: ProjectorApp | undefined;
+      try {
+        await app.start();
+        await produce(producer, codec, topic, stream.next(8));
+        const phase1 = truth(stream.all);
+        await waitFor('phase 1 applied', () => matches(phase1), 60_000);
+        await waitFor(
+          'every master marked',
+          async () => (await cluster.get(mastersRecordKey(prefix))) !== null,
+        );
+        await app.stop();
+
+        await killMaster(victim.port);
+        await restartCluster();
+        // what a read without the markers would have served: the victim's posts are gone, the sentinel is not
+        const raw = await Promise.all(victim.posts.map((p) => cluster.hget(likesKey(prefix, p), 'total')));
+        expect(raw.every((t) => t === null)).toBe(true);
+        expect(victim.posts.some((p) => (phase1.get(p) ?? 0) > 0)).toBe(true);
+        const wrong: string[] = [];
+        const refused = await waitFor('reads refused as healing', async () => {
+          const r = await reader.getMany(posts).catch((e: unknown) => e);
+          if (r instanceof ReadSideHealingError) return r;
+          if (r instanceof ReadUnavailableError) return undefined; // the client still reconnecting
+          for (const c of r as { postId: string; count: number }[])
+            if (c.count !== (phase1.get(c.postId) ?? 0))
+              wrong.push(`${c.postId}: served ${c.count}, truth ${phase1.get(c.postId) ?? 0}`);
+          return undefined;
+        });
+        expect(wrong).toEqual([]); // never a wrong total
+        expect(refused.lostMarkers).toHaveLength(1);
+        expect(refused.message).toMatch(/master lost its data/);
+        expect(await readSideStatus(cluster, prefix)).toMatchObject({
+          complete: false,
+          lostMarkers: [expect.any(String)],
+        });
+        // a post on another master alone is still answered (its master did not lose anything)
+        const elsewhere = posts.find((p) => !victim.posts.includes(p))!;
+        expect(await reader.getCount(elsewhere)).toMatchObject({ count: phase1.get(elsewhere) ?? 0 });
+
+        second = new ProjectorApp(settings, {
+          logger: quiet,
+          progressCheckMs: 200,
+          backoffMs: { initial: 50, max: 500 },
+        });
+        await second.start();
+        await waitFor('healed by the new projector', () => matches(phase1), 120_000);
+        expect(await metric(second, 'doubletap_projector_master_losses_total')).toBe(1);
+        expect(await metric(second, 'doubletap_projector_heals_total')).toBe(PARTITIONS);
+        expect(await readSideStatus(cluster, prefix)).toMatchObject({ complete: true });
+      } finally {
+        await app.stop();
+        await second?.stop();
+        await cleanup();
+      }
+    },
+  );
 });
+
+/** The local Redis Cluster (scripts/stack/redis-cluster.sh): its master that holds `slot`, by port. */
+async function masterPorts(redis: Redis): Promise<{ portOf: (slot: number) => number; ports: number[] }> {
+  const masters = mastersOfClusterSlots(await redis.cluster('SLOTS'));
+  const ports = [...masters.keys()].map((id) => Number(id.split(':')[1]));
+  const portOf = (slot: number) => {
+    for (const [id, ranges] of masters)
+      if (ranges.some((r) => slot >= r.start && slot <= r.end)) return Number(id.split(':')[1]);
+    throw new Error(`no master holds slot ${slot}`);
+  };
+  return { portOf, ports };
+}
+
+const CLUSTER_SCRIPT = join(REPO_ROOT, 'scripts/stack/redis-cluster.sh');
+const clusterDir = () => join(process.env.DOUBLETAP_STACK_DIR ?? join(REPO_ROOT, '.stack'), 'redis-cluster');
+
+/** kill -9 of one master of the local cluster, by its pid file (never by name); waits until it is gone. */
+async function killMaster(port: number): Promise<void> {
+  const pidFile = join(clusterDir(), `redis-${port}.pid`);
+  if (!existsSync(pidFile))
+    throw new Error(`no pid file ${pidFile}: is the local cluster running from this stack dir?`);
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'redis-server')
+    throw new Error(`pid ${pid} of ${pidFile} is not a redis-server`);
+  process.kill(pid, 'SIGKILL');
+  await waitFor(`redis-server ${pid} gone`, () => !existsSync(`/proc/${pid}`), 10_000, 50);
+}
+
+/** `redis-cluster.sh up`: restarts the dead master on its nodes.conf, EMPTY, with its slots (async: the apps keep running). */
+async function restartCluster(): Promise<void> {
+  await promisify(execFile)('bash', [CLUSTER_SCRIPT, 'up'], { env: process.env, timeout: 60_000 });
+}
 
 /** A redis-server of this test's own (never the shared one), without any persistence. */
 async function startRedis(port: number): Promise<ChildProcess> {

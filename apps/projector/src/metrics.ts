@@ -40,6 +40,11 @@ export function projectorMetrics(registry: Registry = createMetricsRegistry('pro
     ),
     heals: counter(registry, 'doubletap_projector_heals_total', 'heals started: a partition replayed from the log start into Redis'),
     healedRecords: counter(registry, 'doubletap_projector_healed_records_total', 'records applied by heals'),
+    masterLosses: counter(
+      registry,
+      'doubletap_projector_master_losses_total',
+      'Redis Cluster masters found without their marker (they lost their data, ADR 0025) by a check or a batch of this projector that then removed the progress: every partition heals',
+    ),
     reseeks: counter(
       registry,
       'doubletap_projector_reseeks_total',

@@ -59,7 +59,13 @@ export class ProjectorApp {
       commandTimeoutMs: 5000,
     });
     this.redis.on('error', (err: Error) => this.logger.debug({ err }, 'redis connection error'));
-    const projection = new LikesProjection(this.redis, settings.redis.keyPrefix);
+    // Redis Cluster: a master that came back empty removes the progress, so everything heals (ADR 0025)
+    const projection = new LikesProjection(this.redis, settings.redis.keyPrefix, Date.now, () => {
+      this.metrics.masterLosses.inc();
+      this.logger.warn(
+        'a Redis Cluster master lost its data (marker missing, found by a batch): healing the whole read side',
+      );
+    });
     const codec = new EventCodec(settings.registry.url, { events: settings.topics.events, counts: settings.topics.counts });
     const started = () => {
       if (!this.progress) throw new Error('projector not started');
@@ -125,7 +131,20 @@ export class ProjectorApp {
     this.partitionCount = await partitionCount(this.kafka, topic).catch(() => 0);
     if (this.partitionCount === 0)
       throw new Error(`topic ${topic} does not exist (or Kafka is unreachable): run \`doubletap setup\` first`);
-    this.progress = new ReadSideProgress(this.redis, this.settings.redis.keyPrefix, this.partitionCount);
+    this.progress = new ReadSideProgress(this.redis, this.settings.redis.keyPrefix, this.partitionCount, {
+      onMasters: ({ lost, tripped, marked }) => {
+        if (tripped) this.metrics.masterLosses.inc();
+        if (lost.length > 0)
+          this.logger.warn(
+            { lost, tripped },
+            'a Redis Cluster master lost its data (marker missing): healing the whole read side',
+          );
+        if (marked.length > 0)
+          this.logger.info({ masters: marked }, 'Redis Cluster masters marked (ADR 0025)');
+      },
+      onMastersError: (err) =>
+        this.logger.debug({ err }, 'Redis Cluster master check failed (retried at the next check)'),
+    });
     this.ops = await startOpsServer({
       host: this.settings.projector.host,
       port: this.settings.projector.port,

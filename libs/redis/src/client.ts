@@ -132,6 +132,22 @@ export async function execPerMaster<T>(
   keyOf: (item: T) => string,
   queue: (pipeline: ReturnType<Cluster['pipeline']>, item: T) => void,
 ): Promise<[Error | null, unknown][]> {
+  return (await execPerMasterGuarded(client, items, keyOf, queue)).replies;
+}
+
+/**
+ * execPerMaster, and for each master's pipeline an EXISTS of `guardOf(<a key of that group>)` queued
+ * AFTER its commands (same connection, so Redis runs it after them; '' = none): `missing` lists the
+ * guard keys that did not exist then (ADR 0025: that master lost its data, maybe before the reads).
+ */
+export async function execPerMasterGuarded<T>(
+  client: Cluster,
+  items: readonly T[],
+  keyOf: (item: T) => string,
+  queue: (pipeline: ReturnType<Cluster['pipeline']>, item: T) => void,
+  guardOf?: (key: string) => string,
+): Promise<{ replies: [Error | null, unknown][]; missing: string[] }> {
+  const missing: string[] = [];
   const groups = new Map<string, number[]>();
   items.forEach((item, i) => {
     const key = keyOf(item);
@@ -145,12 +161,24 @@ export async function execPerMaster<T>(
     [...groups.values()].map(async (indexes) => {
       const pipeline = client.pipeline();
       for (const i of indexes) queue(pipeline, items[i]);
+      const guard = guardOf?.(keyOf(items[indexes[0]])) ?? '';
+      if (guard !== '') pipeline.exists(guard);
       const replies = await pipeline.exec();
       if (!replies) throw new Error('redis pipeline was discarded');
+      // a pipeline that got MOVED next to successful writes is not retried by ioredis, which then
+      // keeps its slot map (and a node it dropped while that master was down) as they were: every
+      // later pipeline would go to the same wrong node. Refresh it, so the caller's retry finds it.
+      if (replies.some(([err]) => err && /^(MOVED|ASK|CLUSTERDOWN) /.test(err.message)))
+        client.refreshSlotsCache();
       indexes.forEach((i, j) => (out[i] = replies[j]));
+      if (guard !== '') {
+        const [err, exists] = replies[indexes.length];
+        if (err) throw err;
+        if (Number(exists) === 0) missing.push(guard);
+      }
     }),
   );
-  return out;
+  return { replies: out, missing };
 }
 
 /** Waits until the client is ready (or fails after timeoutMs). */

@@ -32,3 +32,16 @@ export {
   rebuildCheckpointKey,
 } from './generations';
 export type { RebuildCheckpoint } from './generations';
+export {
+  checkMasters,
+  guardMasters,
+  markerIndexFor,
+  markerKey,
+  markMasters,
+  mastersOfClusterSlots,
+  mastersRecordKey,
+  tripMasterLoss,
+  uncoveredMasters,
+} from './masters';
+export type { MasterCheck, MasterGuardResult, MarkerRecord, SlotRange } from './masters';
+export type { ReadSideProgressOptions } from './progress';

@@ -1,7 +1,8 @@
 import type { ChainableCommander } from 'ioredis';
-import type { Redis } from './client';
+import { isCluster, type Redis } from './client';
 import { buildingPointerKey, generationPointerKey } from './generations';
 import { progressKey, readyChannel, readySentinelKey } from './keys';
+import { checkMasters, guardMasters, markMasters, mastersRecordKey, type MasterGuardResult } from './masters';
 
 /**
  * The projector's progress inside Redis (ADR 0008). Hash `<prefix>likes:progress`:
@@ -90,6 +91,16 @@ redis.call('HSET', KEYS[1], hf, fromText)
 if redis.call('DEL', KEYS[2]) == 1 then redis.call('PUBLISH', ARGV[5], 'healing') end
 return {'heal', fromText}
 `;
+
+/**
+ * START_HEAL_LUA on a Redis Cluster (ADR 0025): KEYS[3] = the master marker record. A heal starts
+ * only once every master is marked (the record exists), so a master that loses its data during
+ * the heal is seen too; {'unmarked'} otherwise (the caller marks, then asks again).
+ */
+const GUARDED_START_HEAL_LUA = START_HEAL_LUA.replace(
+  '\nlocal pf, hf',
+  "\nif redis.call('EXISTS', KEYS[3]) == 0 and redis.call('HEXISTS', KEYS[1], 'p:' .. ARGV[1]) == 0 then return {'unmarked'} end\nlocal pf, hf",
+);
 
 /**
  * The progress half of a batch (queued after the batch's applies, same connection, so it runs after
@@ -195,12 +206,14 @@ export type ProgressOutcome =
   | { status: 'moved'; next: number | null; heal: number | null };
 
 export interface ReadSideStatus {
-  /** the sentinel exists: reads are answered */
+  /** the sentinel exists (and, on a Redis Cluster, every master marker): reads are answered */
   complete: boolean;
   /** partitions with p:<n> (when not complete) */
   restored: number;
   /** P as recorded by a projector; null before any projector recorded it (fresh or just lost) */
   partitions: number | null;
+  /** Redis Cluster master markers found missing (ADR 0025): those masters lost their data */
+  lostMarkers?: readonly string[];
 }
 
 const CHECK = 'dtProgressCheck';
@@ -208,9 +221,15 @@ const START_HEAL = 'dtProgressStartHeal';
 const STEP = 'dtProgressStep';
 const STATUS = 'dtReadSideStatus';
 const CHECKED_STEP = 'dtProgressStepChecked';
+const GUARDED_START_HEAL = 'dtProgressStartHealGuarded';
 type Reply = (string | number | null)[];
 type Commands = Record<
-  typeof CHECK | typeof START_HEAL | typeof STEP | typeof STATUS | typeof CHECKED_STEP,
+  | typeof CHECK
+  | typeof START_HEAL
+  | typeof STEP
+  | typeof STATUS
+  | typeof CHECKED_STEP
+  | typeof GUARDED_START_HEAL,
   (...args: string[]) => Promise<Reply>
 >;
 
@@ -222,6 +241,7 @@ function define(client: Redis): void {
   c.defineCommand(STEP, { numberOfKeys: 2, lua: STEP_LUA });
   c.defineCommand(STATUS, { numberOfKeys: 2, lua: STATUS_LUA });
   c.defineCommand(CHECKED_STEP, { numberOfKeys: 4, lua: CHECKED_STEP_LUA });
+  c.defineCommand(GUARDED_START_HEAL, { numberOfKeys: 3, lua: GUARDED_START_HEAL_LUA });
 }
 
 const num = (v: string | number | null | undefined): number | null => (v === null || v === undefined ? null : Number(v));
@@ -284,17 +304,35 @@ export function parseProgressOutcome(reply: Reply): ProgressOutcome {
   throw new Error(`unexpected progress reply ${JSON.stringify(reply)}`);
 }
 
-/** The sentinel and how far a heal got, for readiness checks and tools. */
+/**
+ * The sentinel and how far a heal got, for readiness checks and tools. On a Redis Cluster a
+ * complete read side is also checked for lost masters (ADR 0025): a missing marker makes it
+ * incomplete here at once, before the projector has tripped the heal.
+ */
 export async function readSideStatus(client: Redis, prefix: string): Promise<ReadSideStatus> {
   define(client);
   const reply = await (client as unknown as Commands)[STATUS](progressKey(prefix), readySentinelKey(prefix));
-  if (reply[0] === 'ready') return { complete: true, restored: 0, partitions: null };
+  if (reply[0] === 'ready') {
+    if (isCluster(client)) {
+      const { lost } = await checkMasters(client, prefix);
+      if (lost.length > 0) {
+        const p = Number(await client.get(readySentinelKey(prefix)));
+        return { complete: false, restored: 0, partitions: p > 0 ? p : null, lostMarkers: lost };
+      }
+    }
+    return { complete: true, restored: 0, partitions: null };
+  }
   const p = Number(reply[2]);
   return { complete: false, restored: Number(reply[1]), partitions: p > 0 ? p : null };
 }
 
 /** "read side healing: N of P partitions restored", the reason readiness checks and 503s give. */
-export function healingReason(status: Pick<ReadSideStatus, 'restored' | 'partitions'>): string {
+export function healingReason(
+  status: Pick<ReadSideStatus, 'restored' | 'partitions' | 'lostMarkers'>,
+): string {
+  const lost = status.lostMarkers?.length ?? 0;
+  if (lost > 0)
+    return `read side healing: ${lost === 1 ? 'a Redis Cluster master' : `${lost} Redis Cluster masters`} lost ${lost === 1 ? 'its' : 'their'} data (marker missing); the projector heals it from likes.counts`;
   return status.partitions === null
     ? 'read side healing: no partition restored yet (no projector has recorded its progress)'
     : `read side healing: ${status.restored} of ${status.partitions} partitions restored`;
@@ -307,6 +345,7 @@ export function healingReason(status: Pick<ReadSideStatus, 'restored' | 'partiti
  */
 export async function markReadSideComplete(client: Redis, prefix: string, partitions: number): Promise<void> {
   if (!Number.isSafeInteger(partitions) || partitions < 1) throw new Error(`${partitions} is not a partition count`);
+  if (isCluster(client)) await markMasters(client, prefix); // ADR 0025: reads check these from now on
   const tx = client.multi();
   for (let n = 0; n < partitions; n++) tx.hsetnx(progressKey(prefix), `p:${n}`, '0');
   tx.hset(progressKey(prefix), 'partitions', String(partitions));
@@ -321,11 +360,22 @@ export async function markReadSideComplete(client: Redis, prefix: string, partit
  * The projector's side of the progress: where each owned partition stands, and the start of a heal.
  * `partitions` is P of likes.counts (as the projector sees it in Kafka).
  */
+export interface ReadSideProgressOptions {
+  /**
+   * Redis Cluster (ADR 0025): called when a check found masters whose marker is missing (`tripped`:
+   * this check removed the progress for it, so every partition heals) or marked masters.
+   */
+  onMasters?: (result: MasterGuardResult) => void;
+  /** Redis Cluster: the master check failed (a master down, or the record moved); retried next time */
+  onMastersError?: (err: unknown) => void;
+}
+
 export class ReadSideProgress {
   constructor(
     private readonly client: Redis,
     readonly prefix: string,
     readonly partitions: number,
+    private readonly options: ReadSideProgressOptions = {},
   ) {
     if (!Number.isSafeInteger(partitions) || partitions < 1) throw new Error(`${partitions} is not a partition count`);
     define(client);
@@ -335,8 +385,28 @@ export class ReadSideProgress {
     return this.client as unknown as Commands;
   }
 
-  /** p:<n> and h:<n> of each partition, in one round trip; also keeps the sentinel in line with them. */
+  /**
+   * Redis Cluster (ADR 0025): a master whose marker is missing lost its data; the progress goes
+   * (every partition heals, as after a full loss), and masters without a marker get one. A check
+   * that cannot finish (a master down) changes nothing and is only reported.
+   */
+  private async guardMasters(): Promise<void> {
+    if (!isCluster(this.client)) return;
+    try {
+      const result = await guardMasters(this.client, this.prefix);
+      if (result.lost.length > 0 || result.marked.length > 0) this.options.onMasters?.(result);
+    } catch (err) {
+      this.options.onMastersError?.(err);
+    }
+  }
+
+  /**
+   * p:<n> and h:<n> of each partition, in one round trip; also keeps the sentinel in line with them.
+   * On a Redis Cluster the masters are checked first (a lost master removes the progress: the
+   * partitions then come back without p:<n>, and heal).
+   */
   async positions(partitions: readonly number[]): Promise<Map<number, PartitionProgress>> {
+    await this.guardMasters();
     const reply = await this.commands[CHECK](
       progressKey(this.prefix),
       readySentinelKey(this.prefix),
@@ -351,15 +421,43 @@ export class ReadSideProgress {
 
   /** Starts (or resumes) the heal of a partition whose p:<n> is missing; see START_HEAL_LUA. */
   async startHeal(partition: number, low: number, high: number): Promise<HealStart> {
-    const [kind, value] = await this.commands[START_HEAL](
-      progressKey(this.prefix),
-      readySentinelKey(this.prefix),
+    const args = [
       String(partition),
       String(low),
       String(high),
       String(this.partitions),
       readyChannel(this.prefix),
-    );
+    ];
+    let reply: Reply;
+    if (isCluster(this.client)) {
+      // every master marked before the heal writes anything (ADR 0025)
+      reply = await this.commands[GUARDED_START_HEAL](
+        progressKey(this.prefix),
+        readySentinelKey(this.prefix),
+        mastersRecordKey(this.prefix),
+        ...args,
+      );
+      if (reply[0] === 'unmarked') {
+        await markMasters(this.client, this.prefix);
+        reply = await this.commands[GUARDED_START_HEAL](
+          progressKey(this.prefix),
+          readySentinelKey(this.prefix),
+          mastersRecordKey(this.prefix),
+          ...args,
+        );
+        if (reply[0] === 'unmarked')
+          throw new Error(
+            'the Redis Cluster masters are not marked yet: the heal starts at the next attempt',
+          );
+      }
+    } else {
+      reply = await this.commands[START_HEAL](
+        progressKey(this.prefix),
+        readySentinelKey(this.prefix),
+        ...args,
+      );
+    }
+    const [kind, value] = reply;
     if (kind === 'live') return { kind, next: Number(value) };
     if (kind === 'healed') return { kind, next: Number(value) };
     if (kind === 'heal') return { kind, from: Number(value) };

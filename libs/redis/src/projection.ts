@@ -3,6 +3,13 @@ import { execPerMaster, isCluster, type Redis } from './client';
 import { buildingPointerKey, generationKey, generationPointerKey, likesKeyBase, LUA_GENERATION_KEY } from './generations';
 import { countChannel, readySentinelKey } from './keys';
 import {
+  markerForKey,
+  markersByMaster,
+  mastersRecordKey,
+  parseMarkerRecord,
+  tripMasterLoss,
+} from './masters';
+import {
   defineProgressCommands,
   parseProgressOutcome,
   queueProgressStep,
@@ -65,7 +72,7 @@ const LUA_APPLY_FUNCTIONS = `
 local function apply(key, orEqual)
   local applied = 0
   local total = tonumber(redis.call('HGET', key, 'total') or '0')
-  for i = 6, #ARGV, 3 do
+  for i = FIRST_TRIPLE, #ARGV, 3 do
     local p = ARGV[i]
     local offset = tonumber(ARGV[i + 2])
     local stored = redis.call('HMGET', key, 'o:' .. p, 'c:' .. p)
@@ -142,7 +149,8 @@ return {applied, totalText, atText}
  * log wins: a state rebuild re-publishes a partition's counts at offsets already seen).
  * Returns {applied, total, at} of the generation written (the current one for target '').
  */
-export const APPLY_COUNTS_LUA = `${LUA_GENERATION_KEY}${LUA_APPLY_FUNCTIONS}
+export const APPLY_COUNTS_LUA = `local FIRST_TRIPLE = 6
+${LUA_GENERATION_KEY}${LUA_APPLY_FUNCTIONS}
 local base, postId = ARGV[4], ARGV[3]
 local served = genKey(base, redis.call('GET', KEYS[1]), postId)
 local key, other = served, nil
@@ -160,9 +168,16 @@ ${LUA_APPLY_BODY}`;
  * The same apply on a Redis Cluster (ADR 0017): every key is one post's (one slot, `{<postId>}`),
  * the client resolved the generations. KEYS[1] = the hash written (served generation, or the target),
  * KEYS[2] = `other` above (= KEYS[1] when there is none). ARGV as APPLY_COUNTS_LUA, except ARGV[4] =
- * '1' when the sentinel existed when the client read the pointers (then a change is PUBLISHed).
+ * '1' when the sentinel existed when the client read the pointers (then a change is PUBLISHed), and
+ * ARGV[6] = the marker of the post's master (ADR 0025; '' = none), the triples from ARGV[7]: when
+ * the marker is gone that master lost its data, and nothing is written or announced ({-1}: the
+ * projection trips the heal). The marker is another slot of the same master, hence the flag
+ * (Redis >= 7: `allow-cross-slot-keys` lets a script read a local key of another slot).
  */
-export const APPLY_POST_LUA = `${LUA_APPLY_FUNCTIONS}
+export const APPLY_POST_LUA = `#!lua flags=allow-cross-slot-keys
+local FIRST_TRIPLE = 7
+if ARGV[6] ~= '' and redis.call('EXISTS', ARGV[6]) == 0 then return {-1, '', ''} end
+${LUA_APPLY_FUNCTIONS}
 local key, other = KEYS[1], nil
 if KEYS[2] ~= KEYS[1] then other = KEYS[2] end
 local function mayPublish() return ARGV[4] == '1' end
@@ -218,8 +233,9 @@ async function applyCounts(
   now: number,
   target: string,
   step?: ProgressStep,
+  onMasterLost?: () => void,
 ): Promise<ApplyResult> {
-  if (isCluster(client)) return applyCountsCluster(client, prefix, changes, now, target, step);
+  if (isCluster(client)) return applyCountsCluster(client, prefix, changes, now, target, step, onMasterLost);
   const byPost = newestPerPartition(changes, target !== '');
   if (byPost.size === 0 && !step) return { changed: [], applied: 0, stale: changes.length };
   const pipeline = client.pipeline() as ChainableCommander & WithApply;
@@ -283,15 +299,24 @@ async function applyCountsCluster(
   now: number,
   target: string,
   step?: ProgressStep,
+  onMasterLost?: () => void,
 ): Promise<ApplyResult> {
   const byPost = newestPerPartition(changes, target !== '');
   if (byPost.size === 0 && !step) return { changed: [], applied: 0, stale: changes.length };
   const posts = [...byPost.keys()];
-  const pointers = [generationPointerKey(prefix), buildingPointerKey(prefix), readySentinelKey(prefix)];
+  const pointers = [
+    generationPointerKey(prefix),
+    buildingPointerKey(prefix),
+    readySentinelKey(prefix),
+    mastersRecordKey(prefix),
+  ];
   const changed = new Map<string, ChangedPost>();
   let applied: number | undefined;
   for (let attempt = 1; ; attempt++) {
-    const [current, building, ready] = await client.mget(...pointers);
+    const [current, building, ready, masters] = await client.mget(...pointers);
+    // the live projector writes nothing to a master that lost its data (ADR 0025); a rebuild checks nothing
+    const record = target === '' ? parseMarkerRecord(masters) : undefined;
+    const byMaster = record && markersByMaster(record.markers, client.slots);
     const used: UsedGenerations = { current: current ?? '0', building: building ?? '' };
     const served = Number(used.current);
     const calls = posts.map((postId) => {
@@ -302,7 +327,16 @@ async function applyCountsCluster(
       } else if (used.building !== '') {
         other = generationKey(prefix, Number(used.building), postId);
       }
-      const args = [String(now), countChannel(prefix, postId), postId, ready !== null ? '1' : '0', target, ...triples(byPost.get(postId)!)];
+      const marker = markerForKey(client, byMaster, key);
+      const args = [
+        String(now),
+        countChannel(prefix, postId),
+        postId,
+        ready !== null ? '1' : '0',
+        target,
+        marker,
+        ...triples(byPost.get(postId)!),
+      ];
       return { key, other, args };
     });
     const replies = await execPerMaster(
@@ -312,14 +346,24 @@ async function applyCountsCluster(
       (pipeline, c) => void (pipeline as unknown as WithApply)[POST_COMMAND](c.key, c.other, ...c.args),
     );
     let n = 0;
+    let lost = false;
     replies.forEach(([err, reply], i) => {
       if (err) throw err;
       const [count, total, at] = reply as ApplyReply;
-      if (Number(count) > 0) {
+      if (Number(count) < 0) lost = true;
+      else if (Number(count) > 0) {
         n += Number(count);
         changed.set(posts[i], { postId: posts[i], count: Number(total), asOf: Number(at) });
       }
     });
+    if (lost) {
+      // a master lost its data: the read side heals as after a full loss (the progress goes, so the
+      // step of the next attempt answers 'moved' and the partition heals); then the batch again
+      if (masters !== null && (await tripMasterLoss(client, prefix, masters))) onMasterLost?.();
+      if (attempt >= MAX_GENERATION_RETRIES)
+        throw new Error(`a Redis Cluster master lost its data during ${attempt} attempts of a batch`);
+      continue;
+    }
     applied ??= n; // a retry finds the records applied by the first attempt
     const result = (): ApplyResult => ({ changed: [...changed.values()], applied: applied!, stale: changes.length - applied! });
     if (target !== '') return result(); // a rebuild writes its own generation: the pointers only gave the `at` floor
@@ -347,6 +391,8 @@ export class LikesProjection {
     private readonly client: Redis,
     private readonly prefix: string,
     private readonly now: () => number = Date.now,
+    /** Redis Cluster (ADR 0025): a batch found a master that lost its data and removed the progress for it */
+    private readonly onMasterLost?: () => void,
   ) {
     defineApply(client);
     defineProgressCommands(client);
@@ -357,7 +403,7 @@ export class LikesProjection {
    * compare-and-set, after the data: see `ApplyResult.progress` for what Redis held.
    */
   async applyBatch(changes: readonly CountChange[], step?: ProgressStep): Promise<ApplyResult> {
-    return applyCounts(this.client, this.prefix, changes, this.now(), '', step);
+    return applyCounts(this.client, this.prefix, changes, this.now(), '', step, this.onMasterLost);
   }
 }
 

@@ -1,8 +1,9 @@
 import type { Cluster } from 'ioredis';
 import { isValidId } from '@doubletap/events';
-import { execPerMaster, isCluster, type Redis } from './client';
+import { execPerMasterGuarded, isCluster, type Redis } from './client';
 import { generationKey, generationPointerKey, likesKeyBase, LUA_GENERATION_KEY } from './generations';
 import { progressKey, readySentinelKey } from './keys';
+import { markerForKey, markersByMaster, mastersRecordKey, parseMarkerRecord } from './masters';
 import { healingReason, LUA_HEALING_STATUS, readSideStatus } from './progress';
 
 /** The count of one post as the read side knows it. */
@@ -36,8 +37,10 @@ export class ReadSideHealingError extends ReadUnavailableError {
     readonly restored: number,
     /** P as recorded by the projector; null when no projector recorded it yet */
     readonly partitions: number | null,
+    /** Redis Cluster master markers found missing (ADR 0025): those masters lost their data */
+    readonly lostMarkers: readonly string[] = [],
   ) {
-    super(undefined, healingReason({ restored, partitions }));
+    super(undefined, healingReason({ restored, partitions, lostMarkers }));
     this.name = 'ReadSideHealingError';
   }
 }
@@ -123,13 +126,21 @@ export class LikesReader {
 
   /**
    * The same read on a Redis Cluster (ADR 0017), where the pointer and the sentinel (one slot) and
-   * the post hashes (their own slots) cannot be in one script: read the pointer and the sentinel,
-   * HMGET every post in one pipeline per master, then read both again. Equal and present both
-   * times: the served generation did not change meanwhile (and a switch only deletes the old
-   * generation after it happened), so the answer is that generation's, complete. Else again.
+   * the post hashes (their own slots) cannot be in one script: read the pointer, the sentinel and
+   * the master marker record, HMGET every post in one pipeline per master, then read the three
+   * again. Equal and present both times: the served generation did not change meanwhile (and a
+   * switch only deletes the old generation after it happened), so the answer is that generation's,
+   * complete. Else again. Each master's pipeline ends with an EXISTS of that master's marker
+   * (ADR 0025): a master that lost its data since it was marked fails the read with
+   * ReadSideHealingError instead of answering from what it has left; a loss that was healed
+   * meanwhile changed the record (a new token), so the read runs again.
    */
   private async readCluster(client: Cluster, postIds: readonly string[]): Promise<(string | null)[]> {
-    const pointers = [generationPointerKey(this.prefix), readySentinelKey(this.prefix)];
+    const pointers = [
+      generationPointerKey(this.prefix),
+      readySentinelKey(this.prefix),
+      mastersRecordKey(this.prefix),
+    ];
     try {
       let before = await client.mget(...pointers);
       for (let attempt = 1; ; attempt++) {
@@ -141,14 +152,21 @@ export class LikesReader {
           continue;
         }
         const generation = Number(before[0] ?? '0');
-        const replies = await execPerMaster(
+        const record = parseMarkerRecord(before[2]);
+        const byMaster = record && markersByMaster(record.markers, client.slots);
+        const { replies, missing } = await execPerMasterGuarded(
           client,
           postIds,
           (postId) => generationKey(this.prefix, generation, postId),
           (pipeline, postId) => void pipeline.hmget(generationKey(this.prefix, generation, postId), 'total', 'at'),
+          (key) => markerForKey(client, byMaster, key),
         );
         const after = await client.mget(...pointers);
-        if (after[0] === before[0] && after[1] !== null) {
+        if (missing.length > 0 && after[2] === before[2]) {
+          const p = Number(after[1] ?? 0); // the sentinel holds P
+          throw new ReadSideHealingError(0, p > 0 ? p : null, missing);
+        }
+        if (after[0] === before[0] && after[1] !== null && after[2] === before[2] && missing.length === 0) {
           return replies.flatMap(([err, reply]) => {
             if (err) throw err;
             return reply as (string | null)[];
