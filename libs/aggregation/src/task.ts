@@ -142,9 +142,14 @@ export class PartitionTask {
       try {
         return await this.apply(records, ctx);
       } catch (e) {
-        // the partition was lost or given up meanwhile: nothing of the batch was applied
+        // the partition was lost or given up meanwhile: nothing of the batch was applied. The
+        // consumer is sent back to the batch's start: if the partition is still ours (the
+        // coordinator merely could not be asked) the batch comes again, and no later batch need
+        // arrive for the gap to be noticed (a client that moves on past a held batch left it
+        // unapplied until the next record of the partition came, or for good on a quiet post)
         if (e instanceof PartitionLostError) {
           this.deps.logger.warn({ partition: this.partition, err: e }, 'batch not applied: the partition is no longer ours');
+          if (!this.closing && records.length > 0) this.deps.control()?.seek(this.partition, records[0].offset);
           return 'held';
         }
         throw e;

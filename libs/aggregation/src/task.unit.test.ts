@@ -297,4 +297,22 @@ describe('PartitionTask', () => {
     expect(output.committed).toEqual([]);
     await t.release();
   });
+
+  it('a batch not applied because ownership could not be confirmed sends the consumer back to its first offset', async () => {
+    const t = task();
+    await take(t);
+    const events = history(10, 13);
+    expect(await t.handle(records(P, 0, events.slice(0, 5)), batchContext())).toBe('applied');
+    output.fenced = true;
+    control.ownership = () => new Error('listCommits failed 6 times.');
+    expect(await t.handle(records(P, 5, events.slice(5, 9)), batchContext())).toBe('held');
+    expect(t.storedOffset()).toBe(4);
+    // the held batch is fetched again from offset 5 (not from after it), then applies once
+    expect(control.seeks.at(-1)).toEqual([P, 5]);
+    output.fenced = false;
+    control.ownership = () => true;
+    expect(await t.handle(records(P, 5, events.slice(5)), batchContext())).toBe('applied');
+    expect(served()).toEqual(expectedCounts(events));
+    await t.release();
+  });
 });
