@@ -1,3 +1,4 @@
+import { problemType, type ProblemSlug } from '@doubletap/problems';
 /** One backend server of the load balancer: an api replica. */
 export interface BalancerServer {
   /** HAProxy's name for it, shown in the stats (`api-1`) */
@@ -104,16 +105,13 @@ function nonNegative(what: string, value: number): number {
   return value;
 }
 
-/** The problem types of the api (apps/api/src/http/problem-types.ts), which the balancer's refusals reuse. */
-const PROBLEM_BASE = 'https://doubletap.dev/problems/';
-
 /**
  * An RFC 9457 problem as an HAProxy log-format string (for `lf-string`): the api's fields, `instance`
  * being the request's path (JSON-escaped by HAProxy). Single-quoted in the config, so it must hold no
  * single quote; `%` is doubled (log-format).
  */
 function problemFormat(
-  slug: 'overloaded' | 'unavailable',
+  slug: Extract<ProblemSlug, 'overloaded' | 'unavailable'>,
   detail: string,
   extensions: Record<string, string | number>,
 ): string {
@@ -122,7 +120,7 @@ function problemFormat(
     return json.replaceAll('%', '%%');
   };
   const head = literal(
-    JSON.stringify({ type: `${PROBLEM_BASE}${slug}`, title: 'Service Unavailable', status: 503, detail }),
+    JSON.stringify({ type: problemType(slug), title: 'Service Unavailable', status: 503, detail }),
   );
   const tail = literal(JSON.stringify(extensions));
   return `'${head.slice(0, -1)},"instance":"%[path,json(utf8s)]",${tail.slice(1)}'`;

@@ -19,6 +19,8 @@ export interface ChaosOptions {
   log?: (line: string) => void;
   /** called as each scenario ends */
   onScenario?: (r: ScenarioResult) => void;
+  /** save the apps' logs of every scenario, not only of those that failed */
+  keepLogs?: boolean;
 }
 
 /**
@@ -44,7 +46,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const names = SCENARIOS.filter((n) => !o.only || o.only.includes(n));
   const scenarios: ScenarioResult[] = [];
   for (const name of names) {
-    const result = await runScenario(ctx, name);
+    const result = await runScenario(ctx, name, Boolean(o.keepLogs));
     scenarios.push(result);
     log(`${name}: ${result.ok ? 'ok' : `FAILED (${result.failures.join('; ')})`} in ${result.seconds} s`);
     o.onScenario?.(result);
@@ -60,7 +62,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   };
 }
 
-async function runScenario(ctx: ChaosContext, name: ScenarioName): Promise<ScenarioResult> {
+async function runScenario(ctx: ChaosContext, name: ScenarioName, keepLogs: boolean): Promise<ScenarioResult> {
   const started = Date.now();
   const spec = SCENARIO_SPECS[name];
   ctx.log(`${name}: starting a pipeline (${spec.aggregators} aggregator${spec.aggregators > 1 ? 's' : ''}, ${ctx.partitions} partitions, RF 3)`);
@@ -102,7 +104,7 @@ async function runScenario(ctx: ChaosContext, name: ScenarioName): Promise<Scena
     return { ...base, ok: false, failures, seconds: Math.round((Date.now() - started) / 100) / 10 };
   } finally {
     await harness?.close();
-    if (pipeline && (!harness || harness.failures.length > 0)) {
+    if (pipeline && (keepLogs || !harness || harness.failures.length > 0)) {
       const dir = join(tmpdir(), 'doubletap-chaos', `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
       await pipeline.saveLogs(dir).then(() => ctx.log(`[${name}] the apps' logs are in ${dir}`), () => undefined);
     }

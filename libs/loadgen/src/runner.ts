@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
 import { mintToken } from '@doubletap/auth';
+import { problemType } from '@doubletap/problems';
 import { checkCounts, type CheckResult } from './check';
 import { cpuUse, ownCpu, processCpu, type CpuSample, type CpuUse } from './cpu';
 import { GroundTruth, type Outcome, type Settle } from './ground-truth';
@@ -194,7 +195,7 @@ export async function mintUserTokens(auth: LoadOptions['auth'], users: number): 
 export const userId = (i: number): string => `lt_u${i}`;
 
 /** The problem type of a refusal that wrote nothing (the api's admission control, a full produce queue). */
-export const OVERLOADED_TYPE = 'https://doubletap.dev/problems/overloaded';
+export const OVERLOADED_TYPE = problemType('overloaded');
 /** A refusal answered within this long from its scheduled time counts as fast. */
 export const FAST_REFUSAL_MS = 100;
 

@@ -1,6 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import type { ProblemSlug } from './problem-types';
+import { problemType, type ProblemSlug } from '@doubletap/problems';
 
 /** RFC 9457 problem details; `type` names the kind of problem, `detail` says what exactly was wrong. */
 export interface Problem {
@@ -13,7 +13,6 @@ export interface Problem {
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-const TYPE_BASE = 'https://doubletap.dev/problems/';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -34,7 +33,7 @@ const TITLES: Record<number, string> = {
 
 export const titleFor = (status: number): string =>
   TITLES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error');
-export const problemType = (slug: ProblemSlug): string => `${TYPE_BASE}${slug}`;
+export { problemType };
 
 /** Thrown anywhere in the api; the ProblemFilter renders it as application/problem+json. */
 export class ProblemException extends HttpException {

@@ -12,6 +12,7 @@ interface ChaosFlags {
   rate: string;
   json?: boolean;
   write: boolean;
+  keepLogs?: boolean;
 }
 
 /** `doubletap chaos`: the fault scenarios on the 3-broker cluster, a table, RELIABILITY.md, --json. */
@@ -25,6 +26,7 @@ export function registerChaos(program: Command): void {
     .option('--rate <perSecond>', 'open-loop requests/s during each scenario', '150')
     .option('--json', 'print one JSON document {scenarios: [{name, cycles, accepted, missing, duplicated, mismatches, healSeconds}]} (progress on stderr)')
     .option('--no-write', 'do not rewrite RELIABILITY.md')
+    .option('--keep-logs', "save every scenario's app logs under the temp dir (by default only a failed scenario's)")
     .addHelpText(
       'after',
       `
@@ -52,6 +54,7 @@ Exit codes: 0 every scenario passed, 1 one failed or an error.`,
           quick: Boolean(opts.quick),
           only,
           rate,
+          keepLogs: Boolean(opts.keepLogs),
           command: command.replace('npm run chaos -- --seed 1', 'npm run chaos'),
           log: (line) => out.info(`${new Date().toISOString().slice(11, 19)} ${line}`),
         });
