@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { loadSettings } from '@doubletap/config';
 import {
   createIdempotentProducer,
@@ -10,6 +12,7 @@ import {
   longestGap,
   MemberProcess,
   offsetsSeen,
+  REPO_ROOT,
   stackEnv,
   steadyProducer,
   uniqueName,
@@ -183,4 +186,53 @@ describe.each(KAFKA_CONSUMER_CLIENTS)('consumer contract (%s)', (client) => {
       await load.stop();
     }
   });
+
+  it('`doubletap lag --watch` sees the live members in every sample (one reader, asked again and again)', async () => {
+    const t = await topic();
+    const group = uniqueName('g-contract');
+    const load = steadyProducer(kafka, t, PARTITIONS);
+    const a = member(group, t);
+    const b = member(group, t);
+    try {
+      await a.until('both own partitions', () => a.owned.length > 0 && b.owned.length > 0 && a.owned.length + b.owned.length === PARTITIONS);
+      // a KIP-848 group is "Dead" with no members to DescribeGroups: the reader must ask its
+      // coordinator (ConsumerGroupDescribe), on the same connection sample after sample
+      const samples = await lagSamples(group, t, 3);
+      for (const s of samples) expect(s).toMatchObject({ group, topic: t, members: 2 });
+      if (incremental) expect(samples.map((s) => s.state)).not.toContain('Dead');
+    } finally {
+      await load.stop();
+    }
+  });
 });
+
+/** The first `count` samples of `doubletap lag --watch --json` for one group (a child process: the CLI as users run it). */
+async function lagSamples(group: string, topic: string, count: number): Promise<Array<{ group: string; topic: string; state: string; members: number }>> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'doubletap.js'), 'lag', '-g', group, '-t', topic, '--watch', '-i', '1', '--json'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...stackEnv() },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const lines: string[] = [];
+    let buffered = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`doubletap lag: ${lines.length} of ${count} samples in 60 s`)), 60_000);
+      child.once('exit', (code) => reject(new Error(`doubletap lag exited (code ${code}) after ${lines.length} samples`)));
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        const parts = buffered.split('\n');
+        buffered = parts.pop()!;
+        lines.push(...parts.filter((l) => l.trim() !== ''));
+        if (lines.length >= count) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    return lines.slice(0, count).map((l) => (JSON.parse(l) as { groups: Array<{ group: string; topic: string; state: string; members: number }> }).groups[0]);
+  } finally {
+    child.kill('SIGINT');
+    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+  }
+}

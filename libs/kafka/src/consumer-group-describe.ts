@@ -9,53 +9,83 @@ export interface ConsumerGroupView {
   members: number;
 }
 
+type Lib = ReturnType<typeof platformatic>;
+type Connection = InstanceType<Lib['Connection']>;
+type PlatformaticAdmin = InstanceType<Lib['Admin']>;
+
 /**
- * Describes a KIP-848 group with ConsumerGroupDescribe (GROUP_ID_NOT_FOUND for no such group, and for a
- * classic group, which DescribeGroups knows). kafkajs only speaks DescribeGroups, which
- * knows classic groups: for a consumer-protocol group (KAFKA_CONSUMER_CLIENT=platformatic, ADR 0019)
- * Kafka answers "Dead" with no members, and a tool that trusted that would think a running group was
- * stopped. Undefined when there is no such consumer-protocol group, or when @platformatic/kafka cannot
- * be loaded here (jest on Node 20: only kafkajs groups run there). Throws when the coordinator cannot
- * be asked: callers must not read "no members" into an error.
+ * Describes KIP-848 groups with ConsumerGroupDescribe (GROUP_ID_NOT_FOUND for no such group, and for
+ * a classic group, which DescribeGroups knows). kafkajs only speaks DescribeGroups, which knows
+ * classic groups: for a consumer-protocol group (KAFKA_CONSUMER_CLIENT=platformatic, ADR 0019) Kafka
+ * answers "Dead" with no members, and a tool that trusted that would think a running group was
+ * stopped. One admin and one connection per coordinator, kept open between calls (the lag monitor
+ * asks every few seconds); a failed call drops the connection it used, so the next one finds the
+ * coordinator again (it may have moved).
  */
-export async function describeConsumerGroup(
-  brokers: string[],
-  groupId: string,
-  clientId = 'doubletap-describe',
-): Promise<ConsumerGroupView | undefined> {
-  let lib: ReturnType<typeof platformatic>;
-  try {
-    lib = platformatic();
-  } catch {
-    return undefined;
-  }
-  const admin = new lib.Admin({ clientId, bootstrapBrokers: brokers, timeout: 10000, retries: 2 });
-  try {
-    const [coordinator] = await admin.findCoordinator({
-      keyType: lib.FindCoordinatorKeyTypes.GROUP,
-      keys: [groupId],
-    });
-    const connection = new lib.Connection(clientId);
+export class ConsumerGroupDescriber {
+  private admin?: PlatformaticAdmin;
+  private readonly connections = new Map<string, Promise<Connection>>();
+
+  constructor(
+    private readonly brokers: () => Promise<string[]>,
+    private readonly clientId = 'doubletap-describe',
+  ) {}
+
+  /**
+   * Undefined when there is no such consumer-protocol group, or when @platformatic/kafka cannot be
+   * loaded here (jest on Node 20: only kafkajs groups run there). Throws when the coordinator cannot
+   * be asked: callers must not read "no members" into an error.
+   */
+  async describe(groupId: string): Promise<ConsumerGroupView | undefined> {
+    let lib: Lib;
     try {
-      await connection.connect(coordinator.host, coordinator.port);
+      lib = platformatic();
+    } catch {
+      return undefined;
+    }
+    this.admin ??= new lib.Admin({ clientId: this.clientId, bootstrapBrokers: await this.brokers(), timeout: 10000, retries: 2 });
+    const [coordinator] = await this.admin.findCoordinator({ keyType: lib.FindCoordinatorKeyTypes.GROUP, keys: [groupId] });
+    const address = `${coordinator.host}:${coordinator.port}`;
+    const connecting = this.connections.get(address) ?? this.connect(lib, coordinator.host, coordinator.port);
+    this.connections.set(address, connecting);
+    try {
       const api = lib.createAPI<[string[], boolean], DescribedGroup>(
         lib.consumerGroupDescribeV0.api.key,
         0,
         lib.consumerGroupDescribeV0.createRequest,
         parseFirstGroup,
       );
-      const group = await api.async(connection, [groupId], false);
+      const group = await api.async(await connecting, [groupId], false);
       if (group.errorCode === GROUP_ID_NOT_FOUND) return undefined;
       if (group.errorCode !== 0 || group.groupId !== groupId)
-        throw new Error(
-          `ConsumerGroupDescribe ${groupId}: error ${group.errorCode} ${group.errorMessage ?? ''}`.trim(),
-        );
+        throw new Error(`ConsumerGroupDescribe ${groupId}: error ${group.errorCode} ${group.errorMessage ?? ''}`.trim());
       return { state: group.state, members: group.members };
-    } finally {
-      await connection.close().catch(() => undefined);
+    } catch (e) {
+      // NOT_COORDINATOR, a broken socket, a broker gone: ask afresh next time
+      this.connections.delete(address);
+      await connecting.then((c) => c.close()).catch(() => undefined);
+      await this.resetAdmin();
+      throw e;
     }
-  } finally {
-    await admin.close().catch(() => undefined);
+  }
+
+  private async connect(lib: Lib, host: string, port: number): Promise<Connection> {
+    const connection = new lib.Connection(this.clientId);
+    await connection.connect(host, port);
+    return connection;
+  }
+
+  async close(): Promise<void> {
+    const open = [...this.connections.values()];
+    this.connections.clear();
+    await Promise.all(open.map((c) => c.then((x) => x.close()).catch(() => undefined)));
+    await this.resetAdmin();
+  }
+
+  private async resetAdmin(): Promise<void> {
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.close().catch(() => undefined);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Admin, Kafka } from 'kafkajs';
-import { describeConsumerGroup } from './consumer-group-describe';
+import { ConsumerGroupDescriber } from './consumer-group-describe';
 
 export interface PartitionOffsets {
   partition: number;
@@ -32,6 +32,8 @@ export class OffsetsReader {
   private readonly admin: Admin;
   private connected = false;
   private readonly timestampCache = new Map<string, number>();
+  /** KIP-848 groups: their coordinator's ConsumerGroupDescribe, on connections kept between samples */
+  private readonly groups = new ConsumerGroupDescriber(() => this.brokers());
 
   constructor(kafka: Kafka) {
     this.admin = kafka.admin();
@@ -45,6 +47,7 @@ export class OffsetsReader {
   }
 
   async close(): Promise<void> {
+    await this.groups.close();
     if (this.connected) await this.admin.disconnect();
     this.connected = false;
   }
@@ -90,7 +93,7 @@ export class OffsetsReader {
       ? { state: described.groups[0].state, members: described.groups[0].members.length }
       : undefined;
     if (!group || (group.state === 'Dead' && group.members === 0))
-      group = (await describeConsumerGroup(await this.brokers(), groupId)) ?? group;
+      group = (await this.groups.describe(groupId)) ?? group;
     return {
       groupId,
       topic,
