@@ -56,6 +56,7 @@ describe('a partition that moves restores from the changelog, exactly', () => {
     const dir = await mkdtemp(join(tmpdir(), 'dt-cl-'));
     dirs.push(dir);
     const control = new FakeControl();
+    const metrics = freshMetrics();
     const task = new PartitionTask({
       partition: P,
       pinned: PARTITIONS,
@@ -70,12 +71,12 @@ describe('a partition that moves restores from the changelog, exactly', () => {
       changelogTopic: CHANGELOG,
       control: () => control,
       logger: quietLogger,
-      metrics: freshMetrics(),
+      metrics,
       flushChunk: 7,
     });
     await task.fence();
     await task.take({ identity, offsets: (await input.offsets())[P], changelog: (await changelog.inspect([P])).get(P) });
-    return { task, dir, control };
+    return { task, dir, control, metrics };
   }
 
   it('A replays the history (many updates per pair) and writes the changelog; B restores it and equals a full replay', async () => {
@@ -101,6 +102,13 @@ describe('a partition that moves restores from the changelog, exactly', () => {
     const b = await owner(output, input, changelog);
     expect(b.control.seeks).toEqual([[P, 600]]);
     expect(b.task.phase.kind).toBe('live');
+    // the restore shows in its metrics: one restore, the changelog records it read
+    expect((await b.metrics.restoreSeconds.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(1);
+    const restoredRecords = (await b.metrics.lastRestoreRecords.get()).values.find((v) => v.labels.partition === String(P))?.value;
+    const range = (await changelog.inspect([P])).get(P)!;
+    expect(restoredRecords).toBe(range.high - range.low);
+    expect(restoredRecords).toBeGreaterThan(0);
+    expect((await a.metrics.restoreSeconds.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(0);
 
     // C: a full replay of the input with no changelog, the reference
     const c = await (async () => {

@@ -27,6 +27,11 @@ export interface AggregatorMetrics {
   promotions: Counter;
   promotionSeconds: Histogram;
   promotionRecords: Gauge;
+  /** full restores of a store from the changelog (a partition taken without a usable local store) */
+  restoreSeconds: Histogram;
+  /** the last restore of a partition: its duration and the changelog records it read */
+  lastRestoreSeconds: Gauge;
+  lastRestoreRecords: Gauge;
 }
 
 export function createAggregatorMetrics(registry: Registry): AggregatorMetrics {
@@ -128,6 +133,25 @@ export function createAggregatorMetrics(registry: Registry): AggregatorMetrics {
       registry,
       'doubletap_aggregator_standby_promotion_records',
       'changelog records read by the last promotion of a partition (the tail after the standby position)',
+      ['partition'],
+    ),
+    restoreSeconds: histogram(
+      registry,
+      'doubletap_aggregator_changelog_restore_seconds',
+      'time to restore a store from its changelog partition (read it whole, write it to an empty store)',
+      [],
+      [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    ),
+    lastRestoreSeconds: gauge(
+      registry,
+      'doubletap_aggregator_changelog_restore_last_seconds',
+      'duration of the last changelog restore of a partition',
+      ['partition'],
+    ),
+    lastRestoreRecords: gauge(
+      registry,
+      'doubletap_aggregator_changelog_restore_last_records',
+      'changelog records read by the last changelog restore of a partition',
       ['partition'],
     ),
   };

@@ -197,6 +197,10 @@ export class StateManager {
     });
     await this.store.restoreEntries([], offset, source);
     const seconds = (Date.now() - started) / 1000;
+    const { metrics } = this.deps;
+    metrics.restoreSeconds.observe(seconds);
+    metrics.lastRestoreSeconds.set({ partition: String(p) }, seconds);
+    metrics.lastRestoreRecords.set({ partition: String(p) }, records);
     logger.info(
       { partition: p, records, seconds: Number(seconds.toFixed(2)), recordsPerSec: Math.round(records / Math.max(seconds, 0.001)), offset },
       'store restored from the changelog',
