@@ -190,11 +190,23 @@ export class StateManager {
     const started = Date.now();
     let records = 0;
     logger.info({ partition: p, from: cl.low, to: cl.high - 1, offset }, 'restoring the store from the changelog');
-    await this.deps.changelog!.read(p, cl.low, cl.high, async (entries) => {
-      records += entries.length;
-      // meta records describe the changelog, not the state: applied once, at the end
-      await this.store.restoreEntries(entries.filter((e) => !e.key.startsWith('meta/')));
-    });
+    // one store write in flight while the next changelog batch is fetched and decoded (the writes
+    // stay in order: each waits for the one before it)
+    let writing: Promise<void> | undefined;
+    try {
+      await this.deps.changelog!.read(p, cl.low, cl.high, async (entries) => {
+        records += entries.length;
+        // meta records describe the changelog, not the state: applied once, at the end
+        const state = entries.filter((e) => !e.key.startsWith('meta/'));
+        if (writing) await writing;
+        writing = this.store.restoreEntries(state);
+        writing.catch(() => undefined); // awaited by the next batch or below, never left unhandled
+      });
+    } catch (e) {
+      await writing?.catch(() => undefined);
+      throw e;
+    }
+    await writing;
     await this.store.restoreEntries([], offset, source);
     const seconds = (Date.now() - started) / 1000;
     const { metrics } = this.deps;
