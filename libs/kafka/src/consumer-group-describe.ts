@@ -43,12 +43,13 @@ export class ConsumerGroupDescriber {
     } catch {
       return undefined;
     }
-    this.admin ??= new lib.Admin({ clientId: this.clientId, bootstrapBrokers: await this.brokers(), timeout: 10000, retries: 2 });
-    const [coordinator] = await this.admin.findCoordinator({ keyType: lib.FindCoordinatorKeyTypes.GROUP, keys: [groupId] });
-    const address = `${coordinator.host}:${coordinator.port}`;
-    const connecting = this.connections.get(address) ?? this.connect(lib, coordinator.host, coordinator.port);
-    this.connections.set(address, connecting);
+    let address: string | undefined;
     try {
+      this.admin ??= new lib.Admin({ clientId: this.clientId, bootstrapBrokers: await this.brokers(), timeout: 10000, retries: 2 });
+      const [coordinator] = await this.admin.findCoordinator({ keyType: lib.FindCoordinatorKeyTypes.GROUP, keys: [groupId] });
+      address = `${coordinator.host}:${coordinator.port}`;
+      const connecting = this.connections.get(address) ?? this.connect(lib, coordinator.host, coordinator.port);
+      this.connections.set(address, connecting);
       const api = lib.createAPI<[string[], boolean], DescribedGroup>(
         lib.consumerGroupDescribeV0.api.key,
         0,
@@ -61,9 +62,10 @@ export class ConsumerGroupDescriber {
         throw new Error(`ConsumerGroupDescribe ${groupId}: error ${group.errorCode} ${group.errorMessage ?? ''}`.trim());
       return { state: group.state, members: group.members };
     } catch (e) {
-      // NOT_COORDINATOR, a broken socket, a broker gone: ask afresh next time
-      this.connections.delete(address);
-      await connecting.then((c) => c.close()).catch(() => undefined);
+      // NOT_COORDINATOR, a broken socket, a broker gone: find the coordinator afresh next time
+      const connecting = address === undefined ? undefined : this.connections.get(address);
+      if (address !== undefined) this.connections.delete(address);
+      await connecting?.then((c) => c.close()).catch(() => undefined);
       await this.resetAdmin();
       throw e;
     }
