@@ -93,6 +93,8 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
   private lastBeat = 0;
   /** the heartbeat interval the coordinator asks for */
   private beatEveryMs = 1000;
+  /** heartbeats that failed in a row (logged: the first, then every tenth) */
+  private beatFailures = 0;
   private memberId = '';
   private assignmentTask: Promise<void> = Promise.resolve();
   private wanted = false;
@@ -291,6 +293,9 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
               this.heartbeatFailed(e);
               return done(e, response);
             }
+            if (this.beatFailures > 0)
+              this.logger?.info({ group: this.options.groupId, failed: this.beatFailures }, 'heartbeats answered again');
+            this.beatFailures = 0;
             this.lastBeat = Date.now();
             if (response && response.heartbeatIntervalMs > 0) this.beatEveryMs = response.heartbeatIntervalMs;
             if (!response) return done(null, response);
@@ -316,6 +321,12 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
   private heartbeatFailed(error: Error): void {
     const response = (error as { response?: { errorCode?: number } }).response;
     const code = response?.errorCode;
+    this.beatFailures += 1;
+    if (this.beatFailures === 1 || this.beatFailures % 10 === 0)
+      this.logger?.warn(
+        { err: error, group: this.options.groupId, inARow: this.beatFailures, sinceLastAnswerMs: this.lastBeat ? Date.now() - this.lastBeat : null },
+        'group heartbeat failed; the library retries',
+      );
     if (code !== FENCED_MEMBER_EPOCH && code !== UNKNOWN_MEMBER_ID) return;
     // the library rejoins (epoch 0) only after FENCED_MEMBER_EPOCH; after UNKNOWN_MEMBER_ID (the
     // session expired, e.g. a pause longer than it) it would repeat the same heartbeat for ever
