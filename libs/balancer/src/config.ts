@@ -1,4 +1,5 @@
 import { problemType, type ProblemSlug } from '@doubletap/problems';
+
 /** One backend server of the load balancer: an api replica. */
 export interface BalancerServer {
   /** HAProxy's name for it, shown in the stats (`api-1`) */
