@@ -1,4 +1,4 @@
-import { addPartitions, deleteRecordsBefore, deleteTopics, ensureTopics, partitionCount, topicOffsets, topicSpecs } from '@doubletap/kafka';
+import { addPartitions, deleteRecordsBefore, deleteTopics, ensureTopics, partitionCount, partitionLeaders, topicOffsets, topicSpecs } from '@doubletap/kafka';
 import { createRedis } from '@doubletap/redis';
 import { type StackPart, waitFor } from '@doubletap/testing';
 import { countRecords } from './checks';
@@ -90,6 +90,24 @@ async function leader(h: Harness): Promise<StackPart> {
   return part;
 }
 
+/** The broker coordinating the aggregators' group now: the leader of the group's __consumer_offsets partition. */
+async function groupCoordinator(h: Harness): Promise<StackPart> {
+  const group = h.pipeline.settings.aggregator.groupId;
+  const offsets = await partitionLeaders(h.pipeline.kafka, '__consumer_offsets');
+  if (offsets.length === 0) throw new Error('__consumer_offsets has no partitions yet');
+  const { part, nodeId } = await h.ctx.stack.leaderOf(h.pipeline.kafka, '__consumer_offsets', coordinatorPartition(group, offsets.length));
+  h.log(`${part} (node ${nodeId}) coordinates ${group}`);
+  return part;
+}
+
+/** Kafka's GroupCoordinator.partitionFor: Utils.abs(groupId.hashCode()) % partitions (Java's String.hashCode). */
+export function coordinatorPartition(groupId: string, partitions: number): number {
+  let hash = 0;
+  for (let i = 0; i < groupId.length; i++) hash = (Math.imul(31, hash) + groupId.charCodeAt(i)) | 0;
+  const abs = hash === -2147483648 ? 0 : Math.abs(hash);
+  return abs % partitions;
+}
+
 /** The broker leading likes.events partition 0: kill -9, then started again on its data. */
 const brokerKill: ScenarioSpec = {
   aggregators: 1,
@@ -105,15 +123,24 @@ const brokerKill: ScenarioSpec = {
     }),
 };
 
-/** The leader broker SIGSTOPped for longer than the api's produce timeout, then SIGCONT. */
+/** Kafka's broker.session.timeout.ms (the cluster profile keeps the default): a broker silent this long is fenced by the controller. */
+const BROKER_SESSION_MS = 9000;
+
+/**
+ * The broker that coordinates the aggregators' group (and leads some likes.events partitions)
+ * SIGSTOPped for longer than the api's produce timeout and than its session with the controller,
+ * then SIGCONT: the produce path times out, the controller fences the broker and its partitions get
+ * new leaders, so the group's coordinator moves to another broker, which every group call (heartbeat,
+ * offset fetch, commit) must then find.
+ */
 const slowBroker: ScenarioSpec = {
   aggregators: 1,
   run: (h) =>
     underLoad(h, cycles(h, 1, 3), {
       beforeMs: 3000,
-      lastsMs: h.pipeline.settings.api.produceTimeoutMs + 5000,
+      lastsMs: Math.max(h.pipeline.settings.api.produceTimeoutMs + 5000, BROKER_SESSION_MS + 6000),
       inject: async () => {
-        const part = await leader(h);
+        const part = await groupCoordinator(h);
         await h.ctx.stack.pause(part);
         return () => h.ctx.stack.resume(part);
       },
