@@ -31,7 +31,7 @@ import { likeKey } from '@doubletap/likes';
 import { processCpuSeconds } from '@doubletap/loadgen';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
 import { storeEngine } from '@doubletap/store';
-import { freePort, freshNamesEnv, peakRssBytes, rssKinds, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
+import { freePort, freshNamesEnv, partitionGauge, peakRssBytes, rssKinds, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
 import { intKnob, lcg, machine, ROOT, type Machine, writeResult } from './lib/common';
 import { summarize, type ProfileSummary } from './lib/profile';
@@ -178,12 +178,10 @@ async function stopAggregator(
 
 /** The changelog restores the aggregator reports in its metrics: the slowest partition's seconds, all their records. */
 async function lastRestores(agg: Running): Promise<{ seconds: number; records: number }> {
-  const text = await (await fetch(`${agg.url}/metrics`)).text();
-  const values = (name: string) =>
-    [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].map((m) => Number(m[1]));
-  const seconds = values('doubletap_aggregator_changelog_restore_last_seconds');
+  const seconds = [...(await partitionGauge(agg.url, 'doubletap_aggregator_changelog_restore_last_seconds')).values()];
   if (seconds.length === 0) throw new Error('the aggregator reports no changelog restore (doubletap_aggregator_changelog_restore_last_seconds)');
-  return { seconds: Math.max(...seconds), records: values('doubletap_aggregator_changelog_restore_last_records').reduce((a, b) => a + b, 0) };
+  const records = [...(await partitionGauge(agg.url, 'doubletap_aggregator_changelog_restore_last_records')).values()];
+  return { seconds: Math.max(...seconds), records: records.reduce((a, b) => a + b, 0) };
 }
 
 /** CPU seconds (all threads) the aggregator process and the broker used during one phase. */

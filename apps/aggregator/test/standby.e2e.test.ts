@@ -14,7 +14,7 @@ import {
 } from '@doubletap/kafka';
 import { createRedis, type Redis } from '@doubletap/redis';
 import { PartitionStore } from '@doubletap/store';
-import { type AppProcess, freshNamesEnv, spawnApp, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { type AppProcess, freshNamesEnv, partitionGauge, spawnApp, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
 import {
   caughtUp,
   countsFromTopic,
@@ -36,15 +36,6 @@ async function statusesOf(url: string): Promise<PartitionStatus[]> {
   } catch {
     return [];
   }
-}
-
-/** A Prometheus gauge of the aggregator by partition label. */
-async function gaugeOf(url: string, name: string): Promise<Map<number, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const out = new Map<number, number>();
-  for (const m of text.matchAll(new RegExp(`^${name}\\{partition="(\\d+)"[^}]*\\} (\\S+)$`, 'gm')))
-    out.set(Number(m[1]), Number(m[2]));
-  return out;
 }
 
 /**
@@ -179,7 +170,7 @@ describe('standby stores (built processes, against the local stack)', () => {
         await waitFor(
           'B standbys of A partitions caught up',
           async () => {
-            const lag = await gaugeOf(bUrl, 'doubletap_aggregator_standby_lag_records');
+            const lag = await partitionGauge(bUrl, 'doubletap_aggregator_standby_lag_records');
             return aOwned.every((p) => lag.get(p) === 0);
           },
           30000,
