@@ -4,6 +4,13 @@ import calculateSlot from 'cluster-key-slot';
 import { execPerMaster } from './client';
 import { progressKey, readSideMetaKey, readyChannel, readySentinelKey } from './keys';
 
+/** One command per key, in one pipeline per master (the keys route themselves). */
+const perKey = (
+  client: Cluster,
+  keys: readonly string[],
+  queue: (pipeline: ReturnType<Cluster['pipeline']>, key: string) => void,
+) => execPerMaster(client, keys, (k) => k, queue);
+
 /**
  * Master markers: a Redis Cluster master that restarts empty is detected (ADR 0025).
  *
@@ -179,12 +186,7 @@ export async function checkMasters(client: Cluster, prefix: string): Promise<Mas
   const raw = await client.get(mastersRecordKey(prefix));
   const record = parseMarkerRecord(raw);
   if (!record || record.markers.length === 0) return { raw, record, lost: [] };
-  const replies = await execPerMaster(
-    client,
-    record.markers,
-    (m) => m,
-    (pipeline, m) => void pipeline.exists(m),
-  );
+  const replies = await perKey(client, record.markers, (pipeline, m) => void pipeline.exists(m));
   const lost: string[] = [];
   replies.forEach(([err, reply], i) => {
     if (err) throw err;
@@ -227,24 +229,13 @@ export async function markMasters(client: Cluster, prefix: string): Promise<stri
   if (uncovered.length === 0) return [];
   const token = record?.token ?? randomBytes(8).toString('hex');
   const added = uncovered.map((id) => markerKey(prefix, markerIndexFor(prefix, masters.get(id)!), token));
-  const replies = await execPerMaster(
-    client,
-    added,
-    (k) => k,
-    (pipeline, k) => void pipeline.set(k, String(Date.now())),
-  );
+  const replies = await perKey(client, added, (pipeline, k) => void pipeline.set(k, String(Date.now())));
   for (const [err] of replies) if (err) throw err;
   const next = formatMarkerRecord({ token, markers: [...(record?.markers ?? []), ...added] });
   const ok = Number(await client.eval(CAS_LUA, 1, mastersRecordKey(prefix), raw ?? '', next)) === 1;
   if (!ok) {
     // a new token is ours alone: take its markers back; a shared token's keys may be someone's record
-    if (!record)
-      await execPerMaster(
-        client,
-        added,
-        (k) => k,
-        (pipeline, k) => void pipeline.del(k),
-      ).catch(() => undefined);
+    if (!record) await perKey(client, added, (pipeline, k) => void pipeline.del(k)).catch(() => undefined);
     throw new Error('the master marker record moved while marking; marked again at the next check');
   }
   if (!record) await dropRetired(client, prefix);
@@ -256,12 +247,7 @@ async function dropRetired(client: Cluster, prefix: string): Promise<void> {
   try {
     const retired = parseMarkerRecord(await client.get(retiredMastersKey(prefix)));
     if (retired && retired.markers.length > 0) {
-      await execPerMaster(
-        client,
-        retired.markers,
-        (k) => k,
-        (pipeline, k) => void pipeline.del(k),
-      );
+      await perKey(client, retired.markers, (pipeline, k) => void pipeline.del(k));
     }
     await client.del(retiredMastersKey(prefix));
   } catch {

@@ -431,20 +431,17 @@ export class ReadSideProgress {
     let reply: Reply;
     if (isCluster(this.client)) {
       // every master marked before the heal writes anything (ADR 0025)
-      reply = await this.commands[GUARDED_START_HEAL](
-        progressKey(this.prefix),
-        readySentinelKey(this.prefix),
-        mastersRecordKey(this.prefix),
-        ...args,
-      );
-      if (reply[0] === 'unmarked') {
-        await markMasters(this.client, this.prefix);
-        reply = await this.commands[GUARDED_START_HEAL](
+      const guarded = () =>
+        this.commands[GUARDED_START_HEAL](
           progressKey(this.prefix),
           readySentinelKey(this.prefix),
           mastersRecordKey(this.prefix),
           ...args,
         );
+      reply = await guarded();
+      if (reply[0] === 'unmarked') {
+        await markMasters(this.client, this.prefix);
+        reply = await guarded();
         if (reply[0] === 'unmarked')
           throw new Error(
             'the Redis Cluster masters are not marked yet: the heal starts at the next attempt',
