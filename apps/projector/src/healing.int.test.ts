@@ -355,24 +355,25 @@ describe('projector: Redis data loss is detected and healed from likes.counts (i
       await deleteKeysWithPrefix(cluster, env.prefix);
       cluster.disconnect();
     };
-    return { ...env, cluster, victim, metaPort, cleanup };
+    /** until the read side holds `expected` and the projector has marked every master */
+    const appliedAndMarked = async (expected: Map<string, number>) => {
+      await waitFor('phase 1 applied', () => env.matches(expected), 60_000);
+      await waitFor('every master marked', async () => (await cluster.get(mastersRecordKey(env.prefix))) !== null);
+    };
+    return { ...env, cluster, victim, metaPort, cleanup, appliedAndMarked };
   }
 
   clusterIt(
     'Redis Cluster: a master WITHOUT the shared slot killed -9 and restarted empty under load: detected, reads refused or right, healed to the truth',
     async () => {
-      const { topic, prefix, codec, app, reader, posts, matches, cluster, victim, metaPort, cleanup } =
+      const { topic, prefix, codec, app, reader, posts, cluster, victim, metaPort, cleanup, appliedAndMarked } =
         await clusterSetup('master');
       const stream = new Stream(posts, 99);
       try {
         await app.start();
         await produce(producer, codec, topic, stream.next(10));
         const phase1 = truth(stream.all);
-        await waitFor('phase 1 applied', () => matches(phase1), 60_000);
-        await waitFor(
-          'every master marked',
-          async () => (await cluster.get(mastersRecordKey(prefix))) !== null,
-        );
+        await appliedAndMarked(phase1);
         expect(await metric(app, 'doubletap_projector_heals_total')).toBe(PARTITIONS);
 
         const during = stream.next(5);
@@ -413,7 +414,7 @@ describe('projector: Redis data loss is detected and healed from likes.counts (i
   clusterIt(
     'Redis Cluster: with no projector running, reads refuse at once after a master came back empty (its marker is gone); a projector started later heals',
     async () => {
-      const { topic, prefix, codec, app, reader, posts, matches, cluster, victim, settings, cleanup } =
+      const { topic, prefix, codec, app, reader, posts, matches, cluster, victim, settings, cleanup, appliedAndMarked } =
         await clusterSetup('master-idle');
       const stream = new Stream(posts, 5);
       let second: ProjectorApp | undefined;
@@ -421,11 +422,7 @@ describe('projector: Redis data loss is detected and healed from likes.counts (i
         await app.start();
         await produce(producer, codec, topic, stream.next(8));
         const phase1 = truth(stream.all);
-        await waitFor('phase 1 applied', () => matches(phase1), 60_000);
-        await waitFor(
-          'every master marked',
-          async () => (await cluster.get(mastersRecordKey(prefix))) !== null,
-        );
+        await appliedAndMarked(phase1);
         await app.stop();
 
         await killMaster(victim.port);
