@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 
 export interface TopicSpec {
   topic: string;
@@ -121,19 +121,27 @@ export async function ensureTopics(
     const existing = new Set(await admin.listTopics());
     const missing = specs.filter((s) => !existing.has(s.topic));
     if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((s) => {
-          const rf = s.replicationFactor ?? replicationFactor;
-          const config = { ...durabilityConfig(rf), ...s.config };
-          return {
-            topic: s.topic,
-            numPartitions: s.partitions,
-            replicationFactor: rf,
-            configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
-          };
-        }),
-      });
+      await admin
+        .createTopics({
+          waitForLeaders: true,
+          topics: missing.map((s) => {
+            const rf = s.replicationFactor ?? replicationFactor;
+            const config = { ...durabilityConfig(rf), ...s.config };
+            return {
+              topic: s.topic,
+              numPartitions: s.partitions,
+              replicationFactor: rf,
+              configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+            };
+          }),
+        })
+        .catch(async (e: unknown) => {
+          // kafkajs waits for the leaders by asking one broker, and a broker that has not heard of
+          // the new topic yet answers UNKNOWN_TOPIC_OR_PARTITION, which kafkajs does not retry: the
+          // topics exist; wait for their leaders here (seen once under load in CI)
+          if ((e as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw e;
+          await untilLeaders(admin, missing.map((m) => m.topic));
+        });
     }
     const meta = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
     return specs.map((s) => ({
@@ -143,6 +151,22 @@ export async function ensureTopics(
     }));
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Until every partition of `topics` has a leader in the metadata (30 s at most). */
+async function untilLeaders(admin: Admin, topics: string[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics });
+      if (meta.topics.length === topics.length && meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)))
+        return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leaders after 30 s`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
