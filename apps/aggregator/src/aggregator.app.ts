@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Settings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
-import { createBatchConsumer, createKafka, type GroupConsumer, TopicIdentityReader, topicOffsets } from '@doubletap/kafka';
+import { consumerDead, consumerNotReady, createBatchConsumer, createKafka, type GroupConsumer, TopicIdentityReader, topicOffsets } from '@doubletap/kafka';
 import { createLogger, createMetricsRegistry, HealthRegistry, type Logger, type Registry } from '@doubletap/observability';
 import { createRedis, publishOwners, withdrawOwners, type Redis } from '@doubletap/redis';
 import { storeEngine } from '@doubletap/store';
@@ -124,14 +124,10 @@ export class AggregatorApp {
       warm: () => aggregator.warmPartitions,
     });
     aggregator.attach(consumer);
-    // liveness: a fatal error, or a consumer that crashed and is not running again, is never green
-    const alive = (): string | undefined => {
-      if (fatal) return `fatal: ${fatal.message}`;
-      const status = consumer.status();
-      if (status.state === 'restarting') return `the consumer crashed and is restarting (${status.lastError ?? 'unknown error'})`;
-      if (status.state === 'stopped') return 'the consumer stopped';
-      return undefined;
-    };
+    // liveness: a fatal error, a consumer that crashed and is not running again, or one its group
+    // coordinator has not answered for KAFKA_COORDINATOR_SILENCE_MAX_MS, is never green (ADR 0028)
+    const groupLimits = { sessionTimeoutMs: settings.kafka.sessionTimeoutMs, silenceMaxMs: settings.kafka.coordinatorSilenceMaxMs };
+    const alive = (): string | undefined => (fatal ? `fatal: ${fatal.message}` : consumerDead(consumer.status(), groupLimits));
     const http = buildInternalServer({ aggregator, partitions, metrics: registry, health, alive });
     const address = await http.listen({ host: settings.aggregator.host, port: settings.aggregator.port });
     const port = Number(new URL(address).port);
@@ -140,9 +136,9 @@ export class AggregatorApp {
 
 
     health.register('consumer', async () => {
-      const dead = alive();
-      if (dead) throw new Error(dead);
-      if (consumer.status().state !== 'running') throw new Error(`the consumer is ${consumer.status().state}`);
+      if (fatal) throw new Error(`fatal: ${fatal.message}`);
+      const why = consumerNotReady(consumer.status(), groupLimits);
+      if (why) throw new Error(why);
       if (!aggregator.hasAssignment) throw new Error('no partition assignment yet');
     });
     health.register('partitions', async () => {

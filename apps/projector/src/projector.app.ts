@@ -1,6 +1,16 @@
 import type { Settings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
-import { createBatchConsumer, createKafka, type GroupConsumer, partitionCount, topicOffsets, type Kafka } from '@doubletap/kafka';
+import {
+  consumerDead,
+  consumerNotReady,
+  createBatchConsumer,
+  createKafka,
+  type ConsumerHealthLimits,
+  type GroupConsumer,
+  partitionCount,
+  topicOffsets,
+  type Kafka,
+} from '@doubletap/kafka';
 import { createLogger, HealthRegistry, type Logger } from '@doubletap/observability';
 import { createRedis, LikesProjection, ReadSideProgress, type Redis } from '@doubletap/redis';
 import { startOpsServer, type OpsServer } from '@doubletap/runtime';
@@ -41,6 +51,7 @@ export class ProjectorApp {
   private partitionCount = 0;
   private progress?: ReadSideProgress;
   private readonly progressCheckMs: number;
+  private readonly groupLimits: ConsumerHealthLimits;
 
   constructor(
     readonly settings: Settings,
@@ -49,6 +60,7 @@ export class ProjectorApp {
     this.logger = options.logger ?? createLogger('projector', settings.logLevel);
     this.metrics = projectorMetrics();
     this.progressCheckMs = options.progressCheckMs ?? 1000;
+    this.groupLimits = { sessionTimeoutMs: settings.kafka.sessionTimeoutMs, silenceMaxMs: settings.kafka.coordinatorSilenceMaxMs };
     // no offline queue and no resend after a reconnect: a command meant for the Redis that went away
     // fails instead of landing, unchecked, in a new (possibly empty) one
     this.redis = createRedis({
@@ -112,6 +124,8 @@ export class ProjectorApp {
     });
     this.health.register('consumer', async () => {
       if (this.state !== 'running') throw new Error(`projector is ${this.state}`);
+      const why = consumerNotReady(this.consumer.status(), this.groupLimits);
+      if (why) throw new Error(why);
       if (!this.handler.joined) throw new Error(`not yet a member of group ${settings.projector.groupId}`);
     });
     this.health.register('read-side', async () => {
@@ -149,6 +163,9 @@ export class ProjectorApp {
       host: this.settings.projector.host,
       port: this.settings.projector.port,
       health: this.health,
+      // a consumer that crashed and is not running again, or one its coordinator has stopped
+      // answering, is never green (ADR 0028)
+      alive: () => (this.state === 'running' ? consumerDead(this.consumer.status(), this.groupLimits) : undefined),
       metrics: this.metrics.registry,
     });
     await this.consumer.start();

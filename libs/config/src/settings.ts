@@ -21,6 +21,12 @@ export interface Settings {
      * group.min.session.timeout.ms is the floor, 6 s by default, 2 s on the local stack)
      */
     readonly sessionTimeoutMs: number;
+    /**
+     * a consumer-group member whose group coordinator has not answered for this long is not alive
+     * (/health 503: restarting it finds the coordinator afresh); 0 = never. After one session of
+     * silence it is already not ready (ADR 0028)
+     */
+    readonly coordinatorSilenceMaxMs: number;
   };
   readonly registry: { readonly url: string };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
@@ -126,6 +132,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       producerClient: r.oneOf('KAFKA_PRODUCER_CLIENT', ['kafkajs', 'platformatic'] as const, 'platformatic'),
       consumerClient: r.oneOf('KAFKA_CONSUMER_CLIENT', ['kafkajs', 'platformatic'] as const, 'platformatic'),
       sessionTimeoutMs: r.int('KAFKA_SESSION_TIMEOUT_MS', 10000, { min: 2000, max: 300000 }),
+      coordinatorSilenceMaxMs: r.int('KAFKA_COORDINATOR_SILENCE_MAX_MS', 120000, { min: 0, max: 86400000 }),
     },
     registry: {
       url: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:18081/apis/ccompat/v7', ['http:', 'https:']),

@@ -50,6 +50,12 @@ describe('loadSettings', () => {
     expect(() => loadSettings({ KAFKA_SESSION_TIMEOUT_MS: '1000' })).toThrow(/KAFKA_SESSION_TIMEOUT_MS/);
   });
 
+  it('declares a member dead after 2 min without a word from its group coordinator unless KAFKA_COORDINATOR_SILENCE_MAX_MS says otherwise (0 = never)', () => {
+    expect(loadSettings({}).kafka.coordinatorSilenceMaxMs).toBe(120000);
+    expect(loadSettings({ KAFKA_COORDINATOR_SILENCE_MAX_MS: '0' }).kafka.coordinatorSilenceMaxMs).toBe(0);
+    expect(() => loadSettings({ KAFKA_COORDINATOR_SILENCE_MAX_MS: '-1' })).toThrow(/KAFKA_COORDINATOR_SILENCE_MAX_MS/);
+  });
+
   it('names every invalid variable at once', () => {
     const attempt = () => loadSettings({ API_PORT: 'eighty', TOPIC_PARTITIONS: '0', REDIS_URL: 'http://x' });
     expect(attempt).toThrow(ConfigError);

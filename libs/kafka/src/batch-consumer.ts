@@ -131,6 +131,8 @@ export interface ConsumerStatus {
   restarts: number;
   /** epoch ms of the last state change */
   since: number;
+  /** epoch ms the group coordinator last answered this member (a heartbeat or a join): consumer-health.ts */
+  lastGroupAnswer?: number;
 }
 
 /** A fifth of the session (at least 500 ms): a member misses four heartbeats before it is dropped. */
@@ -184,7 +186,10 @@ export class BatchConsumer implements GroupConsumer {
         PartitionAssigners.roundRobin,
       ],
     });
-    const { GROUP_JOIN, CRASH, END_BATCH_PROCESS } = consumer.events;
+    const { GROUP_JOIN, CRASH, END_BATCH_PROCESS, HEARTBEAT } = consumer.events;
+    consumer.on(HEARTBEAT, () => {
+      if (consumer === this.consumer) this.current.lastGroupAnswer = Date.now();
+    });
     consumer.on(END_BATCH_PROCESS, (event) => {
       if (consumer !== this.consumer || event.payload.batchSize !== 0) return;
       options.handler.onPosition?.(event.payload.partition, Number(event.payload.lastOffset));
@@ -194,6 +199,7 @@ export class BatchConsumer implements GroupConsumer {
       const mine = event.payload.memberAssignment[options.topic] ?? [];
       const generationId = consumer.membership()?.generationId;
       this.joined = generationId === undefined ? undefined : { consumer, generationId };
+      this.current.lastGroupAnswer = Date.now();
       this.assigned(mine, event.payload.memberId);
       this.setState('running');
       this.restartDelay = options.restartBackoffMs?.initial ?? 500;
@@ -260,6 +266,7 @@ export class BatchConsumer implements GroupConsumer {
     if (!joined || joined.consumer !== consumer || !this.owned.has(partition)) return false;
     try {
       const now = await consumer.heartbeatNow();
+      if (consumer === this.consumer) this.current.lastGroupAnswer = Date.now();
       return now.generationId === joined.generationId && this.joined === joined && this.owned.has(partition);
     } catch (e) {
       if (isMembershipError(e)) return false;

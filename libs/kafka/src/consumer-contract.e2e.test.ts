@@ -182,6 +182,13 @@ describe.each(KAFKA_CONSUMER_CLIENTS)('consumer contract (%s)', (client) => {
         (e) => e.ev === 'assigned' && e.t >= resumedAt && (e.revoked?.length ?? 0) === PARTITIONS,
       );
       if (incremental) expect(lost).toBe(true);
+      // readiness told the truth (ADR 0028): not ready once the coordinator had been silent past the
+      // session, ready again once it answered
+      const health = a.events.filter((e) => e.ev === 'health');
+      const silent = health.findIndex((e) => e.t >= resumedAt && /coordinator has not answered/.test(e.notReady ?? ''));
+      expect(silent).toBeGreaterThanOrEqual(0);
+      expect(health.slice(silent + 1).some((e) => e.notReady === undefined)).toBe(true);
+      expect(health.filter((e) => e.t < resumedAt - 10000).every((e) => e.notReady === undefined)).toBe(true);
     } finally {
       await load.stop();
     }

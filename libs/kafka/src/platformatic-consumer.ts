@@ -121,7 +121,7 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
   }
 
   status(): ConsumerStatus {
-    return { ...this.current };
+    return this.lastBeat > 0 ? { ...this.current, lastGroupAnswer: this.lastBeat } : { ...this.current };
   }
 
   async start(): Promise<void> {

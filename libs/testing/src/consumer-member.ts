@@ -1,20 +1,22 @@
 /**
  * One consumer-group member as its own process, for the consumer contract test
  * (libs/kafka/src/consumer-contract.e2e.test.ts, via consumer-members.ts) and bench/rebalance.ts. It prints one JSON line per
- * event on stdout: `ready`, `assigned` (the hook's start and end), `batch` and `stopped`; SIGTERM
+ * event on stdout: `ready`, `assigned` (the hook's start and end), `batch`, `health` (whenever its
+ * readiness by consumer-health.ts changes: `notReady` says why, absent = ready) and `stopped`; SIGTERM
  * stops it cleanly (commit, leave), SIGKILL is a crash.
  *
  *   MEMBER_CLIENT=kafkajs|platformatic KAFKA_BROKERS=… MEMBER_GROUP=… MEMBER_TOPIC=…
  *   [MEMBER_REVOKE_DELAY_MS=0] (the revoke hook takes this long) [MEMBER_BATCH_DELAY_MS=0]
  *   node -r ./scripts/paths.js dist/libs/testing/src/consumer-member.js
  */
-import { createBatchConsumer, createKafka, type KafkaConsumerClient } from '@doubletap/kafka';
+import { consumerNotReady, createBatchConsumer, createKafka, type KafkaConsumerClient } from '@doubletap/kafka';
 
 const env = process.env;
 const client = (env.MEMBER_CLIENT ?? 'kafkajs') as KafkaConsumerClient;
 const brokers = (env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
 const revokeDelay = Number(env.MEMBER_REVOKE_DELAY_MS ?? 0);
 const batchDelay = Number(env.MEMBER_BATCH_DELAY_MS ?? 0);
+const sessionTimeoutMs = Number(env.MEMBER_SESSION_MS ?? 6000);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function emit(event: Record<string, unknown>): void {
@@ -30,7 +32,7 @@ async function main(): Promise<void> {
       groupId: env.MEMBER_GROUP ?? 'member',
       topic: env.MEMBER_TOPIC ?? 'member',
       fromBeginning: true,
-      sessionTimeoutMs: Number(env.MEMBER_SESSION_MS ?? 6000),
+      sessionTimeoutMs,
       maxBytesPerPartition: 64 * 1024,
       partitionsConsumedConcurrently: 4,
       handler: {
@@ -63,6 +65,13 @@ async function main(): Promise<void> {
   });
   await consumer.start();
   emit({ ev: 'ready', client });
+  // what /ready would say of this member (the apps ask the same function), at every change
+  let said: string | undefined = '';
+  setInterval(() => {
+    const notReady = consumerNotReady(consumer.status(), { sessionTimeoutMs, silenceMaxMs: 0 });
+    if (notReady !== said) emit({ ev: 'health', notReady });
+    said = notReady;
+  }, 250).unref();
 }
 
 main().catch((e: unknown) => {

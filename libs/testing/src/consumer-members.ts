@@ -7,7 +7,7 @@ import { REPO_ROOT } from './stack';
 /** One line a member process printed (see member.ts). */
 export interface MemberEvent {
   t: number;
-  ev: 'assign-start' | 'assigned' | 'ready' | 'batch' | 'stopped' | 'error';
+  ev: 'assign-start' | 'assigned' | 'ready' | 'batch' | 'health' | 'stopped' | 'error';
   p?: number;
   from?: number;
   to?: number;
@@ -16,6 +16,8 @@ export interface MemberEvent {
   added?: number[];
   revoked?: number[];
   error?: string;
+  /** `health`: why the member would not be ready (consumer-health.ts); absent = ready */
+  notReady?: string;
 }
 
 export interface MemberOptions {
