@@ -8,7 +8,9 @@
  *  3. replay: an aggregator with an empty data dir and an empty changelog applies the whole log
  *     from the earliest offset, then writes its stores to the changelog;
  *  4. changelog restore: the partitions move to an aggregator with another empty data dir, which
- *     restores them from the changelog (current state, not history) — `vsReplay` = replay time ÷ this;
+ *     restores them from the changelog (current state, not history) — `vsReplay` = replay time ÷ this,
+ *     both from the process start; `movedPartition.vsReplay` = the same ratio from each partition's
+ *     assignment to live (the takeover the aggregator measures), without the process start and join;
  *  5. apply: that aggregator is stopped, BENCH_MORE events are produced, and it applies the backlog
  *     with its stores present (changelog appended per batch).
  * Writes bench/results/aggregate-<ts>.json and the "## Aggregation" section of BENCHMARKS.md; the
@@ -184,6 +186,13 @@ async function lastRestores(agg: Running): Promise<{ seconds: number; records: n
   return { seconds: Math.max(...seconds), records: records.reduce((a, b) => a + b, 0) };
 }
 
+/** The slowest partition's takeover (assignment → live) the aggregator reports, seconds. */
+async function slowestTakeover(agg: Running): Promise<number> {
+  const seconds = [...(await partitionGauge(agg.url, 'doubletap_aggregator_partition_takeover_last_seconds')).values()];
+  if (seconds.length === 0) throw new Error('the aggregator reports no takeover (doubletap_aggregator_partition_takeover_last_seconds)');
+  return Number(Math.max(...seconds).toFixed(3));
+}
+
 /** CPU seconds (all threads) the aggregator process and the broker used during one phase. */
 interface CpuUse {
   aggregatorSeconds: number | null;
@@ -232,6 +241,7 @@ async function main(): Promise<void> {
     let agg = await startAggregator(env, dirs[0], profileName('replay'));
     const replayed = await untilCaughtUp(agg, kafka, topics.events, t0, new Map());
     const replayMs = replayed.ms;
+    const replayTakeover = await slowestTakeover(agg);
     const replayStop = await stopAggregator(agg, profileName('replay'));
     const storeBytes = dirBytes(dirs[0]);
     log(`replayed ${EVENTS} in ${replayMs} ms (${rate(EVENTS, replayMs)}/s), peak RSS ${Math.round((replayStop.peakRss ?? 0) / 1048576)} MiB`);
@@ -242,8 +252,10 @@ async function main(): Promise<void> {
     agg = await startAggregator(env, dirs[1], profileName('restore'));
     const restoreMs = (await untilCaughtUp(agg, kafka, topics.events, t0, new Map())).ms;
     const restorePhase = await lastRestores(agg);
+    const restoreTakeover = await slowestTakeover(agg);
     const restoreStop = await stopAggregator(agg, profileName('restore'));
     log(`restored in ${restoreMs} ms: ${(replayMs / restoreMs).toFixed(1)}× faster than the replay; the restore itself ${restorePhase.seconds} s (${restorePhase.records} records), ${(replayed.steadyMs / 1000 / restorePhase.seconds).toFixed(1)}× faster than the replay's steady window`);
+    log(`moved partitions, assignment → live: ${restoreTakeover} s restored from the changelog vs ${replayTakeover} s replayed (${(replayTakeover / restoreTakeover).toFixed(1)}×)`);
 
     log(`apply: ${MORE} more events while stopped, then catch up with stores present`);
     const before = new Map((await topicOffsets(kafka, topics.events)).map((o) => [o.partition, o.high - 1]));
@@ -288,6 +300,15 @@ async function main(): Promise<void> {
           recordsPerSecond: rate(restorePhase.records, restorePhase.seconds * 1000),
           vsReplaySteady: Number((replayed.steadyMs / 1000 / restorePhase.seconds).toFixed(1)),
         },
+        // a moved partition's takeover, from its assignment to the process until it is live (fence,
+        // changelog inspection, then the restore or the whole replay and its changelog write, counts
+        // published): doubletap_aggregator_partition_takeover_last_seconds, the slowest partition of
+        // each phase (they are taken together); the process start and the group join are before it
+        movedPartition: {
+          replaySeconds: replayTakeover,
+          restoreSeconds: restoreTakeover,
+          vsReplay: Number((replayTakeover / restoreTakeover).toFixed(1)),
+        },
       },
       apply: { events: MORE, ms: applyMs, eventsPerSecond: rate(MORE, applyMs), vsBaseline: Number((rate(MORE, applyMs) / baselineAll).toFixed(3)), steady: steady(MORE, applied.steadyMs, baselineAll), peakRssBytes: applyStop.peakRss, peakRssByKind: applyStop.peakKinds, cpu: applyStop.cpu, profile: applyStop.profile },
       note: 'ms / eventsPerSecond run from the aggregator process start (process boot, group join, store opening and the changelog inspection included) until every partition is live at the log end with its counts published; steady runs from the first applied batch seen by a 50 ms poll to the same end. cpu = CPU seconds of the aggregator process (all threads) and of the broker during the phase; discardBaseline.cpuSeconds = the bench process during the plain consume',
@@ -324,6 +345,7 @@ type Result = {
     cpu: CpuUse;
     profile?: ProfileSummary;
     restorePhase: { seconds: number; records: number; recordsPerSecond: number; vsReplaySteady: number };
+    movedPartition: { replaySeconds: number; restoreSeconds: number; vsReplay: number };
   };
   apply: { events: number; eventsPerSecond: number; ms: number; vsBaseline: number; steady: Steady; cpu: CpuUse; peakRssBytes: number | null; peakRssByKind: Kinds; profile?: ProfileSummary };
 };
@@ -341,7 +363,7 @@ function profileLines(title: string, p: ProfileSummary | undefined): string[] {
 
 /** "n s CPU (m µs per event)" */
 function cpuPer(seconds: number | null, events: number): string {
-  return seconds === null ? 'CPU n/a' : `CPU ${seconds} s (${((seconds * 1e6) / events).toFixed(1)} µs per event)`;
+  return seconds === null ? 'CPU n/a' : `CPU ${Number(seconds.toFixed(2))} s (${((seconds * 1e6) / events).toFixed(1)} µs per event)`;
 }
 
 function writeAggregationSection(r: Result, resultFile: string): void {
@@ -361,8 +383,9 @@ function writeAggregationSection(r: Result, resultFile: string): void {
     '| --- | --- | --- |',
     `| plain kafkajs consume-and-discard of the same topic (baseline) | **${n(r.discardBaseline.recordsPerSecond)} records/s** (${n(r.discardBaseline.wholeTopic.recordsPerSecond)}/s over all ${n(r.discardBaseline.wholeTopic.records)}); ${cpuPer(r.discardBaseline.cpuSeconds, s.events)} | 1 |`,
     `| replay: empty stores, from the earliest offset (${n(s.events)} events), then the stores written to the changelog | **${n(r.replay.eventsPerSecond)} events/s** end to end (${(r.replay.ms / 1000).toFixed(1)} s), **${n(r.replay.steady.eventsPerSecond)}/s** steady; ${cpuPer(r.replay.cpu.aggregatorSeconds, s.events)}, broker ${r.replay.cpu.brokerSeconds ?? 'n/a'} s; stores ≈ ${mib(r.replay.storeBytes)}; peak RSS ${rss(r.replay)} | ${r.replay.vsBaseline} end to end, ${r.replay.steady.vsBaseline} steady |`,
-    `| changelog restore: the same partitions on an empty data dir (${n(r.changelogRestore.records)} changelog records) | **${r.changelogRestore.seconds} s, ${r.changelogRestore.vsReplay}× faster than the replay** (aggregator CPU ${r.changelogRestore.cpu.aggregatorSeconds ?? 'n/a'} s; peak RSS ${rss(r.changelogRestore)}) | |`,
+    `| changelog restore: the same partitions on an empty data dir (${n(r.changelogRestore.records)} changelog records) | **${r.changelogRestore.seconds} s, ${r.changelogRestore.vsReplay}× faster than the replay** (aggregator CPU ${r.changelogRestore.cpu.aggregatorSeconds === null ? 'n/a' : Number(r.changelogRestore.cpu.aggregatorSeconds.toFixed(2))} s; peak RSS ${rss(r.changelogRestore)}) | |`,
     `| the restore alone (the slowest partition's \`doubletap_aggregator_changelog_restore_last_seconds\`) against the replay's steady window: neither counts process start, group join or store opening | **${r.changelogRestore.restorePhase.seconds} s for ${n(r.changelogRestore.restorePhase.records)} records (${n(r.changelogRestore.restorePhase.recordsPerSecond)}/s), ${r.changelogRestore.restorePhase.vsReplaySteady}× faster than the replay's ${(r.replay.steady.ms / 1000).toFixed(1)} s** | |`,
+    `| a moved partition, from its assignment to live (\`doubletap_aggregator_partition_takeover_last_seconds\`, the slowest partition): restored from the changelog vs replayed from the earliest offset; after the process start and the group join | **${r.changelogRestore.movedPartition.restoreSeconds} s vs ${r.changelogRestore.movedPartition.replaySeconds} s: ${r.changelogRestore.movedPartition.vsReplay}× faster than the replay** | |`,
     `| apply: a backlog of ${n(r.apply.events)} events with stores present | **${n(r.apply.eventsPerSecond)} events/s** end to end (${(r.apply.ms / 1000).toFixed(1)} s), **${n(r.apply.steady.eventsPerSecond)}/s** steady; ${cpuPer(r.apply.cpu.aggregatorSeconds, s.more)}, broker ${r.apply.cpu.brokerSeconds ?? 'n/a'} s; peak RSS ${rss(r.apply)} | ${r.apply.vsBaseline} end to end, ${r.apply.steady.vsBaseline} steady |`,
     '',
     'Each batch: decode (sync, cached writer schema), the pure fold (libs/likes), one LevelDB multi-get, one output transaction when live (dead letters, changelog, CountChanged; while catching up a backlog only dead letters go out per batch: the changed keys and counts are written to the changelog and published once, at the end), one atomic LevelDB write. RSS: VmHWM of the process; anonymous = heap and native allocations (polled every 50 ms), file-backed = mapped files: the node binary (about 46 MiB) and, where LevelDB maps its tables (\`store.mappedTables\` in the JSON: the prebuilt LevelDB, ADR 0026), the pages of those mmaps (page cache the kernel reclaims under pressure). End to end = from the process start (boot, group join, store opening, the changelog inspection) until every partition is live at the log end with its counts published; steady = from the first applied batch to the same end. CPU = the aggregator process (all threads); the baseline\'s is the bench process while it consumes.',

@@ -32,6 +32,9 @@ export interface AggregatorMetrics {
   /** the last restore of a partition: its duration and the changelog records it read */
   lastRestoreSeconds: Gauge;
   lastRestoreRecords: Gauge;
+  /** assignment → live (fence, changelog inspection, restore or promotion, catch-up, publish): how long a moved partition went unserved here */
+  takeoverSeconds: Histogram;
+  lastTakeoverSeconds: Gauge;
 }
 
 export function createAggregatorMetrics(registry: Registry): AggregatorMetrics {
@@ -152,6 +155,19 @@ export function createAggregatorMetrics(registry: Registry): AggregatorMetrics {
       registry,
       'doubletap_aggregator_changelog_restore_last_records',
       'changelog records read by the last changelog restore of a partition',
+      ['partition'],
+    ),
+    takeoverSeconds: histogram(
+      registry,
+      'doubletap_aggregator_partition_takeover_seconds',
+      'time from a partition being assigned to this process until it is live (fenced, restored or caught up, counts published)',
+      [],
+      [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+    ),
+    lastTakeoverSeconds: gauge(
+      registry,
+      'doubletap_aggregator_partition_takeover_last_seconds',
+      'the last takeover of a partition: from its assignment to this process until it was live',
       ['partition'],
     ),
   };

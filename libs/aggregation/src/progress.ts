@@ -54,7 +54,8 @@ export class CatchUpProgress {
     );
   }
 
-  finish(): void {
+  /** `takeoverSeconds`: since the partition was assigned here (the log line carries it) */
+  finish(takeoverSeconds?: number): void {
     const seconds = (Date.now() - this.startedAt) / 1000;
     const records = this.target - this.from;
     this.metrics.restoreProgress.set({ partition: String(this.partition) }, 1);
@@ -64,6 +65,7 @@ export class CatchUpProgress {
         records,
         seconds: Number(seconds.toFixed(2)),
         eventsPerSec: Math.round(records / Math.max(seconds, 0.001)),
+        takeoverSeconds,
       },
       'caught up',
     );

@@ -36,6 +36,8 @@ export class PartitionTask {
   private chain: Promise<unknown> = Promise.resolve();
   private closing = false;
   private readonly labels: { partition: string };
+  /** when the partition was assigned here (the task is created then): its takeover ends when it is live */
+  private readonly assignedAt = process.hrtime.bigint();
 
   constructor(private readonly deps: TaskDeps) {
     this.labels = { partition: String(deps.partition) };
@@ -131,7 +133,7 @@ export class PartitionTask {
         metrics.restoreProgress.set(this.labels, 1);
         await this.state.finishCatchUp(this.publisher(this.localGuard()), () => this.deps.faults?.afterOutput?.(p));
         this.phase = { kind: 'live' };
-        logger.info({ partition: p, resumeAt: plan.from }, 'partition taken, up to date');
+        logger.info({ partition: p, resumeAt: plan.from, takeoverSeconds: this.tookOver() }, 'partition taken, up to date');
       }
     });
   }
@@ -229,11 +231,19 @@ export class PartitionTask {
       phase.progress.at(lastOffset);
       if (phase.progress.done(lastOffset)) {
         await this.state.finishCatchUp(this.publisher(guard), () => this.deps.faults?.afterOutput?.(p));
-        phase.progress.finish();
         this.phase = { kind: 'live' };
+        phase.progress.finish(this.tookOver());
       }
     }
     return 'applied';
+  }
+
+  /** The partition is live: records how long since it was assigned here, and returns it (seconds). */
+  private tookOver(): number {
+    const seconds = Number(process.hrtime.bigint() - this.assignedAt) / 1e9;
+    this.deps.metrics.takeoverSeconds.observe(seconds);
+    this.deps.metrics.lastTakeoverSeconds.set(this.labels, seconds);
+    return Number(seconds.toFixed(3));
   }
 
   private publisher(guard: OwnershipGuard): (records: TxRecord[]) => Promise<void> {

@@ -57,7 +57,7 @@ describe('PartitionTask', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const task = () =>
+  const task = (metrics = freshMetrics()) =>
     new PartitionTask({
       partition: P,
       pinned: PARTITIONS,
@@ -70,7 +70,7 @@ describe('PartitionTask', () => {
       input,
       control: () => control,
       logger: quietLogger,
-      metrics: freshMetrics(),
+      metrics,
       backoffMs: { initial: 1, max: 5 },
     });
   const take = async (t: PartitionTask) => t.take({ identity: (await input.identity())!, offsets: (await input.offsets())[P] });
@@ -99,6 +99,30 @@ describe('PartitionTask', () => {
     expect(served()).toEqual(expectedCounts(events));
     expect(await t.openStore!.dirtyCount()).toBe(0);
     await t.release();
+  });
+
+  it('records how long the partition took from its assignment to live: after its catch-up, or at once when up to date', async () => {
+    const metrics = freshMetrics();
+    const takeover = async () => (await metrics.lastTakeoverSeconds.get()).values.find((v) => v.labels.partition === String(P))?.value;
+    const events = history(100, 7);
+    input.set(P, 0, events.length);
+    const t = task(metrics);
+    await take(t);
+    expect(await takeover()).toBeUndefined(); // catching up: not live yet
+    await new Promise((r) => setTimeout(r, 30));
+    await t.handle(records(P, 0, events), batchContext({ highWatermark: events.length }));
+    expect(t.phase.kind).toBe('live');
+    const caughtUp = await takeover();
+    expect(caughtUp).toBeGreaterThanOrEqual(0.03);
+    expect(caughtUp).toBeLessThan(30);
+    await t.release();
+    // taken again by a new task with the store up to date: live within the take
+    const again = task(metrics);
+    await take(again);
+    expect(again.phase.kind).toBe('live');
+    expect(await takeover()).toBeLessThan(caughtUp!);
+    expect((await metrics.takeoverSeconds.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(2);
+    await again.release();
   });
 
   it('live: each batch publishes the touched posts (output committed before the store moves)', async () => {
