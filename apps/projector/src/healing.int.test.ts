@@ -25,6 +25,7 @@ import {
   REPO_ROOT,
   redisTargetNames,
   redisTargets,
+  registryValue,
   stackEnv,
   totalsOf,
   uniqueName,
@@ -96,12 +97,8 @@ async function produce(producer: Producer, codec: EventCodec, topic: string, rec
   await producer.send({ topic, acks: -1, messages });
 }
 
-async function metric(app: ProjectorApp, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const found = (await app.metrics.registry.getSingleMetric(name)!.get()).values.find((v) =>
-    Object.entries(labels).every(([k, l]) => v.labels[k] === l),
-  );
-  return found?.value ?? 0;
-}
+const metric = (app: ProjectorApp, name: string, labels: Record<string, string> = {}): Promise<number> =>
+  registryValue(app.metrics.registry, name, labels);
 
 /**
  * Reads every post in a loop until stopped; every answer must be a healing refusal or totals within

@@ -9,7 +9,7 @@ import type {
   ProgressOutcome,
   ProgressStep,
 } from '@doubletap/redis';
-import { totalsOf, waitFor } from '@doubletap/testing';
+import { registryValue, totalsOf, waitFor } from '@doubletap/testing';
 import { projectorMetrics } from './metrics';
 import { BatchAbandonedError, ProjectionHandler } from './projection.handler';
 
@@ -248,16 +248,8 @@ const settled = (handler: ProjectionHandler) =>
     1,
   );
 
-const metric = async (
-  metrics: ReturnType<typeof projectorMetrics>,
-  name: string,
-  labels: Record<string, string> = {},
-) => {
-  const m = (await metrics.registry.getSingleMetric(name)!.get()).values.find((v) =>
-    Object.entries(labels).every(([k, l]) => v.labels[k] === l),
-  );
-  return m?.value ?? 0;
-};
+const metric = (metrics: ReturnType<typeof projectorMetrics>, name: string, labels: Record<string, string> = {}) =>
+  registryValue(metrics.registry, name, labels);
 
 /** The truth from the records themselves: the merge rule of libs/likes over every record. */
 function truth(consumer: FakeConsumer): Map<string, number> {

@@ -17,7 +17,7 @@ import {
   type CountUpdate,
   type LiveSubscription,
 } from '@doubletap/redis';
-import { redisTargets, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { redisTargets, registryValue, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
 import { ProjectorApp } from './projector.app';
 
 jest.setTimeout(60_000);
@@ -84,12 +84,8 @@ async function totalsMatch(reader: LikesReader, expected: Map<string, number>): 
   return counts.every((c) => c.count === expected.get(c.postId));
 }
 
-async function metric(app: ProjectorApp, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const found = (await app.metrics.registry.getSingleMetric(name)!.get()).values.find((v) =>
-    Object.entries(labels).every(([k, l]) => v.labels[k] === l),
-  );
-  return found?.value ?? 0;
-}
+const metric = (app: ProjectorApp, name: string, labels: Record<string, string> = {}): Promise<number> =>
+  registryValue(app.metrics.registry, name, labels);
 
 /** Reads a subscription until it shows `count` (each next() returns the newest value). */
 async function until(sub: LiveSubscription, count: number): Promise<CountUpdate> {

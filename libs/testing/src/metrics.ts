@@ -1,3 +1,5 @@
+import type { Registry } from '@doubletap/observability';
+
 /**
  * A gauge labelled by partition, as an app's /metrics serves it (Prometheus text format): partition →
  * value. Absent partitions are absent from the map.
@@ -8,4 +10,12 @@ export async function partitionGauge(baseUrl: string, name: string): Promise<Map
   for (const m of text.matchAll(new RegExp(`^${name}\\{partition="(\\d+)"[^}]*\\} (\\S+)$`, 'gm')))
     out.set(Number(m[1]), Number(m[2]));
   return out;
+}
+
+/** The value of metric `name` in an in-process `registry`, the series whose labels include `labels` (0 when there is none). */
+export async function registryValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) throw new Error(`no metric ${name} in the registry`);
+  const found = (await metric.get()).values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
+  return found?.value ?? 0;
 }
