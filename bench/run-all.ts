@@ -253,7 +253,7 @@ function summary(doc: Json, file: string): string {
     lines.push(row('aggregation: apply backlog with stores (events/s)', `**${n(get(agg, 'apply.eventsPerSecond'))} events/s**`, cmd('aggregate')));
     lines.push(row('plain kafkajs consume-and-discard, same topic', `${n(get(agg, 'discardBaseline.recordsPerSecond'))} records/s`, cmd('aggregate')));
     lines.push(row('aggregator replay from the earliest offset (empty stores)', `${n(get(agg, 'replay.eventsPerSecond'))} events/s`, cmd('aggregate')));
-    lines.push(row('moved partitions restored from the changelog vs replay', `${String(get(agg, 'changelogRestore.vsReplay'))}× faster`, cmd('aggregate')));
+    lines.push(row('moved partitions restored from the changelog vs replay', `${String(get(agg, 'changelogRestore.vsReplay'))}× faster from the process start; a moved partition's takeover (assignment → live) ${String(get(agg, 'changelogRestore.movedPartition.restoreSeconds'))} s vs ${String(get(agg, 'changelogRestore.movedPartition.replaySeconds'))} s: **${String(get(agg, 'changelogRestore.movedPartition.vsReplay'))}× faster**`, cmd('aggregate')));
   } else lines.push(row('aggregation', why('aggregate'), cmd('aggregate')));
   const proj = subRes('project');
   if (proj) {
