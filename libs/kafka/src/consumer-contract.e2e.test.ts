@@ -39,7 +39,7 @@ describe.each(KAFKA_CONSUMER_CLIENTS)('consumer contract (%s)', (client) => {
   const incremental = client === 'platformatic';
   const topics: string[] = [];
   const members: MemberProcess[] = [];
-  const member = (group: string, topic: string, extra: { revokeDelayMs?: number } = {}) => {
+  const member = (group: string, topic: string, extra: { revokeDelayMs?: number; failBatches?: number } = {}) => {
     const m = new MemberProcess({ client, brokers, group, topic, ...extra });
     members.push(m);
     return m;
@@ -192,6 +192,30 @@ describe.each(KAFKA_CONSUMER_CLIENTS)('consumer contract (%s)', (client) => {
     } finally {
       await load.stop();
     }
+  });
+
+  it('a handler that failed once is retried, and the member is ready again without waiting for new records', async () => {
+    const t = await topic();
+    const group = uniqueName('g-contract');
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    await producer.send({
+      topic: t,
+      acks: -1,
+      messages: Array.from({ length: PARTITIONS }, (_, p) => ({ partition: p, value: Buffer.from(String(p)) })),
+    });
+    await producer.disconnect();
+    const a = member(group, t, { failBatches: 1 });
+    await a.until('every record handled, the failed batch again', () =>
+      [...Array(PARTITIONS).keys()].every((p) => offsetsSeen([a], p).includes(0)),
+    );
+    const failedAt = a.events.find((e) => e.ev === 'failed')!.t;
+    // the topic stays quiet from here: readiness (and with it liveness, ADR 0028) must come back by
+    // itself once the failed batch was handled again
+    await a.until('ready again after the failure', () => {
+      const after = a.events.filter((e) => e.ev === 'health' && e.t >= failedAt);
+      return after.length > 0 && after[after.length - 1].notReady === undefined;
+    }, 20000);
   });
 
   it('`doubletap lag --watch` sees the live members in every sample (one reader, asked again and again)', async () => {

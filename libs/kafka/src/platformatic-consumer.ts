@@ -674,6 +674,11 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
         'the handler failed a batch; fetching it again',
       );
       await sleep(Math.min(5000, 200 * this.current.restarts));
+      // running again (the batch is fetched anew, unless its partition went meanwhile: then no
+      // record may come for a long time, and a consumer waiting for one is not dead; kafkajs is
+      // `running` again once it has rejoined, records or not); one that fails again is
+      // `restarting` again
+      if (this.wanted) this.setState('running');
       return;
     }
     this.setState('running');

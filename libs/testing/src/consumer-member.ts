@@ -7,6 +7,7 @@
  *
  *   MEMBER_CLIENT=kafkajs|platformatic KAFKA_BROKERS=… MEMBER_GROUP=… MEMBER_TOPIC=…
  *   [MEMBER_REVOKE_DELAY_MS=0] (the revoke hook takes this long) [MEMBER_BATCH_DELAY_MS=0]
+ *   [MEMBER_FAIL_BATCHES=0] (the handler throws on its first n batches, emitting `failed` for each)
  *   node -r ./scripts/paths.js dist/libs/testing/src/consumer-member.js
  */
 import { consumerNotReady, createBatchConsumer, createKafka, type KafkaConsumerClient } from '@doubletap/kafka';
@@ -17,6 +18,7 @@ const brokers = (env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
 const revokeDelay = Number(env.MEMBER_REVOKE_DELAY_MS ?? 0);
 const batchDelay = Number(env.MEMBER_BATCH_DELAY_MS ?? 0);
 const sessionTimeoutMs = Number(env.MEMBER_SESSION_MS ?? 6000);
+let failures = Number(env.MEMBER_FAIL_BATCHES ?? 0);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function emit(event: Record<string, unknown>): void {
@@ -42,6 +44,11 @@ async function main(): Promise<void> {
           emit({ ev: 'assigned', ...a });
         },
         handleBatch: async (partition, records) => {
+          if (failures > 0) {
+            failures--;
+            emit({ ev: 'failed', p: partition, from: records[0].offset });
+            throw new Error('the handler failed (MEMBER_FAIL_BATCHES)');
+          }
           emit({
             ev: 'batch',
             p: partition,

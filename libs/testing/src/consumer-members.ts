@@ -7,7 +7,7 @@ import { REPO_ROOT } from './stack';
 /** One line a member process printed (see member.ts). */
 export interface MemberEvent {
   t: number;
-  ev: 'assign-start' | 'assigned' | 'ready' | 'batch' | 'health' | 'stopped' | 'error';
+  ev: 'assign-start' | 'assigned' | 'ready' | 'batch' | 'failed' | 'health' | 'stopped' | 'error';
   p?: number;
   from?: number;
   to?: number;
@@ -28,6 +28,8 @@ export interface MemberOptions {
   revokeDelayMs?: number;
   batchDelayMs?: number;
   sessionTimeoutMs?: number;
+  /** the handler throws on its first n batches */
+  failBatches?: number;
 }
 
 /** A consumer-group member as a child process of the built code (dist/libs/testing/src/consumer-member.js). */
@@ -51,6 +53,7 @@ export class MemberProcess {
         MEMBER_REVOKE_DELAY_MS: String(options.revokeDelayMs ?? 0),
         MEMBER_BATCH_DELAY_MS: String(options.batchDelayMs ?? 0),
         MEMBER_SESSION_MS: String(options.sessionTimeoutMs ?? 6000),
+        MEMBER_FAIL_BATCHES: String(options.failBatches ?? 0),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
