@@ -1,18 +1,11 @@
-import type { CountChanged } from '@doubletap/events';
 import type { PartitionOffsets, TopicIdentity, TxRecord } from '@doubletap/kafka';
-import type { Logger } from '@doubletap/observability';
-import { countKey } from '@doubletap/likes';
-import { PartitionStore, type BatchWrite, type SourceIdentity, type StandbyMark, type StoreEntry } from '@doubletap/store';
-import { changelogRecords, entryRecords, offsetRecord, offsetTombstone, sourceRecord, type ChangelogIO, type ChangelogState } from './changelog';
-import type { AggregatorMetrics } from './metrics';
+import { PartitionStore, type BatchWrite, type SourceIdentity, type StandbyMark } from '@doubletap/store';
+import { publishDirty, rewriteChangelog, writeUnlogged, type CatchUpOutputDeps, type LogMode, type Publish } from './catch-up-output';
+import { changelogRecords, type ChangelogIO, type ChangelogState } from './changelog';
 import { planPromotion, readTailInto } from './standby';
 import { planChangelog, planTake, type TakePlan } from './take-plan';
 
-/** Sends records in one committed transaction (the task's record collector, with its ownership guard). */
-export type Publish = (records: TxRecord[]) => Promise<void>;
-
-export interface StateManagerDeps {
-  partition: number;
+export interface StateManagerDeps extends CatchUpOutputDeps {
   pinned: number;
   dataDir: string;
   /** the changelog topic; with `changelog` unset, nothing is logged or restored (tools that only replay) */
@@ -20,24 +13,9 @@ export interface StateManagerDeps {
   changelog?: ChangelogIO;
   /** recompute from the input log whatever the changelog holds, then rewrite the changelog */
   rebuild?: boolean;
-  logger: Logger;
-  metrics: AggregatorMetrics;
   /** a store this many input records behind the changelog is replaced by a changelog restore */
   restoreThreshold?: number;
-  /** records per changelog transaction in a restore dump, dirty posts per CountChanged transaction */
-  chunk?: number;
-  encodeCount(change: CountChanged): Promise<Buffer>;
-  /** the same bytes without a promise, when the codec can (undefined: use encodeCount) */
-  encodeCountNow?(change: CountChanged): Buffer | undefined;
-  countsTopic: string;
 }
-
-/**
- * How the changelog follows the store while this task owns the partition: not at all, appended per
- * batch, appended once at the end of a catch-up (`deferred`: each changed key is marked in the store
- * and written once, however often the backlog changed it), or rewritten whole after the catch-up.
- */
-type LogMode = { kind: 'off' } | { kind: 'append'; epochStart: number; deferred: boolean } | { kind: 'rewrite' };
 
 /**
  * The store of one partition (Kafka Streams' state manager): opens it, decides with the changelog
@@ -137,9 +115,10 @@ export class StateManager {
    * held back are published, stamped with the store's offset.
    */
   async finishCatchUp(publish: Publish, afterOutput?: () => void): Promise<void> {
-    if (this.log.kind === 'rewrite') await this.rewriteChangelog(publish);
-    else if (this.log.kind === 'append' && this.log.deferred) await this.writeUnlogged(publish, this.log.epochStart);
-    await this.publishDirty(publish, afterOutput);
+    if (this.log.kind === 'rewrite') this.log = (await rewriteChangelog(this.store, this.deps, publish)) ?? this.log;
+    else if (this.log.kind === 'append' && this.log.deferred)
+      this.log = (await writeUnlogged(this.store, this.deps, publish, this.log.epochStart)) ?? this.log;
+    await publishDirty(this.store, this.deps, publish, afterOutput);
   }
 
   async close(): Promise<void> {
@@ -217,95 +196,5 @@ export class StateManager {
       { partition: p, records, seconds: Number(seconds.toFixed(2)), recordsPerSec: Math.round(records / Math.max(seconds, 0.001)), offset },
       'store restored from the changelog',
     );
-  }
-
-  private async rewriteChangelog(publish: Publish): Promise<void> {
-    const { partition: p, changelogTopic: topic, logger } = this.deps;
-    const stored = this.store.lastOffset();
-    if (!this.deps.changelog || !topic) return;
-    const epochStart = await this.deps.changelog.truncate(p);
-    if (stored === undefined) {
-      // nothing applied yet (the input partition was empty): the changelog is emptied and a new
-      // epoch starts; the first batch writes its changes, the source and the offset (before, no
-      // batch was ever logged and the partition's changelog stayed empty for good)
-      this.log = { kind: 'append', epochStart, deferred: false };
-      logger.info({ partition: p, epochStart }, 'changelog started for an empty store');
-      return;
-    }
-    const chunk = this.deps.chunk ?? 5000;
-    let batch: StoreEntry[] = [];
-    let written = 0;
-    for await (const entry of this.store.stateEntries()) {
-      batch.push(entry);
-      if (batch.length >= chunk) {
-        await publish(entryRecords(topic, p, batch));
-        written += batch.length;
-        batch = [];
-      }
-    }
-    const source = this.store.source();
-    await publish([
-      ...entryRecords(topic, p, batch),
-      ...(source ? [sourceRecord(topic, p, source)] : []),
-      offsetRecord(topic, p, stored, epochStart),
-    ]);
-    written += batch.length;
-    this.log = { kind: 'append', epochStart, deferred: false };
-    logger.info({ partition: p, entries: written, offset: stored, epochStart }, 'changelog rewritten from the store');
-  }
-
-  /**
-   * Writes every key the catch-up changed, with its current value, and then the offset. Several
-   * transactions when there are many keys: the first then withdraws meta/offset (a tombstone), so a
-   * crash before the last leaves a changelog nobody restores from (it is rewritten) rather than one
-   * whose offset does not match its keys.
-   */
-  private async writeUnlogged(publish: Publish, epochStart: number): Promise<void> {
-    const { partition: p, changelogTopic: topic, logger } = this.deps;
-    const stored = this.store.lastOffset();
-    if (!topic || stored === undefined) return;
-    const chunk = this.deps.chunk ?? 5000;
-    let after: string | undefined;
-    let written = 0;
-    let first = true;
-    for (;;) {
-      const entries = await this.store.unlogged(chunk, after);
-      const last = entries.length < chunk;
-      const records = entryRecords(topic, p, entries);
-      if (first && !last) records.unshift(offsetTombstone(topic, p));
-      const source = this.store.source();
-      if (last) records.push(...(source ? [sourceRecord(topic, p, source)] : []), offsetRecord(topic, p, stored, epochStart));
-      await publish(records);
-      written += entries.length;
-      first = false;
-      if (last) break;
-      after = entries[entries.length - 1].key;
-    }
-    await this.store.clearUnlogged();
-    this.log = { kind: 'append', epochStart, deferred: false };
-    logger.info({ partition: p, keys: written, offset: stored }, 'changelog brought up to date after the catch-up');
-  }
-
-  private async publishDirty(publish: Publish, afterOutput?: () => void): Promise<void> {
-    const { partition: p, logger, metrics } = this.deps;
-    const store = this.store;
-    const stamp = store.lastOffset();
-    if (stamp === undefined) return;
-    let sent = 0;
-    for (;;) {
-      const dirty = await store.dirtyPosts(this.deps.chunk ?? 5000);
-      if (dirty.length === 0) break;
-      const records: TxRecord[] = [];
-      for (const d of dirty) {
-        const change: CountChanged = { postId: d.postId, partition: p, count: d.count, sourceOffset: stamp };
-        records.push({ topic: this.deps.countsTopic, partition: p, key: countKey(d.postId, p), value: this.deps.encodeCountNow?.(change) ?? (await this.deps.encodeCount(change)) });
-      }
-      await publish(records);
-      afterOutput?.();
-      await store.clean(dirty.map((d) => d.postId));
-      metrics.countChanged.inc(dirty.length);
-      sent += dirty.length;
-    }
-    if (sent > 0) logger.info({ partition: p, countChanged: sent, sourceOffset: stamp }, 'published the counts changed while catching up');
   }
 }

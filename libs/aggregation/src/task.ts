@@ -1,13 +1,13 @@
 import type { BatchContext, ConsumedRecord, PartitionOffsets, TopicIdentity, TxRecord } from '@doubletap/kafka';
 import { foldBatch } from '@doubletap/likes';
 import type { PartitionStore } from '@doubletap/store';
-import { Backoff } from './backoff';
 import { BlockedState, untilDecoded } from './blocked';
 import type { ChangelogState } from './changelog';
 import { ContinuityGuard } from './continuity-guard';
 import { RecordDecoder } from './decode';
 import { recordBatch } from './metrics';
 import { CatchUpProgress } from './progress';
+import { OwnershipGuards } from './ownership-guards';
 import { PartitionLostError, RecordCollector, type OwnershipGuard } from './record-collector';
 import { StateManager } from './state-manager';
 import type { BatchOutcome, Phase, TaskDeps } from './task-types';
@@ -33,6 +33,7 @@ export class PartitionTask {
   private readonly state: StateManager;
   private readonly collector: RecordCollector;
   private readonly decoder: RecordDecoder;
+  private readonly guards: OwnershipGuards;
   private chain: Promise<unknown> = Promise.resolve();
   private closing = false;
   private readonly labels: { partition: string };
@@ -51,6 +52,7 @@ export class PartitionTask {
       source: () => this.state.sourceIdentity(),
     });
     this.decoder = new RecordDecoder(deps.codec, deps.partition, deps.pinned);
+    this.guards = new OwnershipGuards(deps.partition, deps.control, () => this.closing, deps.logger);
     this.collector = new RecordCollector({
       kafka: deps.kafka,
       openSender: deps.openSender,
@@ -103,7 +105,7 @@ export class PartitionTask {
    * write lands after what this task reads as their ends.
    */
   fence(): Promise<void> {
-    return this.serialize(() => this.collector.open(this.localGuard()));
+    return this.serialize(() => this.collector.open(this.guards.local()));
   }
 
   /**
@@ -131,7 +133,7 @@ export class PartitionTask {
         logger.info({ partition: p, from: plan.from, to: plan.target - 1, records: plan.target - plan.from }, 'catching up from the log');
       } else {
         metrics.restoreProgress.set(this.labels, 1);
-        await this.state.finishCatchUp(this.publisher(this.localGuard()), () => this.deps.faults?.afterOutput?.(p));
+        await this.state.finishCatchUp(this.publisher(this.guards.local()), () => this.deps.faults?.afterOutput?.(p));
         this.phase = { kind: 'live' };
         logger.info({ partition: p, resumeAt: plan.from, takeoverSeconds: this.tookOver() }, 'partition taken, up to date');
       }
@@ -200,7 +202,7 @@ export class PartitionTask {
     }
     const fresh = judged.records;
     const lastOffset = fresh[fresh.length - 1].offset;
-    const guard = this.batchGuard(ctx);
+    const guard = this.guards.forBatch(ctx);
     const decoded = await untilDecoded(() => this.decoder.decode(fresh), ctx, {
       blocked: this.blocking,
       logger: this.deps.logger,
@@ -260,51 +262,6 @@ export class PartitionTask {
     }
     this.deps.control()?.pause([p]);
     return 'held';
-  }
-
-  /** Inside a batch: a batch whose ownership cannot be confirmed is not applied (kafkajs delivers it again). */
-  private batchGuard(ctx: BatchContext): OwnershipGuard {
-    return {
-      confirm: async () => {
-        if (!(await this.confirmOwnership())) throw new Error('the group coordinator no longer gives us this partition');
-      },
-      active: () => !this.closing && ctx.isRunning() && !ctx.isStale(),
-    };
-  }
-
-  /**
-   * Outside a batch (taking the partition, publishing what a catch-up held back). A new producer
-   * fences whoever holds the partition's transactional id, so after a failed or fenced transaction
-   * the coordinator is asked first: a member that lost the partition meanwhile (a rebalance under way,
-   * an eviction) must never fence the new owner and write after it (changelog records of an older
-   * state after a newer owner's would make a later restore inexact). While the coordinator cannot be
-   * asked, it waits: there is no batch to hand back, and giving up would leave the partition untaken.
-   */
-  private localGuard(): OwnershipGuard {
-    return {
-      active: () => !this.closing,
-      confirm: async () => {
-        const backoff = new Backoff(200, 5000);
-        for (let attempt = 1; ; attempt++) {
-          if (this.closing) throw new Error('given up');
-          try {
-            if (await this.confirmOwnership()) return;
-            throw new PartitionLostError(this.deps.partition, 'the group coordinator no longer gives us this partition');
-          } catch (e) {
-            if (e instanceof PartitionLostError) throw e;
-            if (attempt === 1 || attempt % 10 === 0)
-              this.deps.logger.warn({ err: e, partition: this.deps.partition, attempt }, 'cannot confirm ownership with the group coordinator; retrying');
-            await backoff.wait();
-          }
-        }
-      },
-    };
-  }
-
-  /** true while the consumer has no control yet (tools that replay without a group) or the coordinator confirms */
-  private confirmOwnership(): Promise<boolean> {
-    const control = this.deps.control();
-    return control ? control.confirmOwnership(this.deps.partition) : Promise.resolve(true);
   }
 
   private serialize<T>(work: () => Promise<T>): Promise<T> {
