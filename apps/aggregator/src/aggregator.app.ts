@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Settings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
-import { consumerDead, consumerNotReady, createBatchConsumer, createKafka, type GroupConsumer, TopicIdentityReader, topicOffsets } from '@doubletap/kafka';
+import { consumerDead, consumerNotReady, coordinatorSilenceGauge, createBatchConsumer, createKafka, type GroupConsumer, TopicIdentityReader, topicOffsets } from '@doubletap/kafka';
 import { createLogger, createMetricsRegistry, HealthRegistry, type Logger, type Registry } from '@doubletap/observability';
 import { createRedis, publishOwners, withdrawOwners, type Redis } from '@doubletap/redis';
 import { storeEngine } from '@doubletap/store';
@@ -128,6 +128,7 @@ export class AggregatorApp {
     // coordinator has not answered for KAFKA_COORDINATOR_SILENCE_MAX_MS, is never green (ADR 0028)
     const groupLimits = { sessionTimeoutMs: settings.kafka.sessionTimeoutMs, silenceMaxMs: settings.kafka.coordinatorSilenceMaxMs };
     const alive = (): string | undefined => (fatal ? `fatal: ${fatal.message}` : consumerDead(consumer.status(), groupLimits));
+    coordinatorSilenceGauge(registry, () => consumer.status());
     const http = buildInternalServer({ aggregator, partitions, metrics: registry, health, alive });
     const address = await http.listen({ host: settings.aggregator.host, port: settings.aggregator.port });
     const port = Number(new URL(address).port);

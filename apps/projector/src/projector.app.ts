@@ -3,6 +3,7 @@ import { EventCodec } from '@doubletap/events';
 import {
   consumerDead,
   consumerNotReady,
+  coordinatorSilenceGauge,
   createBatchConsumer,
   createKafka,
   type ConsumerHealthLimits,
@@ -119,6 +120,7 @@ export class ProjectorApp {
       fromBeginning: true,
       partitionsConsumedConcurrently: options.concurrency ?? 4,
     });
+    coordinatorSilenceGauge(this.metrics.registry, () => this.consumer.status());
     this.health.register('redis', async () => {
       if ((await this.redis.ping()) !== 'PONG') throw new Error('unexpected PING reply');
     });

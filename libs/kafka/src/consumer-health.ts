@@ -1,3 +1,4 @@
+import { gauge, type Registry } from '@doubletap/observability';
 import type { ConsumerStatus } from './batch-consumer';
 
 /**
@@ -46,3 +47,17 @@ export function consumerNotReady(status: ConsumerStatus, limits: ConsumerHealthL
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * `doubletap_consumer_coordinator_silence_seconds`: how long the group coordinator has not answered
+ * the app's consumer, computed at each scrape (alert DoubletapConsumerCoordinatorSilent).
+ */
+export function coordinatorSilenceGauge(registry: Registry, status: () => ConsumerStatus): void {
+  gauge(
+    registry,
+    'doubletap_consumer_coordinator_silence_seconds',
+    'seconds since the consumer group coordinator last answered this member (0 while not running: see /health)',
+    [],
+    (g) => g.set(coordinatorSilenceMs(status()) / 1000),
+  );
+}

@@ -1,5 +1,6 @@
 import type { ConsumerStatus } from './batch-consumer';
-import { consumerDead, consumerNotReady, coordinatorSilenceMs } from './consumer-health';
+import { Registry } from '@doubletap/observability';
+import { consumerDead, consumerNotReady, coordinatorSilenceGauge, coordinatorSilenceMs } from './consumer-health';
 
 const limits = { sessionTimeoutMs: 10_000, silenceMaxMs: 120_000 };
 const joinedAt = 1_000_000;
@@ -40,5 +41,18 @@ describe('consumer health (ADR 0028)', () => {
     const starting: ConsumerStatus = { state: 'starting', restarts: 0, since: joinedAt };
     expect(consumerDead(starting, limits, at)).toBeUndefined();
     expect(consumerNotReady(starting, limits, at)).toBe('the consumer is starting');
+  });
+
+  it('the silence is a gauge read at each scrape', async () => {
+    const registry = new Registry();
+    let status: ConsumerStatus = { state: 'running', restarts: 0, since: Date.now() - 5000 };
+    coordinatorSilenceGauge(registry, () => status);
+    const value = async () => (await registry.getSingleMetric('doubletap_consumer_coordinator_silence_seconds')!.get()).values[0].value;
+    expect(await value()).toBeGreaterThanOrEqual(5);
+    expect(await value()).toBeLessThan(60);
+    status = { ...status, lastGroupAnswer: Date.now() };
+    expect(await value()).toBeLessThan(1);
+    status = { state: 'stopped', restarts: 0, since: 0 };
+    expect(await value()).toBe(0);
   });
 });

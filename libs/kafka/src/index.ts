@@ -20,7 +20,7 @@ export type {
 export { PlatformaticBatchConsumer } from './platformatic-consumer';
 export type { PlatformaticBatchConsumerOptions } from './platformatic-consumer';
 export { createBatchConsumer, KAFKA_CONSUMER_CLIENTS } from './consumers';
-export { consumerDead, consumerNotReady, coordinatorSilenceMs, type ConsumerHealthLimits } from './consumer-health';
+export { consumerDead, consumerNotReady, coordinatorSilenceGauge, coordinatorSilenceMs, type ConsumerHealthLimits } from './consumer-health';
 export type { ConsumerClientSettings, KafkaConsumerClient } from './consumers';
 export {
   BatchingProducer,

@@ -18,8 +18,19 @@ export function counter(registry: Registry, name: string, help: string, labelNam
   return new Counter({ name, help, labelNames, registers: [registry] });
 }
 
-export function gauge(registry: Registry, name: string, help: string, labelNames: string[] = []): Gauge {
-  return new Gauge({ name, help, labelNames, registers: [registry] });
+/** A gauge; `collect` (optional) sets its value at each scrape. */
+export function gauge(registry: Registry, name: string, help: string, labelNames: string[] = [], collect?: (g: Gauge) => void): Gauge {
+  return new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    ...(collect && {
+      collect(this: Gauge) {
+        collect(this);
+      },
+    }),
+  });
 }
 
 export function histogram(
