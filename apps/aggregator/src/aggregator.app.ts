@@ -137,8 +137,7 @@ export class AggregatorApp {
 
 
     health.register('consumer', async () => {
-      if (fatal) throw new Error(`fatal: ${fatal.message}`);
-      const why = consumerNotReady(consumer.status(), groupLimits);
+      const why = alive() ?? consumerNotReady(consumer.status(), groupLimits);
       if (why) throw new Error(why);
       if (!aggregator.hasAssignment) throw new Error('no partition assignment yet');
     });
