@@ -6,7 +6,8 @@ import { OwnershipListener } from './ownership';
 import { QueryService, type PartitionStatus } from './queries';
 import type { ChangelogIO } from './changelog';
 import type { OpenSender } from './record-collector';
-import { StandbyManager, type StandbyChoice } from './standby';
+import { StandbyManager } from './standby';
+import type { StandbyChoice } from './standby-choice';
 import { PartitionTask } from './task';
 import type {
   AggregatorCodec,

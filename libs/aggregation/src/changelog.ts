@@ -8,7 +8,7 @@ import {
 } from '@doubletap/kafka';
 import type { Logger } from '@doubletap/observability';
 import { storeKeys, type SourceIdentity, type StoreEntry } from '@doubletap/store';
-import type { ChangelogFetch, ChangelogTail } from './standby';
+import type { ChangelogFetch, ChangelogTail } from './standby-tail';
 
 /** What a changelog partition holds, as far as restoring from it is concerned. */
 export interface ChangelogState {

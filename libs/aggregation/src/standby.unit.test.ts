@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import type { Kafka } from '@doubletap/kafka';
 import { homePartition } from '@doubletap/likes';
 import { PartitionStore } from '@doubletap/store';
-import { applyToStandby, chooseStandbys, parseStandbyChoice, planPromotion, StandbyManager } from './standby';
+import { StandbyManager } from './standby';
+import { chooseStandbys, parseStandbyChoice } from './standby-choice';
+import { applyToStandby, planPromotion } from './standby-tail';
 import { PartitionTask } from './task';
 import {
   batchContext,

@@ -2,7 +2,7 @@ import type { PartitionOffsets, TopicIdentity, TxRecord } from '@doubletap/kafka
 import { PartitionStore, type BatchWrite, type SourceIdentity, type StandbyMark } from '@doubletap/store';
 import { publishDirty, rewriteChangelog, writeUnlogged, type CatchUpOutputDeps, type LogMode, type Publish } from './catch-up-output';
 import { changelogRecords, type ChangelogIO, type ChangelogState } from './changelog';
-import { planPromotion, readTailInto } from './standby';
+import { planPromotion, readTailInto } from './standby-tail';
 import { planChangelog, planTake, type TakePlan } from './take-plan';
 
 export interface StateManagerDeps extends CatchUpOutputDeps {

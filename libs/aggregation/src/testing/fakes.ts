@@ -7,7 +7,7 @@ import { createAggregatorMetrics } from '../metrics';
 import type { TxSender } from '../record-collector';
 import type { AggregatorCodec, InputTopicView, PartitionControl } from '../types';
 import { parseOffsetRecord, type ChangelogIO, type ChangelogState } from '../changelog';
-import type { ChangelogFetch, ChangelogTail } from '../standby';
+import type { ChangelogFetch, ChangelogTail } from '../standby-tail';
 import type { SourceIdentity, StoreEntry } from '@doubletap/store';
 
 // Fakes for the aggregation unit tests: no broker, no registry. The store is a real LevelDB in a
