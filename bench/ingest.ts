@@ -16,7 +16,7 @@ import { loadSettings } from '@doubletap/config';
 import { createKafka, deleteTopics, ensureTopics, KAFKA_PRODUCER_CLIENTS, type KafkaProducerClient, topicSpecs } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix, markReadSideComplete } from '@doubletap/redis';
 import { processCpuSeconds } from '@doubletap/loadgen';
-import { freePort, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
+import { freePort, scrapedSum, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { autocannon, type CannonRequest, type CannonResult } from './lib/autocannon';
 import { spawnHelloWorld } from './lib/hello';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
@@ -43,6 +43,8 @@ interface Row {
   errors: number;
   /** CPU time (user + system) the process under test spent per 2xx during the measured run */
   apiCpuMicrosPerLike?: number;
+  /** the api's produce requests during the measured run (its /metrics): how many, records per request, mean acks=all round trip */
+  produce?: { requests: number; recordsPerRequest: number; meanMs: number };
 }
 
 const row = (target: string, r: CannonResult, client?: KafkaProducerClient): Row => ({
@@ -98,15 +100,32 @@ async function main(): Promise<void> {
         },
       },
     ];
+    const produced = async (url: string) => {
+      const [requests, seconds, records] = await Promise.all(
+        ['doubletap_api_produce_seconds_count', 'doubletap_api_produce_seconds_sum', 'doubletap_api_produce_batch_size_sum'].map((n) => scrapedSum(url, n)),
+      );
+      return { requests, seconds, records };
+    };
     const measure = async (name: string, url: string, requests: CannonRequest[], client?: KafkaProducerClient, pid?: number) => {
       log(`${name}: warm-up ${WARMUP}s`);
       await autocannon({ url, connections: CONNECTIONS, duration: WARMUP, requests: [...requests] });
       log(`${name}: ${SECONDS}s at ${CONNECTIONS} connections`);
+      const producedBefore = client ? await produced(url) : undefined;
       const cpuBefore = processCpuSeconds(pid);
       const r = row(name, await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [...requests] }), client);
       const cpuAfter = processCpuSeconds(pid);
       if (cpuBefore !== undefined && cpuAfter !== undefined && r.accepted > 0)
         r.apiCpuMicrosPerLike = Math.round(((cpuAfter - cpuBefore) * 1e6) / r.accepted);
+      if (producedBefore) {
+        const after = await produced(url);
+        const n = after.requests - producedBefore.requests;
+        if (n > 0)
+          r.produce = {
+            requests: n,
+            recordsPerRequest: Math.round(((after.records - producedBefore.records) / n) * 10) / 10,
+            meanMs: Math.round(((after.seconds - producedBefore.seconds) / n) * 1e5) / 100,
+          };
+      }
       return r;
     };
     rows.push(await measure('hello-world (NestJS + Fastify)', hello.url, [{ method: 'POST', path: '/hello' }], undefined, hello.child.pid));
@@ -181,10 +200,10 @@ async function main(): Promise<void> {
   const pad = (s: string | number, w: number) => String(s).padStart(w);
   process.stdout.write(
     [
-      `${'target'.padEnd(36)}${pad('req/s', 9)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('2xx', 9)}${pad('non-2xx', 9)}${pad('errors', 8)}${pad('/hello', 8)}${pad('µs CPU', 8)}`,
+      `${'target'.padEnd(36)}${pad('req/s', 9)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('2xx', 9)}${pad('non-2xx', 9)}${pad('errors', 8)}${pad('/hello', 8)}${pad('µs CPU', 8)}  produce requests (records each, mean ms)`,
       ...rows.map(
         (r) =>
-          `${r.target.padEnd(36)}${pad(r.reqPerSec, 9)}${pad(r.p50ms, 8)}${pad(r.p99ms, 8)}${pad(r.accepted, 9)}${pad(r.non2xx, 9)}${pad(r.errors, 8)}${pad(`${Math.round(share(r) * 100)}%`, 8)}${pad(r.apiCpuMicrosPerLike ?? '', 8)}`,
+          `${r.target.padEnd(36)}${pad(r.reqPerSec, 9)}${pad(r.p50ms, 8)}${pad(r.p99ms, 8)}${pad(r.accepted, 9)}${pad(r.non2xx, 9)}${pad(r.errors, 8)}${pad(`${Math.round(share(r) * 100)}%`, 8)}${pad(r.apiCpuMicrosPerLike ?? '', 8)}${r.produce ? `  ${r.produce.requests} (${r.produce.recordsPerRequest}, ${r.produce.meanMs} ms)` : ''}`,
       ),
       `events in topic (warm-up + run): ${clients.map((c) => `${c} ${eventsInTopic[c]}`).join(', ')}`,
       `written ${join(ROOT, file)}`,

@@ -19,3 +19,11 @@ export async function registryValue(registry: Registry, name: string, labels: Re
   const found = (await metric.get()).values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
   return found?.value ?? 0;
 }
+
+/** The sum of every series of metric `name` an app's /metrics serves (Prometheus text format; 0 when there is none). */
+export async function scrapedSum(baseUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1]);
+  return sum;
+}
