@@ -102,7 +102,7 @@ export interface AdmissionSettings {
   readonly maxEventLoopUtilizationPercent: number;
   /** ADMISSION_MAX_HEAP_PERCENT (90): V8 heap used, percent of its limit */
   readonly maxHeapPercent: number;
-  /** ADMISSION_MAX_IN_FLIGHT (256): likes and unlikes admitted and not answered yet (counted) */
+  /** ADMISSION_MAX_IN_FLIGHT (128): likes and unlikes admitted and not answered yet (counted) */
   readonly maxInFlight: number;
   /** ADMISSION_MAX_QUEUE_DEPTH (1000): messages in the producer's queue, waiting or in flight (counted) */
   readonly maxQueueDepth: number;
@@ -170,7 +170,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
         maxEventLoopDelayMs: r.int('ADMISSION_MAX_EVENT_LOOP_DELAY_MS', 100, { min: 0, max: 60000 }),
         maxEventLoopUtilizationPercent: r.int('ADMISSION_MAX_ELU_PERCENT', 0, { min: 0, max: 100 }),
         maxHeapPercent: r.int('ADMISSION_MAX_HEAP_PERCENT', 90, { min: 0, max: 100 }),
-        maxInFlight: r.int('ADMISSION_MAX_IN_FLIGHT', 256, { min: 0, max: 1000000 }),
+        maxInFlight: r.int('ADMISSION_MAX_IN_FLIGHT', 128, { min: 0, max: 1000000 }),
         maxQueueDepth: r.int('ADMISSION_MAX_QUEUE_DEPTH', 1000, { min: 0, max: 1000000 }),
         retryAfterMs: r.int('ADMISSION_RETRY_AFTER_MS', 1000, { min: 1, max: 3600000 }),
       },
