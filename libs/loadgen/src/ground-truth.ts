@@ -9,13 +9,12 @@ export type Outcome =
   /** may or may not be in the log, now or later: 503, 5xx, timeout, connection error */
   | 'unknown';
 
-/** Settles one request (once); `dispatched()` marks it as having left the client. */
-export type Settle = ((outcome: Outcome) => void) & { dispatched: () => void };
-
-interface InFlight {
-  action: LikeAction;
-  /** overlapped with an in-flight request of the other action on the same (post, user) */
-  raced: boolean;
+/** One request registered with GroundTruth.begin(). */
+export interface Settle {
+  /** its outcome (once; later calls are ignored) */
+  settle(outcome: Outcome): void;
+  /** it left the client's queue: it may reach the log from now on */
+  dispatched(): void;
 }
 
 interface Pair {
@@ -23,13 +22,61 @@ interface Pair {
   state: 'liked' | 'unliked' | 'uncertain';
   /** an unknown outcome may still land later: nothing after it can make the pair certain again */
   tainted: boolean;
-  inflight: Set<InFlight>;
+  /** its requests in flight (nearly always none or one) */
+  inflight: InFlight[];
 }
 
 interface PostTally {
   liked: number;
   uncertain: number;
   inflightUnlikes: number;
+}
+
+function setState(t: PostTally, pair: Pair, next: Pair['state']): void {
+  if (pair.state === 'liked') t.liked--;
+  if (pair.state === 'uncertain') t.uncertain--;
+  pair.state = next;
+  if (next === 'liked') t.liked++;
+  if (next === 'uncertain') t.uncertain++;
+}
+
+/** A request in flight: one object per request, no closures (the load generator makes one per request). */
+class InFlight implements Settle {
+  /** overlapped with an in-flight request of the other action on the same (post, user) */
+  raced = false;
+  private done = false;
+  private sent = false;
+
+  constructor(
+    private readonly pair: Pair,
+    private readonly tally: PostTally,
+    readonly action: LikeAction,
+  ) {}
+
+  dispatched(): void {
+    if (this.sent || this.done) return;
+    this.sent = true;
+    if (this.action === 'UNLIKE') this.tally.inflightUnlikes++;
+  }
+
+  settle(outcome: Outcome): void {
+    if (this.done) return;
+    this.done = true;
+    const p = this.pair;
+    const i = p.inflight.indexOf(this);
+    if (i >= 0) p.inflight.splice(i, 1);
+    if (this.sent && this.action === 'UNLIKE') this.tally.inflightUnlikes--;
+    if (outcome === 'rejected') return;
+    const target = this.action === 'LIKE' ? 'liked' : 'unliked';
+    if (outcome === 'unknown') {
+      // it may land at any time from now on: a no-op while the pair already is `target`, but
+      // nothing later can make the pair certain again (tainted)
+      p.tainted = true;
+      if (p.state !== target) setState(this.tally, p, 'uncertain');
+      return;
+    }
+    setState(this.tally, p, this.raced || p.tainted ? 'uncertain' : target);
+  }
 }
 
 /** The expected count of a post: exact when lo === hi. */
@@ -65,61 +112,26 @@ export class GroundTruth {
     return t;
   }
 
-  private setState(postId: string, pair: Pair, next: Pair['state']): void {
-    const t = this.tally(postId);
-    if (pair.state === 'liked') t.liked--;
-    if (pair.state === 'uncertain') t.uncertain--;
-    pair.state = next;
-    if (next === 'liked') t.liked++;
-    if (next === 'uncertain') t.uncertain++;
-  }
-
   /**
-   * Registers a request as sent; call the returned function once with its outcome, and its
-   * `dispatched()` when the request left the client's queue (it may reach the log from then on).
+   * Registers a request as sent; settle it once with its outcome, and call its `dispatched()` when
+   * the request left the client's queue (it may reach the log from then on).
    */
   begin(postId: string, userId: string, action: LikeAction): Settle {
     const key = `${postId}/${userId}`;
     let pair = this.pairs.get(key);
     if (!pair) {
-      pair = { state: 'unliked', tainted: false, inflight: new Set() };
+      pair = { state: 'unliked', tainted: false, inflight: [] };
       this.pairs.set(key, pair);
     }
-    const tally = this.tally(postId);
-    const mine: InFlight = { action, raced: false };
+    const mine = new InFlight(pair, this.tally(postId), action);
     for (const other of pair.inflight) {
       if (other.action !== action) {
         other.raced = true;
         mine.raced = true;
       }
     }
-    pair.inflight.add(mine);
-    const p = pair;
-    let settled = false;
-    let dispatched = false;
-    const settle = (outcome: Outcome) => {
-      if (settled) return;
-      settled = true;
-      p.inflight.delete(mine);
-      if (dispatched && action === 'UNLIKE') tally.inflightUnlikes--;
-      if (outcome === 'rejected') return;
-      const target = action === 'LIKE' ? 'liked' : 'unliked';
-      if (outcome === 'unknown') {
-        // it may land at any time from now on: a no-op while the pair already is `target`, but
-        // nothing later can make the pair certain again (tainted)
-        p.tainted = true;
-        if (p.state !== target) this.setState(postId, p, 'uncertain');
-        return;
-      }
-      this.setState(postId, p, mine.raced || p.tainted ? 'uncertain' : target);
-    };
-    return Object.assign(settle, {
-      dispatched: () => {
-        if (dispatched || settled) return;
-        dispatched = true;
-        if (action === 'UNLIKE') tally.inflightUnlikes++;
-      },
-    });
+    pair.inflight.push(mine);
+    return mine;
   }
 
   /** Every post the run touched. */

@@ -218,7 +218,7 @@ interface Shot {
   due: number;
   postId: string;
   action: 'LIKE' | 'UNLIKE';
-  settle: Settle;
+  request: Settle;
 }
 
 /**
@@ -258,6 +258,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       { stream: o.freshness !== 'poll', pollMs: o.pollMs },
     );
   const workload = new Workload(o);
+  // each synthetic user's id, built once (not a new string per request)
+  const userIds = Array.from({ length: o.users }, (_, i) => userId(i));
   const truth = o.truth ?? new GroundTruth();
   const hot = workload.hotPost;
 
@@ -339,7 +341,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const point = at(shot.due);
     point.latency.recordValue(us);
     const outcome = outcomeOf(status, body);
-    shot.settle(outcome);
+    shot.request.settle(outcome);
     if (outcome === 'accepted') {
       count('202');
       accepted++;
@@ -396,15 +398,15 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       point.errors++;
       return;
     }
-    const settle = truth.begin(plan.postId, userId(plan.user), plan.action);
+    const request = truth.begin(plan.postId, userIds[plan.user], plan.action);
     sent++;
     // written in this turn of the event loop: from now on it may reach the log
-    settle.dispatched();
+    request.dispatched();
     client.send(`${prefix(plan.action, plan.postId)}${tokens[plan.user]}\r\n\r\n`, {
       due,
       postId: plan.postId,
       action: plan.action,
-      settle,
+      request,
     });
   };
 

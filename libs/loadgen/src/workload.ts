@@ -41,16 +41,19 @@ export class Workload {
   private lastLike?: PlannedRequest;
   /** likes sent, per post (viral: one post), for picking unlikes */
   private readonly likers = new Map<string, number[]>();
+  /** built once: a template string per request would be a new string to hash on every Map lookup */
+  private readonly viral: string;
 
   constructor(private readonly o: WorkloadOptions) {
     if (o.doubleTap < 0 || o.unlike < 0 || o.doubleTap + o.unlike > 1)
       throw new Error('double-tap and unlike shares must be >= 0 and add up to at most 1');
     this.random = rng(o.seed);
+    this.viral = `${o.runId}-viral`;
     if (o.scenario === 'mixed') this.zipf = new ZipfSampler(o.posts, o.zipf, this.random);
   }
 
   get viralPost(): string {
-    return `${this.o.runId}-viral`;
+    return this.viral;
   }
 
   /** The post the run samples freshness on: the viral post, or the most popular mixed post. */
