@@ -203,18 +203,16 @@ export class PipelinedClient<T> {
         (buf[pos + STATUS_AT] - 48) * 100 +
         (buf[pos + STATUS_AT + 1] - 48) * 10 +
         (buf[pos + STATUS_AT + 2] - 48);
-      const head = buf.toString('latin1', pos, end).toLowerCase();
+      const head = readHead(buf, pos, end);
+      if (head === undefined) return this.fail(conn, 'network');
       const bodyStart = end + 4;
       let bodyEnd: number;
       let body: string;
-      const cl = head.indexOf('\r\ncontent-length:');
-      if (cl >= 0) {
-        const length = parseInt(head.slice(cl + 17, head.indexOf('\r\n', cl + 17) >>> 0), 10);
-        if (!(length >= 0)) return this.fail(conn, 'network');
-        bodyEnd = bodyStart + length;
+      if (head.contentLength >= 0) {
+        bodyEnd = bodyStart + head.contentLength;
         if (bodyEnd > buf.length) break;
-        body = length === 0 ? '' : buf.toString('utf8', bodyStart, bodyEnd);
-      } else if (head.includes('\r\ntransfer-encoding: chunked')) {
+        body = head.contentLength === 0 ? '' : buf.toString('utf8', bodyStart, bodyEnd);
+      } else if (head.chunked) {
         const chunked = readChunked(buf, bodyStart);
         if (chunked === 'bad') return this.fail(conn, 'network');
         if (chunked === undefined) break;
@@ -233,7 +231,7 @@ export class PipelinedClient<T> {
       this.inFlightCount--;
       this.onAnswer(e.ctx, status, body, undefined);
       if (conn.socket !== socket) return; // the handler closed the client
-      if (head.includes('\r\nconnection: close')) {
+      if (head.close) {
         // nothing after this answer will be answered on this connection
         conn.failing = 'network';
         socket.end();
@@ -242,6 +240,76 @@ export class PipelinedClient<T> {
     }
     if (pos < buf.length) conn.rest = pos === 0 ? buf : buf.subarray(pos);
   }
+}
+
+/** What an answer's head says about its body and its connection. */
+interface Head {
+  /** -1 when there is no Content-Length */
+  contentLength: number;
+  chunked: boolean;
+  /** "Connection: close" */
+  close: boolean;
+}
+
+const lower = (b: number): number => (b >= 0x41 && b <= 0x5a ? b | 0x20 : b);
+
+/** Whether the header line at `at` is named `name` (lower case ASCII, with its colon), any case. */
+function named(buf: Buffer, at: number, lineEnd: number, name: string): boolean {
+  if (lineEnd - at < name.length) return false;
+  for (let i = 0; i < name.length; i++) if (lower(buf[at + i]) !== name.charCodeAt(i)) return false;
+  return true;
+}
+
+/** [a, b) of a header value without its surrounding blanks. */
+function trimmed(buf: Buffer, from: number, lineEnd: number): [number, number] {
+  let a = from;
+  let b = lineEnd;
+  while (a < b && (buf[a] === 0x20 || buf[a] === 0x09)) a++;
+  while (b > a && (buf[b - 1] === 0x20 || buf[b - 1] === 0x09)) b--;
+  return [a, b];
+}
+
+/** A header value that is a decimal number, or -1. */
+function numberAt(buf: Buffer, from: number, lineEnd: number): number {
+  const [a, b] = trimmed(buf, from, lineEnd);
+  if (a === b) return -1;
+  let n = 0;
+  for (let i = a; i < b; i++) {
+    const d = buf[i] - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Whether a header value is `word` (lower case), any case. */
+function valueIs(buf: Buffer, from: number, lineEnd: number, word: string): boolean {
+  const [a, b] = trimmed(buf, from, lineEnd);
+  return b - a === word.length && named(buf, a, b, word);
+}
+
+/**
+ * Reads the header lines between the status line (at `from`) and the blank line (at `end`) in
+ * place: no string of the whole head per answer. Undefined when a Content-Length is not a number.
+ */
+function readHead(buf: Buffer, from: number, end: number): Head | undefined {
+  const head: Head = { contentLength: -1, chunked: false, close: false };
+  let at = buf.indexOf(CRLF, from);
+  while (at >= 0 && at < end) {
+    const line = at + 2;
+    let lineEnd = buf.indexOf(CRLF, line);
+    if (lineEnd < 0 || lineEnd > end) lineEnd = end;
+    const first = lower(buf[line]);
+    if (first === 0x63 /* c */) {
+      if (named(buf, line, lineEnd, 'content-length:')) {
+        head.contentLength = numberAt(buf, line + 15, lineEnd);
+        if (head.contentLength < 0) return undefined;
+      } else if (named(buf, line, lineEnd, 'connection:')) head.close = valueIs(buf, line + 11, lineEnd, 'close');
+    } else if (first === 0x74 /* t */ && named(buf, line, lineEnd, 'transfer-encoding:'))
+      head.chunked = buf.toString('latin1', line + 18, lineEnd).toLowerCase().includes('chunked');
+    at = lineEnd === end ? -1 : lineEnd;
+  }
+  return head;
 }
 
 /** A chunked body starting at `from`: its text and where it ends, undefined when incomplete. */
