@@ -1,9 +1,3 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { mintToken } from '@doubletap/auth';
 import { loadSettings } from '@doubletap/config';
 import { EventCodec } from '@doubletap/events';
@@ -15,65 +9,15 @@ import {
   topicSpecs,
 } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix, markReadSideComplete } from '@doubletap/redis';
-import { freePort, REPO_ROOT, spawnApp, stackEnv, stopApp, uniqueName, waitFor } from '@doubletap/testing';
+import { freePort, OwnBroker, spawnApp, stackEnv, stopApp, uniqueName, waitFor } from '@doubletap/testing';
 
 /**
  * A broker that stops answering while the api produces (SIGSTOP, longer than the produce timeout), on
  * each Kafka client: every 202 is in the log exactly once, no event is in it twice, the excess gets
- * 503, and the producer serves again once the broker is back. The broker is this file's own (the
- * stack script under a stack dir and ports of its own, sharing only the fetched Kafka distribution),
- * so pausing it disturbs no other test; it is stopped by its pid file in afterAll.
+ * 503, and the producer serves again once the broker is back. The broker is this file's own
+ * (OwnBroker), so pausing it disturbs no other test; it is stopped by its pid file in afterAll.
  */
-const exec = promisify(execFile);
-const SCRIPT = join(REPO_ROOT, 'scripts', 'stack', 'stack.sh');
-const SHARED_STACK = process.env.DOUBLETAP_STACK_DIR ?? join(REPO_ROOT, '.stack');
 const settings = loadSettings(stackEnv());
-
-/** A free port below the ephemeral range (the stack script's advice), and the one after it. */
-async function portPair(): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-  for (;;) {
-    const port = 21000 + 2 * Math.floor(Math.random() * 3000);
-    if ((await free(port)) && (await free(port + 1))) return port;
-  }
-}
-
-class OwnBroker {
-  readonly dir = mkdtempSync(join(tmpdir(), 'doubletap-own-broker-'));
-  private env: Record<string, string> = {};
-  address = '';
-
-  async start(): Promise<void> {
-    symlinkSync(join(SHARED_STACK, 'dist'), join(this.dir, 'dist'));
-    const port = await portPair();
-    this.address = `127.0.0.1:${port}`;
-    this.env = {
-      DOUBLETAP_STACK_DIR: this.dir,
-      DOUBLETAP_KAFKA_PORT: String(port),
-      DOUBLETAP_KAFKA_CONTROLLER_PORT: String(port + 1),
-      DOUBLETAP_KAFKA_HEAP: '256m',
-    };
-    await this.stack('fault', 'start', 'kafka');
-  }
-
-  pause = () => this.stack('fault', 'pause', 'kafka');
-  resume = () => this.stack('fault', 'resume', 'kafka');
-
-  /** Stops the broker by its pid file (the script's `down` touches only what this stack dir started). */
-  async stop(): Promise<void> {
-    if (this.address) await this.stack('down').catch(() => undefined);
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  private async stack(...args: string[]): Promise<void> {
-    await exec('bash', [SCRIPT, ...args], { env: { ...process.env, ...this.env }, timeout: 180_000 });
-  }
-}
 
 const broker = new OwnBroker();
 
