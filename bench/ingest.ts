@@ -4,8 +4,9 @@
  * (KAFKA_PRODUCER_CLIENT: the api started once with each, on a fresh topic of its own), beside a
  * NestJS-on-Fastify hello-world endpoint measured in the same run, all with autocannon at a fixed
  * concurrency over loopback. Writes bench/results/ingest-<ts>.json, the "Ingest by Kafka client"
- * section of BENCHMARKS.md, and prints a table. The default client's row comes first after
- * hello-world (rows[1], what `npm run bench` takes as the maximum ingest rate).
+ * section of BENCHMARKS.md, and prints a table. rows[0] is the hello-world sent the likes' own
+ * request stream (the reference of every share), the default client's row comes next (rows[1], what
+ * `npm run bench` takes as the maximum ingest rate), the hello-world sent one fixed request last.
  * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_USERS (1000),
  * BENCH_CLIENTS (every client, the default first; a comma list to measure fewer), BENCH_API_CPU_PROF
  * (a directory: the api runs with `node --cpu-prof` and writes its V8 CPU profile there on exit).
@@ -47,6 +48,9 @@ interface Row {
   produce?: { requests: number; recordsPerRequest: number; meanMs: number };
 }
 
+const HELLO = 'hello-world (NestJS + Fastify), the likes\' request stream';
+const HELLO_FIXED = 'hello-world, one fixed request (the reference until 2026-12-04)';
+
 const row = (target: string, r: CannonResult, client?: KafkaProducerClient): Row => ({
   target,
   client,
@@ -86,20 +90,25 @@ async function main(): Promise<void> {
       Array.from({ length: USERS }, (_, i) => mintToken(settings.auth.hs256Secret, `bench_user_${i}`)),
     );
     let n = 0;
-    const likes: CannonRequest[] = [
+    // the likes' request stream; the hello-world gets the same stream (same builder, same bearer
+    // header, the post in its query): autocannon shares the cores, and a fixed request costs it
+    // ~20 % less than one built per request, which the hello-world's rate would otherwise gain
+    const stream = (pathOf: (post: string) => string): CannonRequest[] => [
       {
         method: 'POST',
-        path: '/v1/posts/p/likes',
+        path: pathOf('p'),
         setupRequest: (req) => {
           n++;
           return {
             ...req,
-            path: `/v1/posts/post_${n % 997}/likes`,
+            path: pathOf(`post_${n % 997}`),
             headers: { authorization: `Bearer ${tokens[n % tokens.length]}` },
           };
         },
       },
     ];
+    const likes = stream((post) => `/v1/posts/${post}/likes`);
+    const helloStream = stream((post) => `/hello?post=${post}`);
     const produced = async (url: string) => {
       const [requests, seconds, records] = await Promise.all(
         ['doubletap_api_produce_seconds_count', 'doubletap_api_produce_seconds_sum', 'doubletap_api_produce_batch_size_sum'].map((n) => scrapedSum(url, n)),
@@ -128,7 +137,7 @@ async function main(): Promise<void> {
       }
       return r;
     };
-    rows.push(await measure('hello-world (NestJS + Fastify)', hello.url, [{ method: 'POST', path: '/hello' }], undefined, hello.child.pid));
+    rows.push(await measure(HELLO, hello.url, helloStream, undefined, hello.child.pid));
     for (const client of clients) {
       // a fresh topic per client, and the api started once with each
       const topics = {
@@ -162,6 +171,8 @@ async function main(): Promise<void> {
       eventsInTopic[client] = (await admin.fetchTopicOffsets(topics.events)).reduce((s, p) => s + Number(p.high), 0);
       await admin.disconnect();
     }
+    // the reference before 2026-12-04: one fixed request, for comparison with older runs
+    rows.push(await measure(HELLO_FIXED, hello.url, [{ method: 'POST', path: '/hello' }], undefined, hello.child.pid));
   } finally {
     await stopChild(hello.child);
     await deleteTopics(kafka, created).catch(() => undefined);
@@ -200,10 +211,10 @@ async function main(): Promise<void> {
   const pad = (s: string | number, w: number) => String(s).padStart(w);
   process.stdout.write(
     [
-      `${'target'.padEnd(36)}${pad('req/s', 9)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('2xx', 9)}${pad('non-2xx', 9)}${pad('errors', 8)}${pad('/hello', 8)}${pad('µs CPU', 8)}  produce requests (records each, mean ms)`,
+      `${'target'.padEnd(66)}${pad('req/s', 9)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('2xx', 9)}${pad('non-2xx', 9)}${pad('errors', 8)}${pad('/hello', 8)}${pad('µs CPU', 8)}  produce requests (records each, mean ms)`,
       ...rows.map(
         (r) =>
-          `${r.target.padEnd(36)}${pad(r.reqPerSec, 9)}${pad(r.p50ms, 8)}${pad(r.p99ms, 8)}${pad(r.accepted, 9)}${pad(r.non2xx, 9)}${pad(r.errors, 8)}${pad(`${Math.round(share(r) * 100)}%`, 8)}${pad(r.apiCpuMicrosPerLike ?? '', 8)}${r.produce ? `  ${r.produce.requests} (${r.produce.recordsPerRequest}, ${r.produce.meanMs} ms)` : ''}`,
+          `${r.target.padEnd(66)}${pad(r.reqPerSec, 9)}${pad(r.p50ms, 8)}${pad(r.p99ms, 8)}${pad(r.accepted, 9)}${pad(r.non2xx, 9)}${pad(r.errors, 8)}${pad(`${Math.round(share(r) * 100)}%`, 8)}${pad(r.apiCpuMicrosPerLike ?? '', 8)}${r.produce ? `  ${r.produce.requests} (${r.produce.recordsPerRequest}, ${r.produce.meanMs} ms)` : ''}`,
       ),
       `events in topic (warm-up + run): ${clients.map((c) => `${c} ${eventsInTopic[c]}`).join(', ')}`,
       `written ${join(ROOT, file)}`,
@@ -226,7 +237,7 @@ function writeIngestSection(
     .map((k) => `${k}=${process.env[k]} `)
     .join('');
   writeSection('Ingest by Kafka client', [
-    `Command: \`${knobs}npm run bench:ingest\` (the api started once per client with \`KAFKA_PRODUCER_CLIENT\`, each on a fresh ${partitions}-partition topic; hello-world measured first in the same run; ${CONNECTIONS} connections, ${WARMUP} s warm-up, ${SECONDS} s measured, autocannon over loopback).`,
+    `Command: \`${knobs}npm run bench:ingest\` (the api started once per client with \`KAFKA_PRODUCER_CLIENT\`, each on a fresh ${partitions}-partition topic; hello-world measured first in the same run, sent the same request stream as the likes (the same builder and bearer header, the post in its query: autocannon shares the cores and spends ~20 % more per request it builds than on one fixed request), and once more at the end with one fixed request, the reference until 2026-12-04; ${CONNECTIONS} connections, ${WARMUP} s warm-up, ${SECONDS} s measured, autocannon over loopback).`,
     `Last run ${at} on ${describeMachine(m)}; Kafka, the registry, Redis, the api and autocannon share the cores, with whatever else ran on the machine (the hello-world row shows how much CPU was left). "CPU per request" is the process's user + system CPU time during the measured run divided by its 2xx answers (/proc), which depends less on that noise than the rates do. Raw numbers: \`${file}\`. Why the default client is the default: docs/adr/0012-platformatic-kafka-producer.md.`,
     '',
     '| target | req/s | p50 | p99 | 2xx | non-2xx | errors | share of hello-world | CPU per request | events in topic |',

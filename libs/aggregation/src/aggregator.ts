@@ -198,6 +198,11 @@ export class Aggregator implements BatchHandler {
     return this.queries.like(partition, postId, userId);
   }
 
+  /** queryLike of many questions, answered in order (one store read per partition). */
+  queryLikes(queries: readonly { partition: number; postId: string; userId: string }[]): Promise<LikeQuery[]> {
+    return this.queries.likes(queries);
+  }
+
   queryCount(partition: number, postId: string): Promise<{ count: number; asOfOffset: number | null } | undefined> {
     return this.queries.count(partition, postId);
   }

@@ -29,16 +29,52 @@ export class QueryService {
   ) {}
 
   async like(partition: number, postId: string, userId: string): Promise<LikeQuery> {
-    const task = this.tasks.get(partition);
-    const store = task?.openStore;
-    if (!task || !store) return { kind: 'not-owner' };
-    const expected = homePartition(postId, userId, this.partitions);
-    if (expected !== partition) return { kind: 'wrong-partition', expected };
-    const phase = task.phase;
-    if (phase.kind === 'stopped') return { kind: 'stopped', reason: phase.refusal.reason };
-    if (phase.kind === 'catching-up') return { kind: 'restoring', progress: phase.progress.ratio };
-    if (phase.kind !== 'live') return { kind: 'restoring', progress: 0 };
-    return { kind: 'ok', liked: await store.isLiked(postId, userId), asOfOffset: store.lastOffset() ?? null };
+    return (await this.likes([{ partition, postId, userId }]))[0];
+  }
+
+  /**
+   * Many questions at once, answered in the order asked, each as like() answers it: the questions
+   * of one partition are read from its store in one multi-get (the api batches concurrent viewers).
+   */
+  async likes(queries: readonly { partition: number; postId: string; userId: string }[]): Promise<LikeQuery[]> {
+    const answers = new Array<LikeQuery>(queries.length);
+    const reads = new Map<number, number[]>(); // partition → indexes of the questions its store answers
+    for (let i = 0; i < queries.length; i++) {
+      const { partition, postId, userId } = queries[i];
+      const task = this.tasks.get(partition);
+      if (!task?.openStore) {
+        answers[i] = { kind: 'not-owner' };
+        continue;
+      }
+      const expected = homePartition(postId, userId, this.partitions);
+      if (expected !== partition) {
+        answers[i] = { kind: 'wrong-partition', expected };
+        continue;
+      }
+      const phase = task.phase;
+      if (phase.kind === 'stopped') answers[i] = { kind: 'stopped', reason: phase.refusal.reason };
+      else if (phase.kind === 'catching-up') answers[i] = { kind: 'restoring', progress: phase.progress.ratio };
+      else if (phase.kind !== 'live') answers[i] = { kind: 'restoring', progress: 0 };
+      else {
+        const list = reads.get(partition);
+        if (list) list.push(i);
+        else reads.set(partition, [i]);
+      }
+    }
+    await Promise.all(
+      [...reads].map(async ([partition, indexes]) => {
+        const store = this.tasks.get(partition)?.openStore;
+        if (!store) {
+          for (const i of indexes) answers[i] = { kind: 'not-owner' };
+          return;
+        }
+        const liked = await store.areLiked(indexes.map((i) => queries[i]));
+        // the offset the store had when it was read: what the answers are as of
+        const asOfOffset = store.lastOffset() ?? null;
+        indexes.forEach((i, k) => (answers[i] = { kind: 'ok', liked: liked[k], asOfOffset }));
+      }),
+    );
+    return answers;
   }
 
   async count(partition: number, postId: string): Promise<{ count: number; asOfOffset: number | null } | undefined> {

@@ -213,6 +213,13 @@ export class PartitionStore {
     return (await this.db.get(`${MEMBER}${postId}/${userId}`)) !== undefined;
   }
 
+  /** isLiked of many (post, user) pairs in one read (one LevelDB multi-get, not one get each). */
+  async areLiked(pairs: readonly { postId: string; userId: string }[]): Promise<boolean[]> {
+    if (pairs.length === 0) return [];
+    const values = await this.db.getMany(pairs.map((q) => `${MEMBER}${q.postId}/${q.userId}`));
+    return values.map((v) => v !== undefined);
+  }
+
   async getCount(postId: string): Promise<number> {
     return Number((await this.db.get(COUNT + postId)) ?? 0);
   }

@@ -55,6 +55,8 @@ export interface PipelineOptions {
   log?: (line: string) => void;
   /** another Redis for every app (default: the stack's) */
   redisUrl?: string;
+  /** extra node arguments per app (e.g. `--cpu-prof` for a benchmark's profile) */
+  nodeArgs?: Partial<Record<PipelineApp, string[]>>;
 }
 
 /** True when, for every partition with records, some status shows it applied to its end, live, nothing left to publish. */
@@ -107,7 +109,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   };
   try {
     for (const name of options.apps ?? (['aggregator', 'projector', 'api'] as const)) {
-      const app = spawnApp(name, env, { onLine: options.log });
+      const app = spawnApp(name, env, { onLine: options.log, nodeArgs: options.nodeArgs?.[name] });
       apps.push(app);
       await untilStatus(`${urls[name]}/ready`, (s) => s === 200, name, { child: app.child, timeoutMs: 60_000 });
     }

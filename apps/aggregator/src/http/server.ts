@@ -107,15 +107,17 @@ export function buildInternalServer(deps: InternalServerDeps): FastifyInstance {
     });
     if (bad >= 0)
       return problem(reply, 400, 'Invalid question', `queries[${bad}] must be {partition: integer, postId, userId} with ids matching ^[A-Za-z0-9_-]{1,64}$`);
-    const answers = await Promise.all(
-      (queries as { partition: number; postId: string; userId: string }[]).map(async ({ partition: p, postId, userId }) => {
-        if (p < 0 || p >= deps.partitions) {
-          return { status: 404, partition: p, postId, userId, title: 'Unknown partition', detail: `partition ${p} is not a partition of the input topic (0..${deps.partitions - 1})` };
-        }
-        const a = answerOf(p, postId, userId, await aggregator.queryLike(p, postId, userId));
-        return 'body' in a ? { status: 200, ...a.body } : { status: a.status, partition: p, postId, userId, title: a.title, detail: a.detail, ...a.extra };
-      }),
-    );
+    const asked = queries as { partition: number; postId: string; userId: string }[];
+    const known = asked.filter(({ partition: p }) => p >= 0 && p < deps.partitions);
+    const found = await aggregator.queryLikes(known);
+    let k = 0;
+    const answers = asked.map(({ partition: p, postId, userId }) => {
+      if (p < 0 || p >= deps.partitions) {
+        return { status: 404, partition: p, postId, userId, title: 'Unknown partition', detail: `partition ${p} is not a partition of the input topic (0..${deps.partitions - 1})` };
+      }
+      const a = answerOf(p, postId, userId, found[k++]);
+      return 'body' in a ? { status: 200, ...a.body } : { status: a.status, partition: p, postId, userId, title: a.title, detail: a.detail, ...a.extra };
+    });
     return reply.send({ answers });
   });
 
