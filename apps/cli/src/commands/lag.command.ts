@@ -44,7 +44,7 @@ export function registerLag(program: Command): void {
     .option('-w, --watch', 'sample every --interval seconds until interrupted (status needs a few samples)')
     .option('-i, --interval <seconds>', 'seconds between samples with --watch', '5')
     .option('--strict', 'exit 3 when any group is not OK')
-    .option('--json', 'one JSON document (with --watch: one document per line)')
+    .option('--json', 'one JSON document (with --watch: one document per line; a failed sample is {"at", "error"})')
     .action((opts: LagOptions) =>
       run(async () => {
         const out = output(Boolean(opts.json));
@@ -73,9 +73,21 @@ export function registerLag(program: Command): void {
           let stop = false;
           process.once('SIGINT', () => (stop = true));
           while (!stop) {
-            const samples = await sampleAll();
-            if (opts.json) process.stdout.write(`${JSON.stringify({ groups: samples })}\n`);
-            else process.stdout.write(`${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${new Date().toISOString()}\n${renderLag(samples)}\n\n`);
+            // a sample that fails (a broker or the group's coordinator not answering) is reported and
+            // the next one tried: watching is for the moments when something is wrong
+            let samples: GroupLag[] | undefined;
+            let error: string | undefined;
+            try {
+              samples = await sampleAll();
+            } catch (e) {
+              error = e instanceof Error ? e.message : String(e);
+            }
+            const at = new Date().toISOString();
+            if (opts.json) process.stdout.write(`${JSON.stringify(samples ? { groups: samples } : { at, error })}\n`);
+            else
+              process.stdout.write(
+                `${process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${at}\n${samples ? renderLag(samples) : `sample failed (trying again in ${interval} s): ${error}`}\n\n`,
+              );
             for (let waited = 0; waited < interval * 1000 && !stop; waited += 100) await new Promise((r) => setTimeout(r, 100));
           }
         } finally {
