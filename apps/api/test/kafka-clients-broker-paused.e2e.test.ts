@@ -9,7 +9,7 @@ import {
   topicSpecs,
 } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix, markReadSideComplete } from '@doubletap/redis';
-import { freePort, OwnBroker, spawnApp, stackEnv, stopApp, uniqueName, waitFor } from '@doubletap/testing';
+import { freePort, ownBrokerForFile, spawnApp, stackEnv, stopApp, uniqueName, waitFor } from '@doubletap/testing';
 
 /**
  * A broker that stops answering while the api produces (SIGSTOP, longer than the produce timeout), on
@@ -19,14 +19,7 @@ import { freePort, OwnBroker, spawnApp, stackEnv, stopApp, uniqueName, waitFor }
  */
 const settings = loadSettings(stackEnv());
 
-const broker = new OwnBroker();
-
-beforeAll(async () => {
-  await broker.start();
-}, 240_000);
-afterAll(async () => {
-  await broker.stop();
-}, 120_000);
+const broker = ownBrokerForFile();
 
 describe.each(KAFKA_PRODUCER_CLIENTS)('a paused broker under load, on %s', (client) => {
   it('202 only for events in the log, each once; 503 while the broker does not answer; serving again after', async () => {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createKafka } from '@doubletap/kafka';
-import { OwnBroker, REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
+import { ownBrokerForFile, REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/testing';
 
 /**
  * `doubletap lag --watch` while the broker (and with it the group's coordinator) stops answering:
@@ -11,15 +11,7 @@ import { OwnBroker, REPO_ROOT, stackEnv, uniqueName, waitFor } from '@doubletap/
  */
 jest.setTimeout(240_000);
 
-const broker = new OwnBroker();
-
-beforeAll(async () => {
-  await broker.start();
-}, 240_000);
-afterAll(async () => {
-  await broker.resume().catch(() => undefined);
-  await broker.stop();
-}, 120_000);
+const broker = ownBrokerForFile();
 
 interface Line {
   groups?: Array<{ group: string; topic: string; totalLag: number }>;

@@ -1,6 +1,6 @@
 import { loadSettings } from '@doubletap/config';
 import { createKafka, ensureTopics, topicSpecs } from '@doubletap/kafka';
-import { freePort, OwnBroker, spawnApp, stackEnv, stopApp, uniqueName, waitFor, type AppProcess } from '@doubletap/testing';
+import { freePort, ownBrokerForFile, spawnApp, stackEnv, stopApp, uniqueName, waitFor, type AppProcess } from '@doubletap/testing';
 
 /**
  * The projector process tells the truth when its group coordinator goes silent (ADR 0028): its
@@ -14,15 +14,7 @@ jest.setTimeout(240_000);
 const SESSION_MS = 6000;
 const SILENCE_MAX_MS = 15000;
 
-const broker = new OwnBroker();
-
-beforeAll(async () => {
-  await broker.start();
-}, 240_000);
-afterAll(async () => {
-  await broker.resume().catch(() => undefined);
-  await broker.stop();
-}, 120_000);
+const broker = ownBrokerForFile();
 
 async function probe(url: string): Promise<{ status: number; detail: string }> {
   try {

@@ -11,7 +11,7 @@ export { startLoadBalancer } from './load-balancer';
 export type { LoadBalancerOptions } from './load-balancer';
 export { PROMETHEUS_PATH, PROMTOOL_PATH, startPrometheus } from './prometheus';
 export type { AlertView, PrometheusOptions, PrometheusProcess, TargetView } from './prometheus';
-export { OwnBroker } from './own-broker';
+export { OwnBroker, ownBrokerForFile } from './own-broker';
 export { StackControl } from './stack-control';
 export type { ClusterPart, Fault, PartStatus, SinglePart, StackPart, StackProfile } from './stack-control';
 export { countsFromTopic, groundTruth, produceActions, randomActions, totalsOf } from './likes-fixtures';

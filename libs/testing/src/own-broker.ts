@@ -61,3 +61,17 @@ export class OwnBroker {
     await exec('bash', [SCRIPT, ...args], { env: { ...process.env, ...this.env }, timeout: 180_000 });
   }
 }
+
+/** A broker of the calling test file's own: started before its tests, resumed and stopped after them (jest hooks). */
+export function ownBrokerForFile(): OwnBroker {
+  // jest's globals, read when a test file calls this (the library itself is also loaded by benches)
+  type Hook = (fn: () => Promise<unknown>, timeoutMs?: number) => void;
+  const { beforeAll, afterAll } = globalThis as unknown as { beforeAll: Hook; afterAll: Hook };
+  const broker = new OwnBroker();
+  beforeAll(() => broker.start(), 240_000);
+  afterAll(async () => {
+    await broker.resume().catch(() => undefined);
+    await broker.stop();
+  }, 120_000);
+  return broker;
+}
