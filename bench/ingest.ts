@@ -7,10 +7,13 @@
  * section of BENCHMARKS.md, and prints a table. rows[0] is the hello-world sent the likes' own
  * request stream (the reference of every share), the default client's row comes next (rows[1], what
  * `npm run bench` takes as the maximum ingest rate), the hello-world sent one fixed request last.
- * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_USERS (1000),
+ * Every target is measured BENCH_ROUNDS times, in turn (hello-world, each client, the fixed-request
+ * hello-world, then again), and each row is its target's median round (all rounds in `rounds`).
+ * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_ROUNDS (3), BENCH_USERS (1000),
  * BENCH_CLIENTS (every client, the default first; a comma list to measure fewer), BENCH_API_CPU_PROF
  * (a directory: the api runs with `node --cpu-prof` and writes its V8 CPU profile there on exit).
  */
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { mintToken } from '@doubletap/auth';
 import { loadSettings } from '@doubletap/config';
@@ -21,12 +24,13 @@ import { freePort, scrapedSum, spawnBuilt, stopChild, uniqueName, untilStatus } 
 import { autocannon, type CannonRequest, type CannonResult } from './lib/autocannon';
 import { spawnHelloWorld } from './lib/hello';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
-import { intKnob, machine, ROOT, writeResult } from './lib/common';
+import { intKnob, machine, medianRound, ROOT, writeResult } from './lib/common';
 
 const CONNECTIONS = intKnob('BENCH_CONNECTIONS', 64);
 const SECONDS = intKnob('BENCH_SECONDS', 10);
 const WARMUP = intKnob('BENCH_WARMUP_SECONDS', 2);
 const USERS = intKnob('BENCH_USERS', 1000);
+const ROUNDS = intKnob('BENCH_ROUNDS', 3);
 const CPU_PROF = process.env.BENCH_API_CPU_PROF;
 const log = (msg: string) => process.stderr.write(`bench:ingest ${msg}\n`);
 
@@ -46,7 +50,10 @@ interface Row {
   apiCpuMicrosPerLike?: number;
   /** the api's produce requests during the measured run (its /metrics): how many, records per request, mean acks=all round trip */
   produce?: { requests: number; recordsPerRequest: number; meanMs: number };
+  /** req/s of every round, in order (the row is the median round) */
+  rounds?: number[];
 }
+
 
 const HELLO = 'hello-world (NestJS + Fastify), the likes\' request stream';
 const HELLO_FIXED = 'hello-world, one fixed request (the reference until 2026-12-04)';
@@ -137,42 +144,55 @@ async function main(): Promise<void> {
       }
       return r;
     };
-    rows.push(await measure(HELLO, hello.url, helloStream, undefined, hello.child.pid));
-    for (const client of clients) {
-      // a fresh topic per client, and the api started once with each
-      const topics = {
-        events: uniqueName(`bench-events-${client}`),
-        counts: uniqueName('bench-counts'),
-        deadLetter: uniqueName('bench-dlq'),
-        partitions: settings.topics.partitions,
-      };
-      await ensureTopics(kafka, topicSpecs(topics));
-      created.push(topics.events, topics.counts, topics.deadLetter);
-      const apiPort = await freePort();
-      const api = spawnBuilt('apps/api/src/main.js', {
-        KAFKA_PRODUCER_CLIENT: client,
-        REDIS_KEY_PREFIX: prefix,
-        API_PORT: String(apiPort),
-        TOPIC_EVENTS: topics.events,
-        TOPIC_COUNTS: topics.counts,
-        TOPIC_DEAD_LETTER: topics.deadLetter,
-        RATE_LIMIT_PER_SEC: '0',
-        LOG_LEVEL: 'warn',
-      }, log, { nodeArgs: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [] });
-      try {
-        const apiUrl = `http://127.0.0.1:${apiPort}`;
-        await untilStatus(`${apiUrl}/ready`, (s) => s === 200, `api (${client})`, { child: api });
-        rows.push(await measure(`POST like (acks=all, ${client})`, apiUrl, likes, client, api.pid));
-      } finally {
-        await stopChild(api);
+    // every api started first (one per client, each on a fresh topic of its own), then the targets
+    // measured in turn, ROUNDS times over: the machine's other load changes from minute to minute,
+    // and a ratio is only fair between figures taken close together; each row is its target's
+    // median round
+    const apis: Array<{ client: KafkaProducerClient; url: string; child: ChildProcess; topic: string }> = [];
+    try {
+      for (const client of clients) {
+        const topics = {
+          events: uniqueName(`bench-events-${client}`),
+          counts: uniqueName('bench-counts'),
+          deadLetter: uniqueName('bench-dlq'),
+          partitions: settings.topics.partitions,
+        };
+        await ensureTopics(kafka, topicSpecs(topics));
+        created.push(topics.events, topics.counts, topics.deadLetter);
+        const apiPort = await freePort();
+        const child = spawnBuilt('apps/api/src/main.js', {
+          KAFKA_PRODUCER_CLIENT: client,
+          REDIS_KEY_PREFIX: prefix,
+          API_PORT: String(apiPort),
+          TOPIC_EVENTS: topics.events,
+          TOPIC_COUNTS: topics.counts,
+          TOPIC_DEAD_LETTER: topics.deadLetter,
+          RATE_LIMIT_PER_SEC: '0',
+          LOG_LEVEL: 'warn',
+        }, log, { nodeArgs: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [] });
+        apis.push({ client, url: `http://127.0.0.1:${apiPort}`, child, topic: topics.events });
       }
-      const admin = kafka.admin();
-      await admin.connect();
-      eventsInTopic[client] = (await admin.fetchTopicOffsets(topics.events)).reduce((s, p) => s + Number(p.high), 0);
-      await admin.disconnect();
+      for (const api of apis) await untilStatus(`${api.url}/ready`, (s) => s === 200, `api (${api.client})`, { child: api.child });
+      const targets: Array<() => Promise<Row>> = [
+        () => measure(HELLO, hello.url, helloStream, undefined, hello.child.pid),
+        ...apis.map((api) => () => measure(`POST like (acks=all, ${api.client})`, api.url, likes, api.client, api.child.pid)),
+        // the reference before 2026-12-04: one fixed request, for comparison with older runs
+        () => measure(HELLO_FIXED, hello.url, [{ method: 'POST', path: '/hello' }], undefined, hello.child.pid),
+      ];
+      const measured: Row[][] = targets.map(() => []);
+      for (let round = 1; round <= ROUNDS; round++) {
+        log(`round ${round} of ${ROUNDS}`);
+        for (let t = 0; t < targets.length; t++) measured[t].push(await targets[t]());
+      }
+      for (const runs of measured) rows.push(medianRound(runs));
+    } finally {
+      await Promise.all(apis.map((api) => stopChild(api.child)));
     }
-    // the reference before 2026-12-04: one fixed request, for comparison with older runs
-    rows.push(await measure(HELLO_FIXED, hello.url, [{ method: 'POST', path: '/hello' }], undefined, hello.child.pid));
+    const admin = kafka.admin();
+    await admin.connect();
+    for (const api of apis)
+      eventsInTopic[api.client] = (await admin.fetchTopicOffsets(api.topic)).reduce((s, p) => s + Number(p.high), 0);
+    await admin.disconnect();
   } finally {
     await stopChild(hello.child);
     await deleteTopics(kafka, created).catch(() => undefined);
@@ -191,6 +211,7 @@ async function main(): Promise<void> {
     settings: {
       connections: CONNECTIONS,
       seconds: SECONDS,
+      rounds: ROUNDS,
       warmupSeconds: WARMUP,
       users: USERS,
       partitions: settings.topics.partitions,
@@ -232,19 +253,19 @@ function writeIngestSection(
   file: string,
   partitions: number,
 ): void {
-  const knobs = ['BENCH_SECONDS', 'BENCH_WARMUP_SECONDS', 'BENCH_CONNECTIONS', 'BENCH_CLIENTS', 'PRODUCER_LINGER_MS']
+  const knobs = ['BENCH_SECONDS', 'BENCH_WARMUP_SECONDS', 'BENCH_ROUNDS', 'BENCH_CONNECTIONS', 'BENCH_CLIENTS', 'PRODUCER_LINGER_MS']
     .filter((k) => process.env[k] !== undefined)
     .map((k) => `${k}=${process.env[k]} `)
     .join('');
   writeSection('Ingest by Kafka client', [
-    `Command: \`${knobs}npm run bench:ingest\` (the api started once per client with \`KAFKA_PRODUCER_CLIENT\`, each on a fresh ${partitions}-partition topic; hello-world measured first in the same run, sent the same request stream as the likes (the same builder and bearer header, the post in its query: autocannon shares the cores and spends ~20 % more per request it builds than on one fixed request), and once more at the end with one fixed request, the reference until 2026-12-04; ${CONNECTIONS} connections, ${WARMUP} s warm-up, ${SECONDS} s measured, autocannon over loopback).`,
+    `Command: \`${knobs}npm run bench:ingest\` (the api started once per client with \`KAFKA_PRODUCER_CLIENT\`, each on a fresh ${partitions}-partition topic; the targets measured in turn, ${ROUNDS} rounds, each row its target's median round (every round's req/s in the last column); the hello-world sent the same request stream as the likes (the same builder and bearer header, the post in its query: autocannon shares the cores and spends ~20 % more per request it builds than on one fixed request), and, last in each round, one fixed request (the reference until 2026-12-04); ${CONNECTIONS} connections, ${WARMUP} s warm-up, ${SECONDS} s measured, autocannon over loopback).`,
     `Last run ${at} on ${describeMachine(m)}; Kafka, the registry, Redis, the api and autocannon share the cores, with whatever else ran on the machine (the hello-world row shows how much CPU was left). "CPU per request" is the process's user + system CPU time during the measured run divided by its 2xx answers (/proc), which depends less on that noise than the rates do. Raw numbers: \`${file}\`. Why the default client is the default: docs/adr/0012-platformatic-kafka-producer.md.`,
     '',
-    '| target | req/s | p50 | p99 | 2xx | non-2xx | errors | share of hello-world | CPU per request | events in topic |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| target | req/s | p50 | p99 | 2xx | non-2xx | errors | share of hello-world | CPU per request | events in topic | rounds (req/s) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.target} | ${r.client ? `**${r.reqPerSec.toLocaleString('en-US')}**` : r.reqPerSec.toLocaleString('en-US')} | ${r.p50ms} ms | ${r.p99ms} ms | ${r.accepted} | ${r.non2xx} | ${r.errors} | ${Math.round(share(r) * 100)} % | ${r.apiCpuMicrosPerLike === undefined ? '' : `${r.apiCpuMicrosPerLike} µs`} | ${r.client ? String(events[r.client] ?? '') : ''} |`,
+        `| ${r.target} | ${r.client ? `**${r.reqPerSec.toLocaleString('en-US')}**` : r.reqPerSec.toLocaleString('en-US')} | ${r.p50ms} ms | ${r.p99ms} ms | ${r.accepted} | ${r.non2xx} | ${r.errors} | ${Math.round(share(r) * 100)} % | ${r.apiCpuMicrosPerLike === undefined ? '' : `${r.apiCpuMicrosPerLike} µs`} | ${r.client ? String(events[r.client] ?? '') : ''} | ${(r.rounds ?? []).map((x) => x.toLocaleString('en-US')).join(' · ')} |`,
     ),
   ]);
 }

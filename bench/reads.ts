@@ -11,7 +11,8 @@
  *     count is ≥ k: freshness = that event's arrival − the 202's arrival (p50/p99/max).
  * Writes bench/results/reads-<ts>.json and replaces/appends the "## Reads and freshness" section
  * of BENCHMARKS.md.
- * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_RATE (1000), BENCH_FRESH_SECONDS (10),
+ * The HTTP targets are measured in turn, BENCH_ROUNDS times over, each row its target's median round.
+ * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_RATE (1000), BENCH_FRESH_SECONDS (10),
  * BENCH_FRESH_POSTS (50), BENCH_API_CPU_PROF (a directory: the api and the aggregator run with
  * `node --cpu-prof` and write their V8 CPU profiles to its api/ and aggregator/ on exit).
  */
@@ -21,13 +22,14 @@ import { startPipeline, stopChild } from '@doubletap/testing';
 import { autocannon, type CannonRequest } from './lib/autocannon';
 import { spawnHelloWorld } from './lib/hello';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
-import { intKnob, machine, writeResult } from './lib/common';
+import { intKnob, machine, medianRound, writeResult } from './lib/common';
 
 const CONNECTIONS = intKnob('BENCH_CONNECTIONS', 64);
 const SECONDS = intKnob('BENCH_SECONDS', 10);
 const RATE = intKnob('BENCH_RATE', 1000);
 const FRESH_SECONDS = intKnob('BENCH_FRESH_SECONDS', 10);
 const FRESH_POSTS = intKnob('BENCH_FRESH_POSTS', 50);
+const ROUNDS = intKnob('BENCH_ROUNDS', 3);
 const HELLO = 'hello-world (NestJS + Fastify, bench/hello-app.ts), the GET\'s request stream';
 const HELLO_FIXED = 'hello-world, one fixed request (the reference until 2026-12-04)';
 const GET_ONE = 'GET one post (anonymous)';
@@ -49,6 +51,8 @@ interface Row {
   ok: number;
   non2xx: number;
   errors: number;
+  /** req/s of every round, in order (the row is the median round) */
+  rounds?: number[];
 }
 
 /** One SSE stream per post: the arrival time of every count event. */
@@ -146,28 +150,35 @@ async function main(): Promise<void> {
       },
     };
     await hello.ready();
-    for (const [name, request, posts, target] of [
+    // the targets in turn, ROUNDS times over; each row is its target's median round
+    const targets = [
       [HELLO, helloStream, 1, hello.url],
       [GET_ONE, single, 1, url],
       [GET_VIEWER, singleAuthed, 1, url],
       ['GET /v1/likes, 100 posts', batch, 100, url],
       [HELLO_FIXED, { method: 'POST', path: '/hello' } as CannonRequest, 1, hello.url],
-    ] as const) {
-      log(`${name}: warm-up 2s, then ${SECONDS}s at ${CONNECTIONS} connections`);
-      await autocannon({ url: target, connections: CONNECTIONS, duration: 2, requests: [request] });
-      const r = await autocannon({ url: target, connections: CONNECTIONS, duration: SECONDS, requests: [request] });
-      rows.push({
-        target: name,
-        connections: CONNECTIONS,
-        reqPerSec: Math.round(r.requests.average),
-        postsPerSec: Math.round(r.requests.average * posts),
-        p50ms: r.latency.p50,
-        p99ms: r.latency.p99,
-        ok: r['2xx'],
-        non2xx: r.non2xx,
-        errors: r.errors + r.timeouts,
-      });
+    ] as const;
+    const measured: Row[][] = targets.map(() => []);
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [t, [name, request, posts, target]] of targets.entries()) {
+        const warmup = round === 1 ? 2 : 1;
+        log(`round ${round} of ${ROUNDS}, ${name}: warm-up ${warmup}s, then ${SECONDS}s at ${CONNECTIONS} connections`);
+        await autocannon({ url: target, connections: CONNECTIONS, duration: warmup, requests: [request] });
+        const r = await autocannon({ url: target, connections: CONNECTIONS, duration: SECONDS, requests: [request] });
+        measured[t].push({
+          target: name,
+          connections: CONNECTIONS,
+          reqPerSec: Math.round(r.requests.average),
+          postsPerSec: Math.round(r.requests.average * posts),
+          p50ms: r.latency.p50,
+          p99ms: r.latency.p99,
+          ok: r['2xx'],
+          non2xx: r.non2xx,
+          errors: r.errors + r.timeouts,
+        });
+      }
     }
+    for (const runs of measured) rows.push(medianRound(runs));
 
     // freshness at a steady, open-loop ingest rate
     log(`freshness: ${RATE} likes/s for ${FRESH_SECONDS}s over ${FRESH_POSTS} posts, SSE on each`);
@@ -260,7 +271,7 @@ async function main(): Promise<void> {
   const result = {
     at: new Date().toISOString(),
     machine: machine(),
-    settings: { connections: CONNECTIONS, seconds: SECONDS, partitions: settings.topics.partitions },
+    settings: { connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, partitions: settings.topics.partitions },
     rows,
     ratios,
     freshness,
@@ -269,14 +280,14 @@ async function main(): Promise<void> {
 
   const fmt = (v: number) => v.toLocaleString('en-US');
   writeSection('Reads and freshness', [
-    'Command: `npm run bench:reads` (knobs: `BENCH_CONNECTIONS` (64), `BENCH_SECONDS` (10), `BENCH_RATE` (1000), `BENCH_FRESH_SECONDS` (10), `BENCH_FRESH_POSTS` (50)).',
+    'Command: `npm run bench:reads` (knobs: `BENCH_CONNECTIONS` (64), `BENCH_SECONDS` (10), `BENCH_ROUNDS` (3), `BENCH_RATE` (1000), `BENCH_FRESH_SECONDS` (10), `BENCH_FRESH_POSTS` (50)). The HTTP targets are measured in turn, every round, and each row is its target\'s median round (every round in the last column): a ratio compares figures taken close together.',
     `Last run ${result.at} on ${describeMachine(result.machine)}; api, aggregator and projector as their own processes (fresh ${settings.topics.partitions}-partition topics), Kafka, the registry, Redis and the load generator on the same cores; raw numbers in \`${file}\`.`,
     '',
-    `| HTTP reads (${CONNECTIONS} connections, ${SECONDS} s, loopback) | req/s | posts/s | p50 | p99 | non-2xx |`,
-    '| --- | --- | --- | --- | --- | --- |',
+    `| HTTP reads (${CONNECTIONS} connections, ${SECONDS} s, loopback, median of ${ROUNDS} rounds) | req/s | posts/s | p50 | p99 | non-2xx | rounds (req/s) |`,
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.target} | **${fmt(r.reqPerSec)}** | ${fmt(r.postsPerSec)} | ${r.p50ms} ms | ${r.p99ms} ms | ${r.non2xx + r.errors} |`,
+        `| ${r.target} | **${fmt(r.reqPerSec)}** | ${fmt(r.postsPerSec)} | ${r.p50ms} ms | ${r.p99ms} ms | ${r.non2xx + r.errors} | ${(r.rounds ?? []).map(fmt).join(' · ')} |`,
     ),
     '',
     `GET one post = **${ratios.getOneVsHello}×** the hello-world of the same run sent the same request stream (${ratios.getOneVsFixedHello}× the hello-world sent one fixed request, the reference until 2026-12-04); GET + likedByViewer = **${ratios.viewerVsGetOne}×** the plain GET.`,

@@ -43,3 +43,14 @@ export function writeResult(kind: string | undefined, at: string, doc: unknown):
   writeFileSync(join(ROOT, file), `${JSON.stringify(doc, null, 2)}\n`);
   return file;
 }
+
+/**
+ * The round with the median rate (the lower middle of an even count), with every round's rate in
+ * order: the benches measure their targets in turn, several rounds, so each ratio compares figures
+ * taken close together on a machine whose other load changes from minute to minute.
+ */
+export function medianRound<T extends { reqPerSec: number }>(runs: readonly T[]): T & { rounds: number[] } {
+  if (runs.length === 0) throw new Error('medianRound: no rounds');
+  const sorted = [...runs].sort((a, b) => a.reqPerSec - b.reqPerSec);
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: runs.map((r) => r.reqPerSec) };
+}
