@@ -54,7 +54,6 @@ interface Row {
   rounds?: number[];
 }
 
-
 const HELLO = 'hello-world (NestJS + Fastify), the likes\' request stream';
 const HELLO_FIXED = 'hello-world, one fixed request (the reference until 2026-12-04)';
 
@@ -118,7 +117,7 @@ async function main(): Promise<void> {
     const helloStream = stream((post) => `/hello?post=${post}`);
     const produced = async (url: string) => {
       const [requests, seconds, records] = await Promise.all(
-        ['doubletap_api_produce_seconds_count', 'doubletap_api_produce_seconds_sum', 'doubletap_api_produce_batch_size_sum'].map((n) => scrapedSum(url, n)),
+        ['doubletap_api_produce_seconds_count', 'doubletap_api_produce_seconds_sum', 'doubletap_api_produce_batch_size_sum'].map((name) => scrapedSum(url, name)),
       );
       return { requests, seconds, records };
     };
@@ -134,12 +133,12 @@ async function main(): Promise<void> {
         r.apiCpuMicrosPerLike = Math.round(((cpuAfter - cpuBefore) * 1e6) / r.accepted);
       if (producedBefore) {
         const after = await produced(url);
-        const n = after.requests - producedBefore.requests;
-        if (n > 0)
+        const sent = after.requests - producedBefore.requests;
+        if (sent > 0)
           r.produce = {
-            requests: n,
-            recordsPerRequest: Math.round(((after.records - producedBefore.records) / n) * 10) / 10,
-            meanMs: Math.round(((after.seconds - producedBefore.seconds) / n) * 1e5) / 100,
+            requests: sent,
+            recordsPerRequest: Math.round(((after.records - producedBefore.records) / sent) * 10) / 10,
+            meanMs: Math.round(((after.seconds - producedBefore.seconds) / sent) * 1e5) / 100,
           };
       }
       return r;
