@@ -1,4 +1,5 @@
 import { homePartition } from '@doubletap/likes';
+import type { PartitionStore } from '@doubletap/store';
 import type { PartitionTask } from './task';
 import type { LikeQuery } from './types';
 
@@ -38,11 +39,13 @@ export class QueryService {
    */
   async likes(queries: readonly { partition: number; postId: string; userId: string }[]): Promise<LikeQuery[]> {
     const answers = new Array<LikeQuery>(queries.length);
-    const reads = new Map<number, number[]>(); // partition → indexes of the questions its store answers
+    // partition → its store and the indexes of the questions it answers
+    const reads = new Map<number, { store: PartitionStore; indexes: number[] }>();
     for (let i = 0; i < queries.length; i++) {
       const { partition, postId, userId } = queries[i];
       const task = this.tasks.get(partition);
-      if (!task?.openStore) {
+      const store = task?.openStore;
+      if (!task || !store) {
         answers[i] = { kind: 'not-owner' };
         continue;
       }
@@ -56,18 +59,13 @@ export class QueryService {
       else if (phase.kind === 'catching-up') answers[i] = { kind: 'restoring', progress: phase.progress.ratio };
       else if (phase.kind !== 'live') answers[i] = { kind: 'restoring', progress: 0 };
       else {
-        const list = reads.get(partition);
-        if (list) list.push(i);
-        else reads.set(partition, [i]);
+        const read = reads.get(partition);
+        if (read) read.indexes.push(i);
+        else reads.set(partition, { store, indexes: [i] });
       }
     }
     await Promise.all(
-      [...reads].map(async ([partition, indexes]) => {
-        const store = this.tasks.get(partition)?.openStore;
-        if (!store) {
-          for (const i of indexes) answers[i] = { kind: 'not-owner' };
-          return;
-        }
+      [...reads.values()].map(async ({ store, indexes }) => {
         const liked = await store.areLiked(indexes.map((i) => queries[i]));
         // the offset the store had when it was read: what the answers are as of
         const asOfOffset = store.lastOffset() ?? null;

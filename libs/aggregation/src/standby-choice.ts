@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 /** How many standbys a member keeps: none, every partition it does not own, or up to n of them. */
 export type StandbyChoice = 'none' | 'all' | number;
 
-
 /** The standby partitions of a member: by rendezvous hash on its seed, those it has a store of first. */
 export function chooseStandbys(
   choice: StandbyChoice,

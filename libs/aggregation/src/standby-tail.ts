@@ -1,6 +1,7 @@
 import { storeKeys, type PartitionStore, type StandbyMark, type StoreEntry } from '@doubletap/store';
 import { parseOffsetRecord, type ChangelogState } from './changelog';
 
+/** One committed changelog record as a tail reads it. */
 export interface ChangelogRecord {
   offset: number;
   key: string;

@@ -209,11 +209,7 @@ export class PartitionStore {
     return { membership, counts };
   }
 
-  async isLiked(postId: string, userId: string): Promise<boolean> {
-    return (await this.db.get(`${MEMBER}${postId}/${userId}`)) !== undefined;
-  }
-
-  /** isLiked of many (post, user) pairs in one read (one LevelDB multi-get, not one get each). */
+  /** Whether each (post, user) pair is a member, in the order asked: one LevelDB multi-get, not one get per pair. */
   async areLiked(pairs: readonly { postId: string; userId: string }[]): Promise<boolean[]> {
     if (pairs.length === 0) return [];
     const values = await this.db.getMany(pairs.map((q) => `${MEMBER}${q.postId}/${q.userId}`));

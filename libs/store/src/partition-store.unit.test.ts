@@ -53,8 +53,8 @@ describe('PartitionStore', () => {
     expect(state.counts).toEqual(new Map([['a', 1]]));
     expect(await again.dirtyPosts(10)).toEqual([{ postId: 'a', count: 1 }]);
     // the interactive queries' reads: one pair, or many in one multi-get, in the order asked
-    expect(await again.isLiked('a', 'u1')).toBe(true);
-    expect(await again.isLiked('a', 'u2')).toBe(false);
+    expect(await again.areLiked([{ postId: 'a', userId: 'u1' }])).toEqual([true]);
+    expect(await again.areLiked([{ postId: 'a', userId: 'u2' }])).toEqual([false]);
     expect(
       await again.areLiked([
         { postId: 'a', userId: 'u2' },

@@ -108,11 +108,11 @@ export function buildInternalServer(deps: InternalServerDeps): FastifyInstance {
     if (bad >= 0)
       return problem(reply, 400, 'Invalid question', `queries[${bad}] must be {partition: integer, postId, userId} with ids matching ^[A-Za-z0-9_-]{1,64}$`);
     const asked = queries as { partition: number; postId: string; userId: string }[];
-    const known = asked.filter(({ partition: p }) => p >= 0 && p < deps.partitions);
-    const found = await aggregator.queryLikes(known);
+    const known = (p: number) => p >= 0 && p < deps.partitions;
+    const found = await aggregator.queryLikes(asked.filter((q) => known(q.partition)));
     let k = 0;
     const answers = asked.map(({ partition: p, postId, userId }) => {
-      if (p < 0 || p >= deps.partitions) {
+      if (!known(p)) {
         return { status: 404, partition: p, postId, userId, title: 'Unknown partition', detail: `partition ${p} is not a partition of the input topic (0..${deps.partitions - 1})` };
       }
       const a = answerOf(p, postId, userId, found[k++]);
