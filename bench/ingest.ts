@@ -20,7 +20,7 @@ import { loadSettings } from '@doubletap/config';
 import { createKafka, deleteTopics, ensureTopics, KAFKA_PRODUCER_CLIENTS, type KafkaProducerClient, topicSpecs } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix, markReadSideComplete } from '@doubletap/redis';
 import { processCpuSeconds } from '@doubletap/loadgen';
-import { freePort, scrapedSum, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
+import { freePort, scrapedSums, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { autocannon, type CannonRequest, type CannonResult } from './lib/autocannon';
 import { spawnHelloWorld } from './lib/hello';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
@@ -116,9 +116,11 @@ async function main(): Promise<void> {
     const likes = stream((post) => `/v1/posts/${post}/likes`);
     const helloStream = stream((post) => `/hello?post=${post}`);
     const produced = async (url: string) => {
-      const [requests, seconds, records] = await Promise.all(
-        ['doubletap_api_produce_seconds_count', 'doubletap_api_produce_seconds_sum', 'doubletap_api_produce_batch_size_sum'].map((name) => scrapedSum(url, name)),
-      );
+      const [requests, seconds, records] = await scrapedSums(url, [
+        'doubletap_api_produce_seconds_count',
+        'doubletap_api_produce_seconds_sum',
+        'doubletap_api_produce_batch_size_sum',
+      ]);
       return { requests, seconds, records };
     };
     const measure = async (name: string, url: string, requests: CannonRequest[], client?: KafkaProducerClient, pid?: number) => {

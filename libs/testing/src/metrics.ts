@@ -20,10 +20,15 @@ export async function registryValue(registry: Registry, name: string, labels: Re
   return found?.value ?? 0;
 }
 
-/** The sum of every series of metric `name` an app's /metrics serves (Prometheus text format; 0 when there is none). */
-export async function scrapedSum(baseUrl: string, name: string): Promise<number> {
+/**
+ * For each of `names`, the sum of every series of that metric in one scrape of an app's /metrics
+ * (Prometheus text format; 0 when there is none), in the order given.
+ */
+export async function scrapedSums(baseUrl: string, names: readonly string[]): Promise<number[]> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  let sum = 0;
-  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1]);
-  return sum;
+  return names.map((name) => {
+    let sum = 0;
+    for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) sum += Number(m[1]);
+    return sum;
+  });
 }
