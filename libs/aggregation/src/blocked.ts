@@ -30,15 +30,25 @@ export class BlockedState {
 
 /**
  * Runs `fn` until it stops throwing DecodeBlockedError (the schema registry cannot answer), with
- * backoff and heartbeats in between; undefined when the batch was given up meanwhile. Records are
+ * backoff and heartbeats in between; undefined when the batch was given up meanwhile (at once when
+ * `stopping` is aborted during a wait). Records are
  * retried, never dead-lettered, while the registry is the problem.
  */
 export async function untilDecoded<T>(
   fn: () => Promise<T>,
   ctx: BatchContext,
-  options: { blocked: BlockedState; logger: Logger; partition: number; giveUp: () => boolean; backoffMs?: { initial: number; max: number } },
+  options: {
+    blocked: BlockedState;
+    logger: Logger;
+    partition: number;
+    /** aborted when the partition is given up: the wait ends at once and the batch is given up */
+    stopping: AbortSignal;
+    backoffMs?: { initial: number; max: number };
+  },
 ): Promise<T | undefined> {
-  const backoff = new Backoff(options.backoffMs?.initial ?? 100, options.backoffMs?.max ?? 5000);
+  const { stopping } = options;
+  const backoff = new Backoff(options.backoffMs?.initial ?? 100, options.backoffMs?.max ?? 5000, stopping);
+  const givenUp = () => stopping.aborted || !ctx.isRunning() || ctx.isStale();
   for (let attempt = 1; ; attempt++) {
     try {
       const value = await fn();
@@ -51,8 +61,9 @@ export async function untilDecoded<T>(
       if (attempt === 1 || attempt % 20 === 0)
         options.logger.warn({ partition: options.partition, err: e, attempt }, 'waiting for the schema registry (records are retried, never dead-lettered)');
     }
-    if (options.giveUp() || !ctx.isRunning() || ctx.isStale()) return undefined;
+    if (givenUp()) return undefined;
     await backoff.wait();
+    if (givenUp()) return undefined;
     await ctx.heartbeat(); // a rebalance makes this throw: kafkajs rejoins and redelivers
   }
 }

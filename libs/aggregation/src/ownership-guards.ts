@@ -13,9 +13,11 @@ export class OwnershipGuards {
   constructor(
     private readonly partition: number,
     private readonly control: () => PartitionControl | undefined,
-    /** true once the task is being given up */
-    private readonly closing: () => boolean,
+    /** aborted once the task is being given up (ends a wait for the coordinator at once) */
+    private readonly stopping: AbortSignal,
     private readonly logger: Logger,
+    /** the wait between asks of a coordinator that cannot answer */
+    private readonly backoffMs = { initial: 200, max: 5000 },
   ) {}
 
   /** Inside a batch: a batch whose ownership cannot be confirmed is not applied (the consumer delivers it again). */
@@ -24,7 +26,7 @@ export class OwnershipGuards {
       confirm: async () => {
         if (!(await this.confirmOwnership())) throw new Error('the group coordinator no longer gives us this partition');
       },
-      active: () => !this.closing() && ctx.isRunning() && !ctx.isStale(),
+      active: () => !this.stopping.aborted && ctx.isRunning() && !ctx.isStale(),
     };
   }
 
@@ -38,11 +40,11 @@ export class OwnershipGuards {
    */
   local(): OwnershipGuard {
     return {
-      active: () => !this.closing(),
+      active: () => !this.stopping.aborted,
       confirm: async () => {
-        const backoff = new Backoff(200, 5000);
+        const backoff = new Backoff(this.backoffMs.initial, this.backoffMs.max, this.stopping);
         for (let attempt = 1; ; attempt++) {
-          if (this.closing()) throw new Error('given up');
+          if (this.stopping.aborted) throw new Error('given up');
           try {
             if (await this.confirmOwnership()) return;
             throw new PartitionLostError(this.partition, 'the group coordinator no longer gives us this partition');

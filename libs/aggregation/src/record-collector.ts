@@ -54,6 +54,8 @@ export interface RecordCollectorDeps {
   /** called with what the collector waits for while it retries, and undefined when it stops waiting */
   onBlocked?: (what: string | undefined, error?: unknown) => void;
   backoffMs?: { initial: number; max: number };
+  /** aborted when the partition is given up: a retry's backoff ends at once (the guard then says so) */
+  stopping?: AbortSignal;
 }
 
 /**
@@ -168,6 +170,6 @@ export class RecordCollector {
   }
 
   private backoff(): Backoff {
-    return new Backoff(this.deps.backoffMs?.initial ?? 100, this.deps.backoffMs?.max ?? 5000);
+    return new Backoff(this.deps.backoffMs?.initial ?? 100, this.deps.backoffMs?.max ?? 5000, this.deps.stopping);
   }
 }

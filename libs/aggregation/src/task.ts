@@ -35,10 +35,15 @@ export class PartitionTask {
   private readonly decoder: RecordDecoder;
   private readonly guards: OwnershipGuards;
   private chain: Promise<unknown> = Promise.resolve();
-  private closing = false;
+  /** aborted by release(): every wait of the task (a backoff, the coordinator) ends at once */
+  private readonly giving = new AbortController();
   private readonly labels: { partition: string };
   /** when the partition was assigned here (the task is created then): its takeover ends when it is live */
   private readonly assignedAt = process.hrtime.bigint();
+
+  private get closing(): boolean {
+    return this.giving.signal.aborted;
+  }
 
   constructor(private readonly deps: TaskDeps) {
     this.labels = { partition: String(deps.partition) };
@@ -52,7 +57,7 @@ export class PartitionTask {
       source: () => this.state.sourceIdentity(),
     });
     this.decoder = new RecordDecoder(deps.codec, deps.partition, deps.pinned);
-    this.guards = new OwnershipGuards(deps.partition, deps.control, () => this.closing, deps.logger);
+    this.guards = new OwnershipGuards(deps.partition, deps.control, this.giving.signal, deps.logger, deps.backoffMs);
     this.collector = new RecordCollector({
       kafka: deps.kafka,
       openSender: deps.openSender,
@@ -63,6 +68,7 @@ export class PartitionTask {
       logger: deps.logger,
       metrics: deps.metrics,
       backoffMs: deps.backoffMs,
+      stopping: this.giving.signal,
       onBlocked: (what, error) => this.blocking.set(what, error),
     });
     this.state = new StateManager({
@@ -161,9 +167,12 @@ export class PartitionTask {
     });
   }
 
-  /** Gives the partition up: the batch in flight finishes (or is abandoned), then the store closes. */
+  /**
+   * Gives the partition up: the batch in flight finishes, or is abandoned at once when it waits for a
+   * dependency that is down (a backoff never delays a revocation); then the store closes.
+   */
   release(): Promise<void> {
-    this.closing = true;
+    this.giving.abort();
     return this.serialize(async () => {
       await this.collector.close();
       await this.state.close();
@@ -207,7 +216,7 @@ export class PartitionTask {
       blocked: this.blocking,
       logger: this.deps.logger,
       partition: p,
-      giveUp: () => this.closing,
+      stopping: this.giving.signal,
       backoffMs: this.deps.backoffMs,
     });
     if (decoded === undefined) return 'held';

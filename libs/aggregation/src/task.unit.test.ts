@@ -57,7 +57,7 @@ describe('PartitionTask', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const task = (metrics = freshMetrics()) =>
+  const task = (metrics = freshMetrics(), backoffMs = { initial: 1, max: 5 }) =>
     new PartitionTask({
       partition: P,
       pinned: PARTITIONS,
@@ -71,7 +71,7 @@ describe('PartitionTask', () => {
       control: () => control,
       logger: quietLogger,
       metrics,
-      backoffMs: { initial: 1, max: 5 },
+      backoffMs,
     });
   const take = async (t: PartitionTask) => t.take({ identity: (await input.identity())!, offsets: (await input.offsets())[P] });
   const counts = () => output.of(topics.counts).map((r) => FakeCodec.countOf(r.value));
@@ -338,5 +338,47 @@ describe('PartitionTask', () => {
     expect(await t.handle(records(P, 5, events.slice(5)), batchContext())).toBe('applied');
     expect(served()).toEqual(expectedCounts(events));
     await t.release();
+  });
+
+  describe('given up while it waits for a dependency that is down', () => {
+    /** a backoff no test outlives: release() must end it, not wait it out */
+    const long = { initial: 600_000, max: 600_000 };
+    const untilBlocked = async (t: PartitionTask) => {
+      while (t.blocked === undefined) await new Promise((r) => setTimeout(r, 1));
+      return t.blocked.what;
+    };
+    /** what settles first: `work`, or 2 s (far below the backoff) */
+    const before2s = <T>(work: Promise<T>) =>
+      Promise.race([work.then(() => 'settled'), new Promise((r) => setTimeout(() => r('still waiting'), 2000).unref())]);
+
+    it('Kafka: the output backoff ends at once, the batch is held (not applied, nothing committed) and the store closes', async () => {
+      const t = task(freshMetrics(), long);
+      await take(t);
+      output.failNext = Number.MAX_SAFE_INTEGER;
+      const ctx = batchContext();
+      const outcome = t.handle(records(P, 0, history(10, 21)), ctx);
+      expect(await untilBlocked(t)).toBe('kafka');
+      const released = t.release();
+      expect(await before2s(released)).toBe('settled');
+      expect(await outcome).toBe('held');
+      expect(t.storedOffset()).toBeUndefined();
+      expect(output.committed).toEqual([]);
+      expect(control.seeks).toEqual([[P, 0]]); // only the take's: a batch given up by a revocation is not sent back
+      expect(t.phase.kind).toBe('closed');
+      expect(t.blocked).toBeUndefined();
+    });
+
+    it('the schema registry: the decode backoff ends at once, the batch is held and nothing is dead-lettered', async () => {
+      const t = task(freshMetrics(), long);
+      await take(t);
+      codec.registryDown = true;
+      const outcome = t.handle(records(P, 0, history(10, 22)), batchContext());
+      expect(await untilBlocked(t)).toBe('schema-registry');
+      const released = t.release();
+      expect(await before2s(released)).toBe('settled');
+      expect(await outcome).toBe('held');
+      expect(output.committed).toEqual([]);
+      expect(t.phase.kind).toBe('closed');
+    });
   });
 });
