@@ -209,6 +209,10 @@ auto.create.topics.enable=false
 delete.topic.enable=true
 log.segment.bytes=134217728
 log.cleaner.dedupe.buffer.size=33554432
+# thread pools sized for a small shared machine: the defaults (3 network, 8 request-handler threads)
+# are a dedicated server's; on 2 shared cores these took more likes/s through the api (ADR 0001 addendum)
+num.network.threads=${DOUBLETAP_KAFKA_NETWORK_THREADS:-1}
+num.io.threads=${DOUBLETAP_KAFKA_IO_THREADS:-2}
 EOF
 }
 
