@@ -197,7 +197,9 @@ export class ProgressTracker {
    * The idle check: one round trip reads p:<n>/h:<n> of every owned partition that is not busy; a
    * value that is not what this projector holds (a FLUSHALL, a Redis restarted empty or from an
    * older snapshot, another projector) re-positions the partition at once, without waiting for a
-   * record to arrive. Returns when done (errors are left to the next tick: Redis may be down).
+   * record to arrive. With every owned partition busy it still asks (for none of them): the store
+   * guards the cluster's masters on each ask. Returns when done (errors are left to the next tick:
+   * Redis may be down).
    */
   async check(): Promise<void> {
     if (this.checking || this.stopped) return;
@@ -205,7 +207,10 @@ export class ProgressTracker {
     for (const [p, slot] of this.slots) {
       if (slot.busy === 0 && slot.state.kind !== 'positioning') seen.set(p, { slot, seq: slot.seq, epoch: slot.epoch });
     }
-    if (seen.size === 0) return;
+    // asked even when every partition is busy (a sustained load): the store's check also guards
+    // the Redis Cluster masters (ADR 0025: a master added meanwhile gets its marker, a lost one is
+    // seen), which must not wait for a quiet moment
+    if (seen.size === 0 && this.slots.size === 0) return;
     this.checking = true;
     try {
       const found = await this.deps.store.positions([...seen.keys()]);

@@ -476,6 +476,23 @@ describe('ProjectionHandler: progress in Redis, heal, compare-and-set, re-seek',
     expectTotals(redis, consumer);
   });
 
+  it('the idle check still asks the store when every partition is busy (it guards the Redis Cluster masters on each ask)', async () => {
+    const { redis, consumer, handler, assign } = setup(2);
+    produce(consumer, 5);
+    await assign([0, 1]);
+    const asked: Array<readonly number[]> = [];
+    const positions = redis.positions.bind(redis);
+    redis.positions = (partitions) => (asked.push([...partitions]), positions(partitions));
+    // a batch in flight on each partition (planned, not released): nothing is idle
+    const plans = [0, 1].map((p) => handler.tracker.plan(p, 100));
+    expect(plans.every((p) => p !== undefined)).toBe(true);
+    await handler.tracker.check();
+    expect(asked).toEqual([[]]);
+    for (const plan of plans) handler.tracker.release(plan!);
+    await handler.tracker.check();
+    expect(asked).toEqual([[], [0, 1]]);
+  });
+
   it("Redis back in time (an older snapshot): the partition is replayed from the snapshot's own progress", async () => {
     const { redis, consumer, handler, metrics, assign } = setup(1);
     produce(consumer, 4, [0]);
