@@ -34,8 +34,8 @@ export class QueryService {
   }
 
   /**
-   * Many questions at once, answered in the order asked, each as like() answers it: the questions
-   * of one partition are read from its store in one multi-get (the api batches concurrent viewers).
+   * Many questions at once, answered in the order asked, each as like() answers it: every question
+   * is read from its partition's store synchronously, in this turn (the api batches concurrent viewers).
    */
   async likes(queries: readonly { partition: number; postId: string; userId: string }[]): Promise<LikeQuery[]> {
     const answers = new Array<LikeQuery>(queries.length);
@@ -64,14 +64,12 @@ export class QueryService {
         else reads.set(partition, { store, indexes: [i] });
       }
     }
-    await Promise.all(
-      [...reads.values()].map(async ({ store, indexes }) => {
-        const liked = await store.areLiked(indexes.map((i) => queries[i]));
-        // the offset the store had when it was read: what the answers are as of
-        const asOfOffset = store.lastOffset() ?? null;
-        indexes.forEach((i, k) => (answers[i] = { kind: 'ok', liked: liked[k], asOfOffset }));
-      }),
-    );
+    for (const { store, indexes } of reads.values()) {
+      const liked = store.areLiked(indexes.map((i) => queries[i]));
+      // read in the same turn as the answers (synchronous reads): what they are as of, exactly
+      const asOfOffset = store.lastOffset() ?? null;
+      indexes.forEach((i, k) => (answers[i] = { kind: 'ok', liked: liked[k], asOfOffset }));
+    }
     return answers;
   }
 
