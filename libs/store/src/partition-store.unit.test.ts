@@ -69,6 +69,26 @@ describe('PartitionStore', () => {
     await again.close();
   });
 
+  it('reads a batch state the same way whatever its size (a few keys synchronously, many in one multi-get)', async () => {
+    const store = await PartitionStore.open(dir, 0);
+    const members = Array.from({ length: 300 }, (_, i) => `p${i % 7}/u${i}`);
+    await store.commitBatch({
+      membership: new Map(members.filter((_, i) => i % 3 === 0).map((k) => [k, true])),
+      counts: new Map([['p1', 5], ['p4', 9]]),
+      offset: 1,
+    });
+    const expected = (keys: string[], posts: string[]) => ({
+      membership: new Map(keys.filter((k) => members.indexOf(k) % 3 === 0).map((k) => [k, true])),
+      counts: new Map(posts.filter((p) => p === 'p1' || p === 'p4').map((p) => [p, p === 'p1' ? 5 : 9])),
+    });
+    for (const n of [1, 10, 60, 61, 62, 200, 300]) {
+      const keys = members.slice(0, n);
+      const posts = ['p0', 'p1', 'p4', 'p9'];
+      expect(await store.getState(keys, posts)).toEqual(expected(keys, posts));
+    }
+    await store.close();
+  });
+
   it('rejects a batch that does not move the offset forward, and negative counts', async () => {
     const store = await PartitionStore.open(dir, 2);
     await store.commitBatch({ membership: new Map(), counts: new Map(), offset: 5 });
