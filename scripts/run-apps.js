@@ -9,6 +9,8 @@ const { join } = require('node:path');
 const readline = require('node:readline');
 
 const root = join(__dirname, '..');
+// the compiled libs import each other as @doubletap/<lib>: resolve those before loading any of them
+require('./paths.js');
 
 const { parseRunArgs, RUN_APPS, RUN_USAGE, planRun, startHaproxy } = require(
   join(root, 'dist', 'libs', 'balancer', 'src', 'index.js'),
