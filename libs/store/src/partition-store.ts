@@ -86,14 +86,14 @@ const UNLOGGED = 'x/';
 /** the outbox of stores written before output moved ahead of the store commit: read once, as dirty */
 const LEGACY_OUTBOX = 'o/';
 const OFFSET = 'meta/offset';
+const SOURCE = 'meta/source';
+const STANDBY = 'meta/standby';
 /**
  * Up to this many keys a batch's state is read with synchronous gets (≤ ~50 µs of event loop); more
  * go to one async multi-get (measured here: getMany ~40 µs fixed + 1.3–1.9 µs/key of CPU, getSync
  * 0.8–2 µs/key on the main thread).
  */
 const SYNC_READ_MAX = 64;
-const SOURCE = 'meta/source';
-const STANDBY = 'meta/standby';
 /** LevelDB orders keys bytewise: '0' sorts after '/', so `x/` … `x0` spans every key of prefix x/ */
 const end = (prefix: string): string => prefix.slice(0, -1) + '0';
 
@@ -197,9 +197,10 @@ export class PartitionStore {
   }
 
   /**
-   * Membership and partial counts (the hot path reads both per batch): a live batch's few keys with
-   * synchronous gets (an async multi-get costs ~40 µs of CPU before its first key here), a catch-up
-   * batch's thousands in one multi-get (its thread-pool work runs beside the main thread).
+   * Membership and partial counts (the hot path reads both per batch): up to SYNC_READ_MAX keys (a
+   * live batch, typically) with synchronous gets (an async multi-get costs ~40 µs of CPU before its
+   * first key here), more (a catch-up batch's thousands) in one multi-get, whose thread-pool work runs
+   * beside the main thread.
    */
   async getState(
     memberKeys: readonly string[],
@@ -224,7 +225,7 @@ export class PartitionStore {
    * interactive queries' few keys come from LevelDB's memtable and block cache, 1–2 µs of CPU each
    * here, where one async multi-get costs ~40 µs of fixed CPU before its first key), so the answers
    * and `lastOffset()` read right after them describe the same instant. An interactive-query batch is
-   * at most a thousand pairs (~1 ms); the fold's large reads stay async (getState).
+   * at most a thousand pairs (~1 ms); the fold's large reads stay async (getState past SYNC_READ_MAX).
    */
   areLiked(pairs: readonly { postId: string; userId: string }[]): boolean[] {
     const out = new Array<boolean>(pairs.length);
