@@ -9,6 +9,13 @@ cd "$ROOT"
 major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
 [[ "$major" -ge 20 ]] || { echo "doubletap: Node.js 20 or newer is required (found $(node -v 2>/dev/null || echo none))" >&2; exit 1; }
 
+# one entry point at a time: `npm start` and `npm test` begun together on a fresh clone would
+# otherwise run two `npm ci` (and two LevelDB builds) in the same node_modules and break both
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$ROOT/.doubletap-deps.lock"
+  flock 9
+fi
+
 stamp="node_modules/.doubletap-lock.sha256"
 # the lockfile and the patches applied to node_modules after install (patch-package, postinstall)
 want="$(cat package-lock.json patches/*.patch | sha256sum | cut -d' ' -f1)"
