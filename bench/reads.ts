@@ -13,11 +13,13 @@
  * of BENCHMARKS.md.
  * The HTTP targets are measured in turn, BENCH_ROUNDS times over, each row its target's median round.
  * Knobs: BENCH_CONNECTIONS (64), BENCH_SECONDS (10), BENCH_ROUNDS (3), BENCH_RATE (1000), BENCH_FRESH_SECONDS (10),
- * BENCH_FRESH_POSTS (50), BENCH_API_CPU_PROF (a directory: the api and the aggregator run with
+ * BENCH_FRESH_POSTS (50), BENCH_TARGETS (a comma list of hello, get, viewer, many, hello-fixed: only
+ * those, and BENCHMARKS.md is not written), BENCH_API_CPU_PROF (a directory: the api and the aggregator run with
  * `node --cpu-prof` and write their V8 CPU profiles to its api/ and aggregator/ on exit).
  */
 import { performance } from 'node:perf_hooks';
 import { mintToken } from '@doubletap/auth';
+import { cpuUse, ownCpu, processCpu, type CpuSample, type CpuUse } from '@doubletap/loadgen';
 import { startPipeline, stopChild } from '@doubletap/testing';
 import { autocannon, type CannonRequest } from './lib/autocannon';
 import { spawnHelloWorld } from './lib/hello';
@@ -30,6 +32,8 @@ const RATE = intKnob('BENCH_RATE', 1000);
 const FRESH_SECONDS = intKnob('BENCH_FRESH_SECONDS', 10);
 const FRESH_POSTS = intKnob('BENCH_FRESH_POSTS', 50);
 const ROUNDS = intKnob('BENCH_ROUNDS', 3);
+/** BENCH_TARGETS=viewer,get: measure only these targets (hello, get, viewer, many, hello-fixed); the JSON is written, BENCHMARKS.md is not */
+const ONLY = process.env.BENCH_TARGETS ? new Set(process.env.BENCH_TARGETS.split(',').map((t) => t.trim())) : undefined;
 const HELLO = 'hello-world (NestJS + Fastify, bench/hello-app.ts), the GET\'s request stream';
 const HELLO_FIXED = 'hello-world, one fixed request (the reference until 2026-12-04)';
 const GET_ONE = 'GET one post (anonymous)';
@@ -53,6 +57,19 @@ interface Row {
   errors: number;
   /** req/s of every round, in order (the row is the median round) */
   rounds?: number[];
+  /**
+   * CPU over the measured window: the process that answered (the api or the hello-world), the
+   * aggregator (the likedByViewer answers) and the load generator (this process); per request and
+   * cores busy. Tells a target bound by CPU from one bound by a round trip.
+   */
+  cpu?: { server: CpuUse | null; aggregator: CpuUse | null; generator: CpuUse };
+}
+
+/** "24 (0.71) · 3 (0.08) · 11 (0.33)": server, aggregator (its background work shows in every row), generator */
+function cpuCell(cpu: Row['cpu']): string {
+  if (!cpu) return 'n/a';
+  const one = (c: CpuUse | null) => (c ? `${Math.round(c.usPerRequest)} (${c.cores})` : 'n/a');
+  return [one(cpu.server), one(cpu.aggregator), one(cpu.generator)].join(' · ');
 }
 
 /** One SSE stream per post: the arrival time of every count event. */
@@ -89,6 +106,9 @@ async function main(): Promise<void> {
       : undefined,
   });
   const { settings, url } = pipeline;
+  const apiPid = pipeline.processes.get('api')?.pid;
+  const aggregatorPid = pipeline.processes.get('aggregator')?.pid;
+  const pidCpu = (pid: number | undefined) => (pid === undefined ? undefined : processCpu(pid));
   const hello = await spawnHelloWorld(log);
   const rows: Row[] = [];
   const fresh: number[] = [];
@@ -151,20 +171,29 @@ async function main(): Promise<void> {
     };
     await hello.ready();
     // the targets in turn, ROUNDS times over; each row is its target's median round
-    const targets = [
-      [HELLO, helloStream, 1, hello.url],
-      [GET_ONE, single, 1, url],
-      [GET_VIEWER, singleAuthed, 1, url],
-      ['GET /v1/likes, 100 posts', batch, 100, url],
-      [HELLO_FIXED, { method: 'POST', path: '/hello' } as CannonRequest, 1, hello.url],
-    ] as const;
+    const targets = (
+      [
+        ['hello', HELLO, helloStream, 1, hello.url],
+        ['get', GET_ONE, single, 1, url],
+        ['viewer', GET_VIEWER, singleAuthed, 1, url],
+        ['many', 'GET /v1/likes, 100 posts', batch, 100, url],
+        ['hello-fixed', HELLO_FIXED, { method: 'POST', path: '/hello' } as CannonRequest, 1, hello.url],
+      ] as const
+    )
+      .filter(([key]) => !ONLY || ONLY.has(key))
+      .map(([, ...rest]) => rest);
     const measured: Row[][] = targets.map(() => []);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [t, [name, request, posts, target]] of targets.entries()) {
         const warmup = round === 1 ? 2 : 1;
         log(`round ${round} of ${ROUNDS}, ${name}: warm-up ${warmup}s, then ${SECONDS}s at ${CONNECTIONS} connections`);
         await autocannon({ url: target, connections: CONNECTIONS, duration: warmup, requests: [request] });
+        const server = target === url ? apiPid : hello.child.pid;
+        const before = { server: pidCpu(server), aggregator: pidCpu(aggregatorPid), generator: ownCpu(), at: performance.now() };
         const r = await autocannon({ url: target, connections: CONNECTIONS, duration: SECONDS, requests: [request] });
+        const wall = (performance.now() - before.at) / 1000;
+        const sent = r.requests.total;
+        const use = (from: CpuSample | undefined, to: CpuSample | undefined) => (from && to ? cpuUse(from, to, sent, wall) : null);
         measured[t].push({
           target: name,
           connections: CONNECTIONS,
@@ -175,6 +204,7 @@ async function main(): Promise<void> {
           ok: r['2xx'],
           non2xx: r.non2xx,
           errors: r.errors + r.timeouts,
+          cpu: { server: use(before.server, pidCpu(server)), aggregator: use(before.aggregator, pidCpu(aggregatorPid)), generator: cpuUse(before.generator, ownCpu(), sent, wall) },
         });
       }
     }
@@ -277,17 +307,22 @@ async function main(): Promise<void> {
     freshness,
   };
   const file = writeResult('reads', result.at, result);
+  if (ONLY) {
+    log(`wrote ${file} (BENCH_TARGETS: BENCHMARKS.md left as it was)`);
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return;
+  }
 
   const fmt = (v: number) => v.toLocaleString('en-US');
   writeSection('Reads and freshness', [
     'Command: `npm run bench:reads` (knobs: `BENCH_CONNECTIONS` (64), `BENCH_SECONDS` (10), `BENCH_ROUNDS` (3), `BENCH_RATE` (1000), `BENCH_FRESH_SECONDS` (10), `BENCH_FRESH_POSTS` (50)). The HTTP targets are measured in turn, every round, and each row is its target\'s median round (every round in the last column): a ratio compares figures taken close together.',
     `Last run ${result.at} on ${describeMachine(result.machine)}; api, aggregator and projector as their own processes (fresh ${settings.topics.partitions}-partition topics), Kafka, the registry, Redis and the load generator on the same cores; raw numbers in \`${file}\`.`,
     '',
-    `| HTTP reads (${CONNECTIONS} connections, ${SECONDS} s, loopback, median of ${ROUNDS} rounds) | req/s | posts/s | p50 | p99 | non-2xx | rounds (req/s) |`,
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| HTTP reads (${CONNECTIONS} connections, ${SECONDS} s, loopback, median of ${ROUNDS} rounds) | req/s | posts/s | p50 | p99 | non-2xx | rounds (req/s) | CPU µs per request (cores): server · aggregator · generator |`,
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r) =>
-        `| ${r.target} | **${fmt(r.reqPerSec)}** | ${fmt(r.postsPerSec)} | ${r.p50ms} ms | ${r.p99ms} ms | ${r.non2xx + r.errors} | ${(r.rounds ?? []).map(fmt).join(' · ')} |`,
+        `| ${r.target} | **${fmt(r.reqPerSec)}** | ${fmt(r.postsPerSec)} | ${r.p50ms} ms | ${r.p99ms} ms | ${r.non2xx + r.errors} | ${(r.rounds ?? []).map(fmt).join(' · ')} | ${cpuCell(r.cpu)} |`,
     ),
     '',
     `GET one post = **${ratios.getOneVsHello}×** the hello-world of the same run sent the same request stream (${ratios.getOneVsFixedHello}× the hello-world sent one fixed request, the reference until 2026-12-04); GET + likedByViewer = **${ratios.viewerVsGetOne}×** the plain GET.`,
