@@ -50,7 +50,7 @@ const SHARES = (process.env.BENCH_VIRAL_SHARES ?? '0.8,1.5').split(',').map(Numb
 if (SHARES.some((x) => !(x > 0))) throw new Error('BENCH_VIRAL_SHARES must be a comma list of positive numbers');
 const CONNECTIONS = num('BENCH_VIRAL_CONNECTIONS', 32);
 /** bench:ingest as the full run and the viral-only run take it (the api-only maximum comes from its rows[1]) */
-const INGEST_KNOBS = { BENCH_SECONDS: '3', BENCH_WARMUP_SECONDS: '1', BENCH_ROUNDS: '3', BENCH_CONNECTIONS: '64' };
+const INGEST_KNOBS = { BENCH_SECONDS: '3', BENCH_WARMUP_SECONDS: '1', BENCH_ROUNDS: '5', BENCH_CONNECTIONS: '64' };
 const ONLY_VIRAL = process.env.BENCH_ONLY === 'viral';
 if (process.env.BENCH_ONLY && !ONLY_VIRAL) throw new Error('BENCH_ONLY takes only "viral"');
 const OVERLOAD = 'Graceful overload (npm run bench, viral runs)';
@@ -403,7 +403,7 @@ async function main(): Promise<void> {
   // 1M events (the bench's default): at 200k the process start and group joins are most of each phase
   benchmarks.aggregate = await subBench('aggregate', {});
   benchmarks.project = await subBench('project', { BENCH_RECORDS: '100000', BENCH_READ_SECONDS: '3' });
-  benchmarks.reads = await subBench('reads', { BENCH_SECONDS: '3', BENCH_FRESH_SECONDS: '5', BENCH_RATE: '500' });
+  benchmarks.reads = await subBench('reads', { BENCH_SECONDS: '3', BENCH_ROUNDS: '5', BENCH_FRESH_SECONDS: '5', BENCH_RATE: '500' });
   benchmarks.rebuild = await subBench('rebuild', { BENCH_EVENTS: '200000' });
 
   const measured = get(benchmarks.ingest, 'result.rows.1.reqPerSec');
