@@ -27,6 +27,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { loadSettings } from '@doubletap/config';
+import { doneWhen, goalsTable } from './lib/goals';
 import { cpuLine, FAST_REFUSAL_MS, runLoad, type LoadOptions, type LoadReport } from '@doubletap/loadgen';
 import { createRedis, redisReady } from '@doubletap/redis';
 import { freePort, peakRssBytes, spawnBuilt, startPipeline, stopChild, untilStatus } from '@doubletap/testing';
@@ -306,6 +307,7 @@ function summary(doc: Json, file: string): string {
   } else lines.push(row('baseline: PostgreSQL', typeof pg?.skipped === 'string' ? pg.skipped : 'skipped', 'npm run bench'));
   const rss = { ...((vir?.peakRssBytes as Json) ?? {}), ...((pg?.peakRssBytes as Json) ?? {}), 'bench + load generator': doc.benchPeakRssBytes };
   lines.push(row('peak RSS (VmHWM) per process', Object.entries(rss).map(([k, b]) => `${k} ${mib(b)}`).join(', '), 'npm run bench'));
+  lines.push('', ...goalsTable(doneWhen(doc)));
   lines.push(
     '',
     typeof doc.chart === 'string' ? `Chart of the viral run at ${Math.round(SHARES[SHARES.length - 1] * 100)} % (offered vs accepted rate, latency, freshness over time; PostgreSQL, at 80 %, in blue): \`${doc.chart}\`.` : `Chart: ${typeof doc.chartNote === 'string' ? doc.chartNote : 'none'}.`,
@@ -433,6 +435,7 @@ async function main(): Promise<void> {
     doc.viralTimeline = chartRun.timeline;
   }
   doc.wallSeconds = since(started);
+  doc.doneWhen = doneWhen(doc);
   const file = writeResult(undefined, at, doc);
   writeSection(SUMMARY, summary(doc, file), { at: 'first' });
   writeSection(OVERLOAD, overloadSection(doc, file));
