@@ -27,13 +27,13 @@ import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { loadSettings } from '@doubletap/config';
-import { doneWhen, goalsTable } from './lib/goals';
 import { cpuLine, FAST_REFUSAL_MS, runLoad, type LoadOptions, type LoadReport } from '@doubletap/loadgen';
 import { createRedis, redisReady } from '@doubletap/redis';
 import { freePort, peakRssBytes, spawnBuilt, startPipeline, stopChild, untilStatus } from '@doubletap/testing';
 import { writeSection } from './lib/benchmarks-md';
 import { viralChartSvg, writeChart } from './lib/chart';
 import { ROOT, writeResult } from './lib/common';
+import { doneWhen, goalsTable } from './lib/goals';
 
 const RESULTS = join(ROOT, 'bench', 'results');
 const SUMMARY = 'Summary (npm run bench)';
