@@ -32,7 +32,7 @@ import { createRedis, redisReady } from '@doubletap/redis';
 import { freePort, peakRssBytes, spawnBuilt, startPipeline, stopChild, untilStatus } from '@doubletap/testing';
 import { writeSection } from './lib/benchmarks-md';
 import { viralChartSvg, writeChart } from './lib/chart';
-import { ROOT, writeResult } from './lib/common';
+import { get, ROOT, writeResult } from './lib/common';
 import { doneWhen, goalsTable } from './lib/goals';
 
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -223,7 +223,6 @@ async function postgres(rate: number): Promise<Json> {
 }
 
 const n = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : '—');
-const get = (o: unknown, path: string): unknown => path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);
 const mib = (b: unknown) => (typeof b === 'number' ? `${Math.round(b / 1048576)} MiB` : '—');
 
 /** The summary section's body (without its heading). */

@@ -5,6 +5,11 @@ import { join } from 'node:path';
 /** The repository root (this file runs as dist/bench/lib/common.js). */
 export const ROOT = join(__dirname, '..', '..', '..');
 
+/** The value at a dotted path in a parsed JSON document (`'benchmarks.reads.result.rows'`), or undefined. */
+export function get(o: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
+}
+
 /** A positive integer knob from the environment, or `fallback`. */
 export function intKnob(name: string, fallback: number): number {
   const v = Number(process.env[name] ?? fallback);

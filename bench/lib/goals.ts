@@ -5,6 +5,7 @@
  * come from the run's `bench:aggregate` (its memory goal needs `BENCH_DISTINCT=1`, a run of its own).
  */
 import { FAST_REFUSAL_MS, type LoadReport } from '@doubletap/loadgen';
+import { get } from './common';
 
 type Json = Record<string, unknown>;
 
@@ -17,7 +18,6 @@ export interface Goal {
   met: boolean | undefined;
 }
 
-const get = (o: unknown, path: string): unknown => path.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
