@@ -34,6 +34,10 @@ const FRESH_POSTS = intKnob('BENCH_FRESH_POSTS', 50);
 const ROUNDS = intKnob('BENCH_ROUNDS', 3);
 /** BENCH_TARGETS=viewer,get: measure only these targets (hello, get, viewer, many, hello-fixed); the JSON is written, BENCHMARKS.md is not */
 const ONLY = process.env.BENCH_TARGETS ? new Set(process.env.BENCH_TARGETS.split(',').map((t) => t.trim())) : undefined;
+const TARGET_KEYS = ['hello', 'get', 'viewer', 'many', 'hello-fixed'];
+const unknownTargets = [...(ONLY ?? [])].filter((t) => !TARGET_KEYS.includes(t));
+if (unknownTargets.length > 0 || ONLY?.size === 0)
+  throw new Error(`BENCH_TARGETS takes a comma list of ${TARGET_KEYS.join(', ')} (got ${JSON.stringify(process.env.BENCH_TARGETS)})`);
 const HELLO = 'hello-world (NestJS + Fastify, bench/hello-app.ts), the GET\'s request stream';
 const HELLO_FIXED = 'hello-world, one fixed request (the reference until 2026-12-04)';
 const GET_ONE = 'GET one post (anonymous)';
