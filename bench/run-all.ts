@@ -340,7 +340,7 @@ function overloadSection(doc: Json, file: string): string {
   }
   lines.push(
     '',
-    'Admission control (docs/adr/0011-admission-control.md) refuses a like past capacity with 503 `overloaded` and Retry-After before its token is read or anything is produced, so the generator counts such a 503 as a definite refusal: it widens no expected range. Latency is from the scheduled time (open loop); CPU is each process\'s user + system time from the first request to the last answer (the final check excluded), divided by the requests sent. The generator pipelines pre-built requests over keep-alive connections (libs/loadgen/src/pipelined-client.ts).',
+    'Admission control (docs/adr/0011-admission-control.md) refuses a like past capacity with 503 `overloaded` and Retry-After before its token is read or anything is produced, so the generator counts such a 503 as a definite refusal: it widens no expected range. Latency is from the scheduled time (open loop); CPU is each process\'s user + system time from the first request to the last answer (the final check excluded), divided by the requests sent. The generator pipelines pre-built requests over keep-alive connections (libs/http-pipeline/src/pipelined-client.ts).',
   );
   return lines.join('\n');
 }

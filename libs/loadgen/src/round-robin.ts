@@ -1,5 +1,5 @@
-import type { AnswerHandler } from './pipelined-client';
-import { PipelinedClient } from './pipelined-client';
+import type { AnswerHandler } from '@doubletap/http-pipeline';
+import { PipelinedClient } from '@doubletap/http-pipeline';
 
 /** What the load runner needs of a client: send pre-built requests, count what is unanswered, close. */
 export interface RequestSink<T> {

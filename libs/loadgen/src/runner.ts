@@ -6,7 +6,7 @@ import { checkCounts, type CheckResult } from './check';
 import { cpuUse, ownCpu, processCpu, type CpuSample, type CpuUse } from './cpu';
 import { GroundTruth, type Outcome, type Settle } from './ground-truth';
 import { assertLoopback, HttpClient } from './http-client';
-import { buildRequestPrefix, type NoAnswer, PipelinedClient } from './pipelined-client';
+import { buildRequestPrefix, type NoAnswer, PipelinedClient } from '@doubletap/http-pipeline';
 import { ApiCountSource, type CountSource } from './read-side';
 import { RoundRobinClient, type RequestSink } from './round-robin';
 import {

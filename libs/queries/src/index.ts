@@ -1,8 +1,6 @@
 export { Batcher } from './batcher';
 export type { BatcherOptions, SendBatch } from './batcher';
 export { formatCount } from './format-count';
-export { HttpJsonError, JsonHttpClient } from './http-json';
-export type { JsonResponse } from './http-json';
 export { NearCache } from './near-cache';
 export type { CountFeed, CountSource, NearCacheMetrics, NearCacheOptions } from './near-cache';
 export { OwnersCache } from './owners-cache';

@@ -169,4 +169,24 @@ describe('ViewerLikeClient (interactive query to the partition owner)', () => {
     await expect(stuck.likedByViewer('post-5', 'frank', P)).resolves.toMatchObject({ liked: null, reason: 'timeout' });
     await expect(client.likedByViewer('bad/id', 'frank', P)).resolves.toEqual({ liked: null, reason: 'error' });
   });
+
+  it('asks once more on a new connection when the owner dropped the one it was asked on (an idle keep-alive closing as we wrote)', async () => {
+    let dropNext = false;
+    const owner = await fakeOwner((req, res, m) => {
+      const [, p, postId, userId] = m;
+      if (dropNext) {
+        dropNext = false;
+        req.socket.destroy();
+        return;
+      }
+      json(res, 200, { postId, userId, partition: Number(p), liked: true, asOfOffset: 7 });
+    });
+    servers.push(owner.server);
+    const p = partitionForKey(likeKey('post-6', 'gina'), P);
+    await setOwner(p, owner.url);
+    await expect(client.likedByViewer('post-6', 'gina', P)).resolves.toMatchObject({ liked: true, asOfOffset: 7 });
+    dropNext = true;
+    await expect(client.likedByViewer('post-6', 'gina', P)).resolves.toMatchObject({ liked: true, asOfOffset: 7 });
+    expect(owner.hits).toHaveLength(3);
+  });
 });

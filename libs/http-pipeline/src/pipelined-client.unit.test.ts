@@ -10,8 +10,7 @@ import {
   type Server as NetServer,
   type Socket,
 } from 'node:net';
-import { buildRequest, buildRequestPrefix, type NoAnswer, PipelinedClient } from './pipelined-client';
-import { outcomeOf, OVERLOADED_TYPE } from './runner';
+import { buildJsonPost, buildRequest, buildRequestPrefix, type NoAnswer, PipelinedClient } from './pipelined-client';
 
 interface Got {
   id: number;
@@ -229,22 +228,19 @@ describe('buildRequest', () => {
     );
   });
 
+  it('builds a JSON POST whose Content-Length counts what a latin1 write sends (any non-ASCII character escaped)', () => {
+    const json = JSON.stringify({ q: ['a', 'é', '😀'] });
+    const text = buildJsonPost('/q', 'h:1', json);
+    const [head, body] = text.split('\r\n\r\n');
+    expect(head).toBe(`POST /q HTTP/1.1\r\nhost: h:1\r\ncontent-length: ${body.length}\r\ncontent-type: application/json`);
+    expect(body).toMatch(/^[\x00-\x7f]*$/);
+    expect(Buffer.byteLength(body, 'latin1')).toBe(body.length);
+    expect(JSON.parse(body)).toEqual({ q: ['a', 'é', '😀'] });
+  });
+
   it('refuses what would split the request', () => {
     expect(() => buildRequest('POST', '/a b', 'h')).toThrow(/not a request line/);
     expect(() => buildRequest('POST', '/a', 'h', { x: 'a\r\nevil: 1' })).toThrow(/invalid header/);
     expect(() => buildRequest('POST', '/a', 'h', { 'x y': '1' })).toThrow(/invalid header/);
-  });
-});
-
-describe('outcomeOf', () => {
-  it('a 503 overloaded problem is a definite refusal; any other 5xx is unknown', () => {
-    expect(outcomeOf(202)).toBe('accepted');
-    expect(outcomeOf(429)).toBe('rejected');
-    expect(outcomeOf(503, JSON.stringify({ type: OVERLOADED_TYPE, status: 503 }))).toBe('rejected');
-    expect(outcomeOf(503, JSON.stringify({ type: 'https://doubletap.dev/problems/unavailable' }))).toBe(
-      'unknown',
-    );
-    expect(outcomeOf(500, JSON.stringify({ type: OVERLOADED_TYPE }))).toBe('unknown');
-    expect(outcomeOf(0)).toBe('unknown');
   });
 });
