@@ -6,7 +6,8 @@ import type { Settings } from '@doubletap/config';
 import {
   createLogger,
   createMetricsRegistry,
-  histogram,
+  FastHistogram,
+  LATENCY_BUCKETS_SECONDS,
   type Logger,
   NestPinoLogger,
   type Registry,
@@ -105,17 +106,20 @@ export function configureHttp(
     },
   );
 
-  const latency = histogram(metrics, 'doubletap_api_request_duration_seconds', 'HTTP request latency', [
-    'method',
-    'route',
-    'status',
-  ]);
+  // on every request: FastHistogram, not prom-client's (its observe cost ~1.5 % of the api's CPU)
+  const latency = new FastHistogram(
+    metrics,
+    'doubletap_api_request_duration_seconds',
+    'HTTP request latency',
+    ['method', 'route', 'status'],
+    LATENCY_BUCKETS_SECONDS,
+  );
   const requestLog = logger.child({ component: 'http' });
   fastify.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const method = request.method;
     const status = reply.statusCode;
-    latency.observe({ method, route, status: String(status) }, reply.elapsedTime / 1000);
+    latency.labels(method, route, String(status))(reply.elapsedTime / 1000);
     // the request log line (built only when the level lets it through)
     if (
       route !== '/metrics' &&

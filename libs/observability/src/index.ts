@@ -12,5 +12,7 @@ export {
   LATENCY_BUCKETS_SECONDS,
   Registry,
 } from './metrics';
+export { FastHistogram } from './fast-histogram';
+export type { Observe } from './fast-histogram';
 export { HealthRegistry, withTimeout } from './health';
 export type { HealthCheck, HealthReport } from './health';
