@@ -9,7 +9,7 @@
  *     topics) with `doubletap load`'s engine at 80 % and 150 % of the measured api-only maximum
  *     ingest rate: open-loop, latency from the scheduled time, freshness via SSE, the final
  *     ground-truth check; accepted rate, p99 of the 202s, the fast 503 overloaded refusals (admission
- *     control, docs/adr/0011), client timeouts, and CPU per request of the generator and each app;
+ *     control, docs/adr/0011), client timeouts, and CPU per request of the generator, each app and the local broker (its produce round trip too);
  *  3. the PostgreSQL baseline (bench/pg-app.ts) at the same offered load as the 80 % run;
  *  4. peak RSS of every spawned process, a chart of the viral run (PNG via headless Chromium).
  * Writes bench/results/<timestamp>.json and the "## Summary (npm run bench)" section at the top of

@@ -219,7 +219,6 @@ export class ViewerLikeClient {
   private failed(error: NoAnswer): OwnerAnswer {
     return { liked: null, reason: error === 'timeout' ? 'timeout' : 'rebalancing' };
   }
-
 }
 
 /** One request on a pipelined client, as a promise of its answer (one promise per request, not per question). */
