@@ -27,6 +27,13 @@ export interface Settings {
      * silence it is already not ready (ADR 0028)
      */
     readonly coordinatorSilenceMaxMs: number;
+    /**
+     * the group consumers' (aggregator, projector) fetches: the broker answers once this many bytes
+     * are there or `fetchMaxWaitMs` passed. Bigger: fewer, larger live batches (one transaction each
+     * in the aggregator) for later counts; BENCHMARKS.md "A lead, not a change: bigger consumer fetches"
+     */
+    readonly fetchMinBytes: number;
+    readonly fetchMaxWaitMs: number;
   };
   readonly registry: { readonly url: string };
   readonly redis: { readonly url: string; readonly keyPrefix: string };
@@ -133,6 +140,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       consumerClient: r.oneOf('KAFKA_CONSUMER_CLIENT', ['kafkajs', 'platformatic'] as const, 'platformatic'),
       sessionTimeoutMs: r.int('KAFKA_SESSION_TIMEOUT_MS', 10000, { min: 2000, max: 300000 }),
       coordinatorSilenceMaxMs: r.int('KAFKA_COORDINATOR_SILENCE_MAX_MS', 120000, { min: 0, max: 86400000 }),
+      fetchMinBytes: r.int('KAFKA_FETCH_MIN_BYTES', 1, { min: 1, max: 52428800 }),
+      fetchMaxWaitMs: r.int('KAFKA_FETCH_MAX_WAIT_MS', 100, { min: 1, max: 30000 }),
     },
     registry: {
       url: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:18081/apis/ccompat/v7', ['http:', 'https:']),

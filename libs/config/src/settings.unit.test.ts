@@ -50,6 +50,13 @@ describe('loadSettings', () => {
     expect(() => loadSettings({ KAFKA_SESSION_TIMEOUT_MS: '1000' })).toThrow(/KAFKA_SESSION_TIMEOUT_MS/);
   });
 
+  it("fetches for the group consumers as the broker's defaults do (1 byte, 100 ms) unless KAFKA_FETCH_MIN_BYTES / KAFKA_FETCH_MAX_WAIT_MS say otherwise", () => {
+    expect(loadSettings({}).kafka).toMatchObject({ fetchMinBytes: 1, fetchMaxWaitMs: 100 });
+    expect(loadSettings({ KAFKA_FETCH_MIN_BYTES: '65536', KAFKA_FETCH_MAX_WAIT_MS: '20' }).kafka).toMatchObject({ fetchMinBytes: 65536, fetchMaxWaitMs: 20 });
+    expect(() => loadSettings({ KAFKA_FETCH_MIN_BYTES: '0' })).toThrow(/KAFKA_FETCH_MIN_BYTES/);
+    expect(() => loadSettings({ KAFKA_FETCH_MAX_WAIT_MS: '0' })).toThrow(/KAFKA_FETCH_MAX_WAIT_MS/);
+  });
+
   it('declares a member dead after 2 min without a word from its group coordinator unless KAFKA_COORDINATOR_SILENCE_MAX_MS says otherwise (0 = never)', () => {
     expect(loadSettings({}).kafka.coordinatorSilenceMaxMs).toBe(120000);
     expect(loadSettings({ KAFKA_COORDINATOR_SILENCE_MAX_MS: '0' }).kafka.coordinatorSilenceMaxMs).toBe(0);

@@ -111,6 +111,8 @@ export interface BatchConsumerOptions {
   /** upper bound of one fetch response over all partitions */
   maxBytes?: number;
   maxWaitTimeMs?: number;
+  /** the broker answers a fetch once this many bytes are there (or maxWaitTimeMs passed); default 1 */
+  minBytes?: number;
   /** partitions handled in parallel (each partition is still strictly in order) */
   partitionsConsumedConcurrently?: number;
   /** first and largest pause before a crashed consumer is started again, ms */
@@ -177,6 +179,7 @@ export class BatchConsumer implements GroupConsumer {
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1048576,
       maxBytes: options.maxBytes ?? 10485760,
       maxWaitTimeInMs: options.maxWaitTimeMs ?? 100,
+      minBytes: options.minBytes ?? 1,
       allowAutoTopicCreation: false,
       retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 3000 },
       // partitions stay with their owner across rebalances (round robin as the fallback a group of

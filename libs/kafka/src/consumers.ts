@@ -12,6 +12,9 @@ export interface ConsumerClientSettings {
     clientId: string;
     consumerClient: KafkaConsumerClient;
     sessionTimeoutMs?: number;
+    /** KAFKA_FETCH_MIN_BYTES / KAFKA_FETCH_MAX_WAIT_MS */
+    fetchMinBytes?: number;
+    fetchMaxWaitMs?: number;
   };
 }
 
@@ -24,8 +27,13 @@ export function createBatchConsumer(
   settings: ConsumerClientSettings,
   given: BatchConsumerOptions,
 ): GroupConsumer {
-  // KAFKA_SESSION_TIMEOUT_MS unless the caller chose its own
-  const options = { ...given, sessionTimeoutMs: given.sessionTimeoutMs ?? settings.kafka.sessionTimeoutMs };
+  // KAFKA_SESSION_TIMEOUT_MS and the KAFKA_FETCH_* pair unless the caller chose its own
+  const options = {
+    ...given,
+    sessionTimeoutMs: given.sessionTimeoutMs ?? settings.kafka.sessionTimeoutMs,
+    minBytes: given.minBytes ?? settings.kafka.fetchMinBytes,
+    maxWaitTimeMs: given.maxWaitTimeMs ?? settings.kafka.fetchMaxWaitMs,
+  };
   if (settings.kafka.consumerClient === 'platformatic') {
     const { kafka: _kafka, ...rest } = options;
     return new PlatformaticBatchConsumer({

@@ -139,7 +139,7 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
       maxBytes: options.maxBytes ?? 10485760,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1048576,
       maxWaitTime: options.maxWaitTimeMs ?? 100,
-      minBytes: 1,
+      minBytes: options.minBytes ?? 1,
       isolationLevel: lib.FetchIsolationLevels.READ_COMMITTED,
       autocommit: false,
       retries: 5,
