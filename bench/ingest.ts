@@ -21,11 +21,12 @@ import { loadSettings } from '@doubletap/config';
 import { createKafka, deleteTopics, ensureTopics, KAFKA_PRODUCER_CLIENTS, type KafkaProducerClient, topicSpecs } from '@doubletap/kafka';
 import { createRedis, deleteKeysWithPrefix, markReadSideComplete } from '@doubletap/redis';
 import { processCpuSeconds } from '@doubletap/loadgen';
-import { freePort, scrapedSums, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
+import { freePort, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { autocannon, type CannonRequest, type CannonResult } from './lib/autocannon';
 import { spawnHelloWorld } from './lib/hello';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
 import { intKnob, machine, medianRound, ROOT, writeResult } from './lib/common';
+import { apiProduceCounters, producedBetween } from './lib/produce';
 
 const CONNECTIONS = intKnob('BENCH_CONNECTIONS', 64);
 const SECONDS = intKnob('BENCH_SECONDS', 10);
@@ -123,33 +124,19 @@ async function main(): Promise<void> {
     ];
     const likes = stream((post) => `/v1/posts/${post}/likes`);
     const helloStream = stream((post) => `/hello?post=${post}`);
-    const produced = async (url: string) => {
-      const [requests, seconds, records] = await scrapedSums(url, [
-        'doubletap_api_produce_seconds_count',
-        'doubletap_api_produce_seconds_sum',
-        'doubletap_api_produce_batch_size_sum',
-      ]);
-      return { requests, seconds, records };
-    };
     const measure = async (warmup: number, name: string, url: string, requests: CannonRequest[], client?: KafkaProducerClient, pid?: number) => {
       log(`${name}: warm-up ${warmup}s`);
       await autocannon({ url, connections: CONNECTIONS, duration: warmup, requests: [...requests] });
       log(`${name}: ${SECONDS}s at ${CONNECTIONS} connections`);
-      const producedBefore = client ? await produced(url) : undefined;
+      const producedBefore = client ? await apiProduceCounters(url) : undefined;
       const cpuBefore = processCpuSeconds(pid);
       const r = row(name, await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, requests: [...requests] }), client);
       const cpuAfter = processCpuSeconds(pid);
       if (cpuBefore !== undefined && cpuAfter !== undefined && r.accepted > 0)
         r.apiCpuMicrosPerLike = Math.round(((cpuAfter - cpuBefore) * 1e6) / r.accepted);
       if (producedBefore) {
-        const after = await produced(url);
-        const sent = after.requests - producedBefore.requests;
-        if (sent > 0)
-          r.produce = {
-            requests: sent,
-            recordsPerRequest: Math.round(((after.records - producedBefore.records) / sent) * 10) / 10,
-            meanMs: Math.round(((after.seconds - producedBefore.seconds) / sent) * 1e5) / 100,
-          };
+        const { requests: sent, recordsPerRequest, meanMs } = producedBetween(producedBefore, await apiProduceCounters(url));
+        if (sent > 0) r.produce = { requests: sent, recordsPerRequest, meanMs };
       }
       return r;
     };

@@ -29,10 +29,11 @@ import { Client } from 'pg';
 import { loadSettings } from '@doubletap/config';
 import { cpuLine, FAST_REFUSAL_MS, runLoad, type LoadOptions, type LoadReport } from '@doubletap/loadgen';
 import { createRedis, redisReady } from '@doubletap/redis';
-import { freePort, peakRssBytes, scrapedSums, spawnBuilt, StackControl, startPipeline, stopChild, untilStatus } from '@doubletap/testing';
+import { freePort, peakRssBytes, spawnBuilt, StackControl, startPipeline, stopChild, untilStatus } from '@doubletap/testing';
 import { writeSection } from './lib/benchmarks-md';
 import { viralChartSvg, writeChart } from './lib/chart';
 import { get, ROOT, writeResult } from './lib/common';
+import { apiProduceCounters, type Produced, producedBetween } from './lib/produce';
 import { doneWhen, goalsTable } from './lib/goals';
 
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -176,9 +177,9 @@ async function viral(maxRate: number): Promise<Json> {
       const o = loadOptions(pipeline.url, Math.round(maxRate * share), settings, { watchPids });
       log(`viral at ${Math.round(share * 100)}% of ${maxRate}/s: ${o.rate}/s`);
       const t0 = Date.now();
-      const producedBefore = await apiProduce(pipeline.url);
+      const producedBefore = await apiProduceCounters(pipeline.url);
       const report = await runLoad(o);
-      const produce = producedDuring(producedBefore, await apiProduce(pipeline.url));
+      const produce = producedBetween(producedBefore, await apiProduceCounters(pipeline.url));
       const c = report.cpu;
       log(`viral ${Math.round(share * 100)}%: accepted ${report.requests.accepted} (${report.requests.acceptedPerSecond}/s), p99 accepted ${report.acceptedLatencyMs.p99} ms, refused ${report.requests.refused} (p99 ${report.refusedLatencyMs.p99} ms), timeouts ${report.requests.timeouts}, cpu µs/request generator ${c.generator?.usPerRequest} api ${c.api?.usPerRequest} broker ${c.broker?.usPerRequest ?? '—'}, freshness p50 ${report.freshness.ms?.p50} p99 ${report.freshness.ms?.p99} ms, check ${report.check?.ok ? 'OK' : 'MISMATCH'} (${since(t0)} s)`);
       log(`viral ${Math.round(share * 100)}%: the api's produce requests ${produce.requests} (${produce.recordsPerRequest} records each, ${produce.meanMs} ms mean acks=all round trip); refusals by signal ${JSON.stringify(produce.refusedBy)}`);
@@ -191,37 +192,8 @@ async function viral(maxRate: number): Promise<Json> {
   }
 }
 
-/** The api's produce counters and its admission refusals by signal (its /metrics). */
-async function apiProduce(url: string): Promise<{ requests: number; seconds: number; records: number; refusedBy: Record<string, number> }> {
-  const [requests, seconds, records] = await scrapedSums(url, [
-    'doubletap_api_produce_seconds_count',
-    'doubletap_api_produce_seconds_sum',
-    'doubletap_api_produce_batch_size_sum',
-  ]);
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const refusedBy: Record<string, number> = {};
-  for (const m of text.matchAll(/^doubletap_api_overload_refusals_total\{[^}]*reason="([^"]+)"[^}]*\} (\S+)$/gm)) refusedBy[m[1]] = Number(m[2]);
-  return { requests, seconds, records, refusedBy };
-}
-
-/** What the api produced during one viral run: requests, records per request, mean acks=all round trip, refusals by signal. */
-function producedDuring(before: Awaited<ReturnType<typeof apiProduce>>, after: Awaited<ReturnType<typeof apiProduce>>) {
-  const requests = after.requests - before.requests;
-  const refusedBy = Object.fromEntries(
-    Object.entries(after.refusedBy)
-      .map(([reason, n]) => [reason, n - (before.refusedBy[reason] ?? 0)] as const)
-      .filter(([, n]) => n > 0),
-  );
-  return {
-    requests,
-    recordsPerRequest: requests > 0 ? Math.round(((after.records - before.records) / requests) * 10) / 10 : 0,
-    meanMs: requests > 0 ? Math.round(((after.seconds - before.seconds) / requests) * 1e5) / 100 : 0,
-    refusedBy,
-  };
-}
-
 /** The produce figures of a viral run as the summary row shows them (none in result files before 2026-12-06). */
-function producedText(p: ReturnType<typeof producedDuring> | undefined): string {
+function producedText(p: Produced | undefined): string {
   if (!p) return '';
   const by = Object.entries(p.refusedBy).map(([reason, count]) => `${reason} ${count.toLocaleString('en-US')}`).join(', ');
   return `; the api's produce requests ${p.requests.toLocaleString('en-US')} (${p.recordsPerRequest} records each, ${p.meanMs} ms mean acks=all round trip)${by ? `; refused by ${by}` : ''}`;
@@ -331,7 +303,7 @@ function summary(doc: Json, file: string): string {
     lines.push(
       row(
         `viral post at ${Math.round(Number(r.share) * 100)} % of the api-only max ingest (${n(rep.settings.rate)}/s offered, open loop), full pipeline`,
-        `accepted **${n(rep.requests.acceptedPerSecond)}/s** mean over ramp + hold (${n(rep.requests.accepted)}), **p99 of the 202s ${rep.acceptedLatencyMs.p99} ms**; **${n(rep.requests.refused)} fast 503 overloaded** (${n(rep.requests.fastRefusals)} within ${FAST_REFUSAL_MS} ms, p99 ${rep.refusedLatencyMs.p99} ms); **${n(rep.requests.timeouts)} client timeouts**; outcomes ${JSON.stringify(rep.requests.byStatus)}${producedText(r.produce as ReturnType<typeof producedDuring> | undefined)}; CPU per request: ${cpuLine(rep.cpu)}; **freshness p50 ${rep.freshness.ms?.p50 ?? '—'} ms, p99 ${rep.freshness.ms?.p99 ?? '—'} ms** (${rep.freshness.observed} samples, ${rep.freshness.method}); final check ${rep.check ? `${rep.check.ok ? '**OK**' : '**MISMATCH**'}: ${rep.check.mismatchCount} mismatches, ${rep.check.uncertainPairs} uncertain pairs` : 'skipped'}`,
+        `accepted **${n(rep.requests.acceptedPerSecond)}/s** mean over ramp + hold (${n(rep.requests.accepted)}), **p99 of the 202s ${rep.acceptedLatencyMs.p99} ms**; **${n(rep.requests.refused)} fast 503 overloaded** (${n(rep.requests.fastRefusals)} within ${FAST_REFUSAL_MS} ms, p99 ${rep.refusedLatencyMs.p99} ms); **${n(rep.requests.timeouts)} client timeouts**; outcomes ${JSON.stringify(rep.requests.byStatus)}${producedText(r.produce as Produced | undefined)}; CPU per request: ${cpuLine(rep.cpu)}; **freshness p50 ${rep.freshness.ms?.p50 ?? '—'} ms, p99 ${rep.freshness.ms?.p99 ?? '—'} ms** (${rep.freshness.observed} samples, ${rep.freshness.method}); final check ${rep.check ? `${rep.check.ok ? '**OK**' : '**MISMATCH**'}: ${rep.check.mismatchCount} mismatches, ${rep.check.uncertainPairs} uncertain pairs` : 'skipped'}`,
         String(r.command),
       ),
     );

@@ -2,7 +2,7 @@ export { freshNamesEnv, uniqueName } from './names';
 export { waitFor } from './wait';
 export { REPO_ROOT, stackEnv } from './stack';
 export { freePort, peakRssBytes, rssKinds, spawnBuilt, stopChild, untilStatus } from './processes';
-export { partitionGauge, registryValue, scrapedSums } from './metrics';
+export { labelledValues, partitionGauge, registryValue, scrapedSums, scrapeMetrics, sumsIn } from './metrics';
 export { parseLogLine, spawnApp, stopApp } from './app-process';
 export type { AppName, AppProcess, SpawnAppOptions } from './app-process';
 export { aggregatorCaughtUp, startPipeline } from './pipeline';
