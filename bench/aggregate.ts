@@ -4,7 +4,10 @@
  *  1. pre-fill a fresh likes.events with BENCH_EVENTS LIKE/UNLIKE events over BENCH_PAIRS
  *     (post, user) pairs (skewed: a few pairs and posts get most of the taps), so each pair is
  *     updated BENCH_EVENTS / BENCH_PAIRS times on average;
- *  2. baseline: a plain kafkajs consumer reads the same topic and discards every record;
+ *  2. baseline: a plain kafkajs consumer reads the same topic and discards every record; then the
+ *     ceiling: the aggregator's own consumer client reads it again in this process, decodes every
+ *     record and folds it into maps in memory (no store, no output, one thread) — what no design
+ *     built on this client, decoder and fold can exceed on one thread, whatever its store and output;
  *  3. replay: an aggregator with an empty data dir and an empty changelog applies the whole log
  *     from the earliest offset, then writes its stores to the changelog;
  *  4. changelog restore: the partitions move to an aggregator with another empty data dir, which
@@ -28,8 +31,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings, runtimeEnv, type Settings } from '@doubletap/config';
 import { EventCodec, uuidv7, type LikeEvent } from '@doubletap/events';
-import { createIdempotentProducer, createKafka, deleteTopics, drainTopic, ensureTopics, topicNames, topicOffsets, topicSpecs, type Kafka } from '@doubletap/kafka';
-import { likeKey } from '@doubletap/likes';
+import { createBatchConsumer, createIdempotentProducer, createKafka, deleteTopics, drainTopic, ensureTopics, topicNames, topicOffsets, topicSpecs, type Kafka } from '@doubletap/kafka';
+import { foldBatch, likeKey, type LikeFact } from '@doubletap/likes';
 import { processCpuSeconds } from '@doubletap/loadgen';
 import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
 import { storeEngine } from '@doubletap/store';
@@ -80,6 +83,54 @@ async function fill(kafka: Kafka, codec: EventCodec, topic: string, n: number, s
     await producer.disconnect();
   }
   return Date.now() - started;
+}
+
+/**
+ * The ceiling of one thread: the aggregator's consumer client (KAFKA_CONSUMER_CLIENT) reads the first
+ * `events` records of the topic, decodes each (as the aggregator does: sync, validated) and folds each
+ * batch with the aggregator's own fold into maps kept in memory. No store, no changelog, no
+ * CountChanged, no transaction: the work every design of the aggregator does at the least.
+ */
+async function ceiling(kafka: Kafka, settings: Settings, codec: EventCodec, topic: string, events: number): Promise<{ ms: number; cpuSeconds: number }> {
+  const membership = new Map<string, boolean>();
+  const counts = new Map<string, number>();
+  let seen = 0;
+  let reached!: () => void;
+  const done = new Promise<void>((resolve) => (reached = resolve));
+  const consumer = createBatchConsumer(settings, {
+    kafka,
+    groupId: uniqueName('bench-agg-ceiling'),
+    topic,
+    fromBeginning: true,
+    partitionsConsumedConcurrently: CONCURRENCY,
+    handler: {
+      async handleBatch(partition, records) {
+        const facts = new Array<LikeFact>(records.length);
+        const keys = new Array<string>(records.length);
+        for (let i = 0; i < records.length; i++) {
+          const event = codec.decodeLikeSync(records[i].value);
+          if (event === undefined) throw new Error(`ceiling: record ${partition}@${records[i].offset} does not decode`);
+          facts[i] = event;
+          keys[i] = records[i].key ?? likeKey(event.postId, event.userId);
+        }
+        const fold = foldBatch({ membership, counts }, facts, partition, records[records.length - 1].offset, keys);
+        for (const [key, member] of fold.edits) if (member) membership.set(key, true); else membership.delete(key);
+        for (const [postId, count] of fold.counts) counts.set(postId, count);
+        seen += records.length;
+        if (seen >= events) reached();
+      },
+    },
+  });
+  const started = Date.now();
+  const cpu = process.cpuUsage();
+  await consumer.start();
+  try {
+    await done;
+    const used = process.cpuUsage(cpu);
+    return { ms: Date.now() - started, cpuSeconds: Number(((used.user + used.system) / 1e6).toFixed(2)) };
+  } finally {
+    await consumer.stop();
+  }
 }
 
 interface Running {
@@ -235,6 +286,9 @@ async function main(): Promise<void> {
     const discard = await drainTopic(kafka, topics.events, { concurrency: CONCURRENCY });
     const cpuDiscard = process.cpuUsage(cpuBefore);
     log(`discarded ${discard.records} in ${discard.ms} ms (${rate(discard.records, discard.ms)}/s)`);
+    log(`ceiling: ${settings.kafka.consumerClient} consume + decode + fold in memory, no store and no output, one thread`);
+    const top = await ceiling(kafka, settings, codec, topics.events, EVENTS);
+    log(`ceiling: ${EVENTS} in ${top.ms} ms (${rate(EVENTS, top.ms)}/s, ${(rate(EVENTS, top.ms) / rate(discard.records, discard.ms)).toFixed(2)}× the baseline)`);
 
     log('replay: empty stores and an empty changelog, from the earliest offset');
     let t0 = Date.now();
@@ -281,6 +335,7 @@ async function main(): Promise<void> {
       store: storeEngine({ ...process.env, ...runtimeEnv('aggregator', process.env) }),
       fill: { events: EVENTS, ms: fillMs, eventsPerSecond: rate(EVENTS, fillMs) },
       discardBaseline: { records: discard.records, ms: discard.ms, recordsPerSecond: baseline, cpuSeconds: Number(((cpuDiscard.user + cpuDiscard.system) / 1e6).toFixed(2)), wholeTopic: { records: discardAll.records, ms: discardAll.ms, recordsPerSecond: baselineAll } },
+      ceiling: { client: settings.kafka.consumerClient, events: EVENTS, ms: top.ms, eventsPerSecond: rate(EVENTS, top.ms), vsBaseline: Number((rate(EVENTS, top.ms) / baseline).toFixed(3)), cpuSeconds: top.cpuSeconds },
       replay: { events: EVENTS, ms: replayMs, eventsPerSecond: rate(EVENTS, replayMs), vsBaseline: Number((rate(EVENTS, replayMs) / baseline).toFixed(3)), steady: steady(EVENTS, replayed.steadyMs, baseline), storeBytes, peakRssBytes: replayStop.peakRss, peakRssByKind: replayStop.peakKinds, cpu: replayStop.cpu, profile: replayStop.profile },
       changelogRestore: {
         records: changelogRecords,
@@ -335,6 +390,7 @@ type Result = {
   setup: { events: number; pairs: number; distinct: boolean; updatesPerPair: number; posts: number; more: number; partitions: number; concurrency: number };
   fill: { eventsPerSecond: number };
   discardBaseline: { recordsPerSecond: number; cpuSeconds: number; wholeTopic: { recordsPerSecond: number; records: number } };
+  ceiling: { client: string; eventsPerSecond: number; vsBaseline: number; cpuSeconds: number };
   replay: { eventsPerSecond: number; ms: number; vsBaseline: number; steady: Steady; cpu: CpuUse; storeBytes: number; peakRssBytes: number | null; peakRssByKind: Kinds; profile?: ProfileSummary };
   changelogRestore: {
     records: number;
@@ -382,6 +438,7 @@ function writeAggregationSection(r: Result, resultFile: string): void {
     '| what | result | share of the baseline |',
     '| --- | --- | --- |',
     `| plain kafkajs consume-and-discard of the same topic (baseline) | **${n(r.discardBaseline.recordsPerSecond)} records/s** (${n(r.discardBaseline.wholeTopic.recordsPerSecond)}/s over all ${n(r.discardBaseline.wholeTopic.records)}); ${cpuPer(r.discardBaseline.cpuSeconds, s.events)} | 1 |`,
+    `| ceiling of one thread: the aggregator's consumer client (${r.ceiling.client}) reads the same ${n(s.events)} records in the bench process, decodes each and folds them into maps in memory — no store, no changelog, no CountChanged, no transaction | **${n(r.ceiling.eventsPerSecond)} events/s**; ${cpuPer(r.ceiling.cpuSeconds, s.events)} | ${r.ceiling.vsBaseline} |`,
     `| replay: empty stores, from the earliest offset (${n(s.events)} events), then the stores written to the changelog | **${n(r.replay.eventsPerSecond)} events/s** end to end (${(r.replay.ms / 1000).toFixed(1)} s), **${n(r.replay.steady.eventsPerSecond)}/s** steady; ${cpuPer(r.replay.cpu.aggregatorSeconds, s.events)}, broker ${r.replay.cpu.brokerSeconds ?? 'n/a'} s; stores ≈ ${mib(r.replay.storeBytes)}; peak RSS ${rss(r.replay)} | ${r.replay.vsBaseline} end to end, ${r.replay.steady.vsBaseline} steady |`,
     `| changelog restore: the same partitions on an empty data dir (${n(r.changelogRestore.records)} changelog records) | **${r.changelogRestore.seconds} s, ${r.changelogRestore.vsReplay}× faster than the replay** (aggregator CPU ${r.changelogRestore.cpu.aggregatorSeconds === null ? 'n/a' : Number(r.changelogRestore.cpu.aggregatorSeconds.toFixed(2))} s; peak RSS ${rss(r.changelogRestore)}) | |`,
     `| the restore alone (the slowest partition's \`doubletap_aggregator_changelog_restore_last_seconds\`) against the replay's steady window: neither counts process start, group join or store opening | **${r.changelogRestore.restorePhase.seconds} s for ${n(r.changelogRestore.restorePhase.records)} records (${n(r.changelogRestore.restorePhase.recordsPerSecond)}/s), ${r.changelogRestore.restorePhase.vsReplaySteady}× faster than the replay's ${(r.replay.steady.ms / 1000).toFixed(1)} s** | |`,
