@@ -33,7 +33,7 @@ import { freePort, peakRssBytes, spawnBuilt, StackControl, startPipeline, stopCh
 import { writeSection } from './lib/benchmarks-md';
 import { viralChartSvg, writeChart } from './lib/chart';
 import { get, ROOT, writeResult } from './lib/common';
-import { apiProduceCounters, type Produced, producedBetween } from './lib/produce';
+import { aggregatorOutputCounters, apiProduceCounters, type Committed, committedBetween, type Produced, producedBetween } from './lib/produce';
 import { doneWhen, goalsTable } from './lib/goals';
 
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -177,13 +177,15 @@ async function viral(maxRate: number): Promise<Json> {
       const o = loadOptions(pipeline.url, Math.round(maxRate * share), settings, { watchPids });
       log(`viral at ${Math.round(share * 100)}% of ${maxRate}/s: ${o.rate}/s`);
       const t0 = Date.now();
-      const producedBefore = await apiProduceCounters(pipeline.url);
+      const [producedBefore, committedBefore] = await Promise.all([apiProduceCounters(pipeline.url), aggregatorOutputCounters(pipeline.aggregatorUrl)]);
       const report = await runLoad(o);
-      const produce = producedBetween(producedBefore, await apiProduceCounters(pipeline.url));
+      const [producedAfter, committedAfter] = await Promise.all([apiProduceCounters(pipeline.url), aggregatorOutputCounters(pipeline.aggregatorUrl)]);
+      const produce = producedBetween(producedBefore, producedAfter);
+      const aggregator = committedBetween(committedBefore, committedAfter);
       const c = report.cpu;
       log(`viral ${Math.round(share * 100)}%: accepted ${report.requests.accepted} (${report.requests.acceptedPerSecond}/s), p99 accepted ${report.acceptedLatencyMs.p99} ms, refused ${report.requests.refused} (p99 ${report.refusedLatencyMs.p99} ms), timeouts ${report.requests.timeouts}, cpu µs/request generator ${c.generator?.usPerRequest} api ${c.api?.usPerRequest} broker ${c.broker?.usPerRequest ?? '—'}, freshness p50 ${report.freshness.ms?.p50} p99 ${report.freshness.ms?.p99} ms, check ${report.check?.ok ? 'OK' : 'MISMATCH'} (${since(t0)} s)`);
-      log(`viral ${Math.round(share * 100)}%: the api's produce requests ${produce.requests} (${produce.recordsPerRequest} records each, ${produce.meanMs} ms mean acks=all round trip); refusals by signal ${JSON.stringify(produce.refusedBy)}`);
-      runs.push({ share, command: loadCommand(o), produce, report: { ...report, timeline: share === SHARES[SHARES.length - 1] ? report.timeline : undefined } });
+      log(`viral ${Math.round(share * 100)}%: the api's produce requests ${produce.requests} (${produce.recordsPerRequest} records each, ${produce.meanMs} ms mean acks=all round trip); refusals by signal ${JSON.stringify(produce.refusedBy)}; the aggregator's batches ${aggregator.batches} (${aggregator.recordsPerBatch} records each), transactions ${aggregator.transactions}`);
+      runs.push({ share, command: loadCommand(o), produce, aggregator, report: { ...report, timeline: share === SHARES[SHARES.length - 1] ? report.timeline : undefined } });
       if (share === SHARES[SHARES.length - 1]) chartTimeline = report;
     }
     return { partitions: PARTITIONS, runs, peakRssBytes: pipeline.peakRss(), chartRun: chartTimeline };
@@ -197,6 +199,11 @@ function producedText(p: Produced | undefined): string {
   if (!p) return '';
   const by = Object.entries(p.refusedBy).map(([reason, count]) => `${reason} ${count.toLocaleString('en-US')}`).join(', ');
   return `; the api's produce requests ${p.requests.toLocaleString('en-US')} (${p.recordsPerRequest} records each, ${p.meanMs} ms mean acks=all round trip)${by ? `; refused by ${by}` : ''}`;
+}
+
+/** The aggregator's batches and transactions of a viral run (none in result files before 2026-12-06 03:20). */
+function committedText(c: Committed | undefined): string {
+  return c ? `; the aggregator's batches ${c.batches.toLocaleString('en-US')} (${c.recordsPerBatch} records each), output transactions ${c.transactions.toLocaleString('en-US')}` : '';
 }
 
 /** PostgreSQL, one row per like + a counter row, at the same offered load (bench/pg-app.ts). */
@@ -303,7 +310,7 @@ function summary(doc: Json, file: string): string {
     lines.push(
       row(
         `viral post at ${Math.round(Number(r.share) * 100)} % of the api-only max ingest (${n(rep.settings.rate)}/s offered, open loop), full pipeline`,
-        `accepted **${n(rep.requests.acceptedPerSecond)}/s** mean over ramp + hold (${n(rep.requests.accepted)}), **p99 of the 202s ${rep.acceptedLatencyMs.p99} ms**; **${n(rep.requests.refused)} fast 503 overloaded** (${n(rep.requests.fastRefusals)} within ${FAST_REFUSAL_MS} ms, p99 ${rep.refusedLatencyMs.p99} ms); **${n(rep.requests.timeouts)} client timeouts**; outcomes ${JSON.stringify(rep.requests.byStatus)}${producedText(r.produce as Produced | undefined)}; CPU per request: ${cpuLine(rep.cpu)}; **freshness p50 ${rep.freshness.ms?.p50 ?? '—'} ms, p99 ${rep.freshness.ms?.p99 ?? '—'} ms** (${rep.freshness.observed} samples, ${rep.freshness.method}); final check ${rep.check ? `${rep.check.ok ? '**OK**' : '**MISMATCH**'}: ${rep.check.mismatchCount} mismatches, ${rep.check.uncertainPairs} uncertain pairs` : 'skipped'}`,
+        `accepted **${n(rep.requests.acceptedPerSecond)}/s** mean over ramp + hold (${n(rep.requests.accepted)}), **p99 of the 202s ${rep.acceptedLatencyMs.p99} ms**; **${n(rep.requests.refused)} fast 503 overloaded** (${n(rep.requests.fastRefusals)} within ${FAST_REFUSAL_MS} ms, p99 ${rep.refusedLatencyMs.p99} ms); **${n(rep.requests.timeouts)} client timeouts**; outcomes ${JSON.stringify(rep.requests.byStatus)}${producedText(r.produce as Produced | undefined)}${committedText(r.aggregator as Committed | undefined)}; CPU per request: ${cpuLine(rep.cpu)}; **freshness p50 ${rep.freshness.ms?.p50 ?? '—'} ms, p99 ${rep.freshness.ms?.p99 ?? '—'} ms** (${rep.freshness.observed} samples, ${rep.freshness.method}); final check ${rep.check ? `${rep.check.ok ? '**OK**' : '**MISMATCH**'}: ${rep.check.mismatchCount} mismatches, ${rep.check.uncertainPairs} uncertain pairs` : 'skipped'}`,
         String(r.command),
       ),
     );

@@ -44,3 +44,34 @@ export function producedBetween(before: ApiProduceCounters, after: ApiProduceCou
     refusedBy,
   };
 }
+
+/** The aggregator's output: committed transactions and applied batches, from one scrape of its /metrics. */
+export interface AggregatorOutputCounters {
+  transactions: number;
+  batches: number;
+  records: number;
+}
+
+/** What the aggregator committed between two readings. */
+export interface Committed {
+  /** output transactions committed (one per applied batch that had output) */
+  transactions: number;
+  /** batches applied */
+  batches: number;
+  recordsPerBatch: number;
+}
+
+export async function aggregatorOutputCounters(url: string): Promise<AggregatorOutputCounters> {
+  const text = await scrapeMetrics(url);
+  const [batches, records] = sumsIn(text, ['doubletap_aggregator_batch_size_count', 'doubletap_aggregator_batch_size_sum']);
+  return { transactions: labelledValues(text, 'doubletap_aggregator_transactions_total', 'outcome').get('committed') ?? 0, batches, records };
+}
+
+export function committedBetween(before: AggregatorOutputCounters, after: AggregatorOutputCounters): Committed {
+  const batches = after.batches - before.batches;
+  return {
+    transactions: after.transactions - before.transactions,
+    batches,
+    recordsPerBatch: batches > 0 ? Math.round(((after.records - before.records) / batches) * 10) / 10 : 0,
+  };
+}
