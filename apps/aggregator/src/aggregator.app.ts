@@ -121,6 +121,8 @@ export class AggregatorApp {
       maxBytesPerPartition: settings.aggregator.fetchPartitionBytes,
       maxBytes: Math.max(8 * 1048576, settings.aggregator.fetchPartitionBytes),
       partitionsConsumedConcurrently: options.concurrency ?? Math.min(4, partitions),
+      // fewer, larger live batches: one output transaction per partition per interval at most (ADR 0030)
+      minBatchIntervalMs: settings.aggregator.commitIntervalMs,
       warm: () => aggregator.warmPartitions,
     });
     aggregator.attach(consumer);

@@ -78,6 +78,11 @@ export interface Settings {
     readonly standbys: string;
     /** the consumer's fetch size per partition (kafkajs maxBytesPerPartition): how large a batch gets, bytes */
     readonly fetchPartitionBytes: number;
+    /**
+     * AGGREGATOR_COMMIT_INTERVAL_MS: a partition's batches at least this far apart, so at most one
+     * output transaction per partition per interval under load (ADR 0030); 0 = a batch as soon as records come
+     */
+    readonly commitIntervalMs: number;
   };
   readonly projector: {
     readonly groupId: string;
@@ -201,6 +206,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
         min: 16384,
         max: 64 * 1048576,
       }),
+      commitIntervalMs: r.int('AGGREGATOR_COMMIT_INTERVAL_MS', 50, { min: 0, max: 10000 }),
     },
     projector: {
       groupId: r.string('PROJECTOR_GROUP', 'doubletap-projector'),

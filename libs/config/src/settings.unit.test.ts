@@ -44,6 +44,13 @@ describe('loadSettings', () => {
     expect(() => loadSettings({ KAFKA_CONSUMER_CLIENT: 'rdkafka' })).toThrow(/KAFKA_CONSUMER_CLIENT/);
   });
 
+  it('paces the aggregator\'s batches 50 ms apart unless AGGREGATOR_COMMIT_INTERVAL_MS says otherwise (0 = off; ADR 0030)', () => {
+    expect(loadSettings({}).aggregator.commitIntervalMs).toBe(50);
+    expect(loadSettings({ AGGREGATOR_COMMIT_INTERVAL_MS: '0' }).aggregator.commitIntervalMs).toBe(0);
+    expect(loadSettings({ AGGREGATOR_COMMIT_INTERVAL_MS: '100' }).aggregator.commitIntervalMs).toBe(100);
+    expect(() => loadSettings({ AGGREGATOR_COMMIT_INTERVAL_MS: '-1' })).toThrow(/AGGREGATOR_COMMIT_INTERVAL_MS/);
+  });
+
   it('gives group members a 10 s session unless KAFKA_SESSION_TIMEOUT_MS says otherwise, never under 2 s', () => {
     expect(loadSettings({}).kafka.sessionTimeoutMs).toBe(10000);
     expect(loadSettings({ KAFKA_SESSION_TIMEOUT_MS: '3000' }).kafka.sessionTimeoutMs).toBe(3000);

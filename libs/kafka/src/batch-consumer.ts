@@ -4,6 +4,8 @@ import { isMembershipError } from './errors';
 import { headersToStrings } from './read';
 import { stickyAssigner } from './sticky-assigner';
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 /** One record as the handlers see it (no kafkajs types leak out of libs/kafka). */
 export interface ConsumedRecord {
   partition: number;
@@ -115,6 +117,14 @@ export interface BatchConsumerOptions {
   minBytes?: number;
   /** partitions handled in parallel (each partition is still strictly in order) */
   partitionsConsumedConcurrently?: number;
+  /**
+   * A partition's batches are handed over at least this many ms apart (0 = as fast as they come):
+   * after a batch, its partition is not fetched again until the interval since that batch was handed
+   * over has passed. Under load, fewer and larger batches (the aggregator: one output transaction per
+   * partition per interval at most, AGGREGATOR_COMMIT_INTERVAL_MS); the first record after a quiet
+   * spell is not delayed (a fetch waiting for records answers as soon as one comes).
+   */
+  minBatchIntervalMs?: number;
   /** first and largest pause before a crashed consumer is started again, ms */
   restartBackoffMs?: { initial: number; max: number };
   /**
@@ -315,6 +325,7 @@ export class BatchConsumer implements GroupConsumer {
           };
         }
         let held = false;
+        const handedAt = Date.now();
         await handler.handleBatch(batch.partition, records, {
           heartbeat: () => payload.heartbeat(),
           isRunning: () => payload.isRunning(),
@@ -325,9 +336,13 @@ export class BatchConsumer implements GroupConsumer {
             held = true;
           },
         });
-        if (held) return;
-        payload.resolveOffset(batch.lastOffset());
-        await payload.commitOffsetsIfNecessary();
+        if (!held) {
+          payload.resolveOffset(batch.lastOffset());
+          await payload.commitOffsetsIfNecessary();
+        }
+        // the partition's next fetch waits here (kafkajs fetches it again once its batch resolved)
+        const rest = handedAt + (this.options.minBatchIntervalMs ?? 0) - Date.now();
+        if (rest > 0 && payload.isRunning() && !payload.isStale()) await sleep(rest);
       },
     });
   }

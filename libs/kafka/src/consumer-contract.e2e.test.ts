@@ -237,6 +237,37 @@ describe.each(KAFKA_CONSUMER_CLIENTS)('consumer contract (%s)', (client) => {
       await load.stop();
     }
   });
+
+  it('minBatchIntervalMs: under steady load a partition\'s batches are that far apart, every record once and in order; after a quiet spell a record is not held back', async () => {
+    const t = await topic();
+    const group = uniqueName('g-contract');
+    const intervalMs = 1000;
+    const m = new MemberProcess({ client, brokers, group, topic: t, minBatchIntervalMs: intervalMs });
+    members.push(m);
+    const load = steadyProducer(kafka, t, PARTITIONS); // 5 records per partition every 20 ms
+    await m.until('m reads', () => m.owned.length === PARTITIONS && m.batches().length > 0);
+    await new Promise((r) => setTimeout(r, 4500));
+    const sent = await load.stop();
+    await m.until('m read everything', () => [...Array(PARTITIONS).keys()].every((p) => offsetsSeen([m], p).length >= sent[p]));
+    for (let p = 0; p < PARTITIONS; p++) {
+      expect(offsetsSeen([m], p)).toEqual(Array.from({ length: sent[p] }, (_, i) => i));
+      const times = m.batches(p).map((b) => b.t);
+      // Date.now() in whole ms, and a timer may fire a millisecond early
+      for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(intervalMs - 2);
+      expect(sent[p] / times.length).toBeGreaterThan(20); // unpaced, ~5 records a batch
+    }
+
+    // quiet for longer than the interval: the next record is handed over at once, not an interval later
+    await new Promise((r) => setTimeout(r, intervalMs + 500));
+    const producer = createIdempotentProducer(kafka);
+    await producer.connect();
+    const before = m.batches(0).length;
+    const sentAt = Date.now();
+    await producer.send({ topic: t, acks: -1, messages: [{ partition: 0, value: Buffer.from('after the quiet') }] });
+    await producer.disconnect();
+    await m.until('the record after the quiet spell', () => m.batches(0).length > before);
+    expect(m.batches(0)[before].t - sentAt).toBeLessThan(intervalMs / 2);
+  });
 });
 
 /** The first `count` samples of `doubletap lag --watch --json` for one group (a child process: the CLI as users run it). */

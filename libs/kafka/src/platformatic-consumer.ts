@@ -102,6 +102,8 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
   private commitTimer?: NodeJS.Timeout;
   private current: ConsumerStatus = { state: 'new', restarts: 0, since: Date.now() };
   private wake?: () => void;
+  /** when the fetch round in progress last handed a batch over (undefined: not yet) */
+  private handedAt?: number;
   private readonly handler: BatchHandler;
   private readonly logger?: Logger;
 
@@ -524,8 +526,15 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
         continue;
       }
       try {
+        this.handedAt = undefined;
         await this.fetchOnce(parts);
         backoff = 0;
+        // minBatchIntervalMs (AGGREGATOR_COMMIT_INTERVAL_MS): the next fetch no sooner than the
+        // interval after this round's last hand-over, so every partition's batches are that far apart
+        // (a seek, resume or stop ends the wait)
+        const handedAt = this.handedAt as number | undefined;
+        const rest = handedAt === undefined ? 0 : handedAt + (this.options.minBatchIntervalMs ?? 0) - Date.now();
+        if (rest > 0 && this.wanted) await this.idle(rest);
       } catch (e) {
         if (!this.wanted) break;
         backoff = Math.min(5000, backoff === 0 ? 200 : backoff * 2);
@@ -663,6 +672,7 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
       },
     };
     try {
+      this.handedAt = Date.now();
       await this.handler.handleBatch(p, records, ctx);
     } catch (e) {
       // kafkajs crashes and redelivers from the last commit; here the same batch is fetched again

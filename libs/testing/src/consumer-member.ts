@@ -8,6 +8,7 @@
  *   MEMBER_CLIENT=kafkajs|platformatic KAFKA_BROKERS=… MEMBER_GROUP=… MEMBER_TOPIC=…
  *   [MEMBER_REVOKE_DELAY_MS=0] (the revoke hook takes this long) [MEMBER_BATCH_DELAY_MS=0]
  *   [MEMBER_FAIL_BATCHES=0] (the handler throws on its first n batches, emitting `failed` for each)
+ *   [MEMBER_MIN_BATCH_INTERVAL_MS=0] (the consumer's minBatchIntervalMs)
  *   node -r ./scripts/paths.js dist/libs/testing/src/consumer-member.js
  */
 import { consumerNotReady, createBatchConsumer, createKafka, type KafkaConsumerClient } from '@doubletap/kafka';
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
       sessionTimeoutMs,
       maxBytesPerPartition: 64 * 1024,
       partitionsConsumedConcurrently: 4,
+      minBatchIntervalMs: Number(env.MEMBER_MIN_BATCH_INTERVAL_MS ?? 0),
       handler: {
         onAssignment: async (a) => {
           emit({ ev: 'assign-start', ...a });

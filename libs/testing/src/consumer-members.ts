@@ -30,6 +30,8 @@ export interface MemberOptions {
   sessionTimeoutMs?: number;
   /** the handler throws on its first n batches */
   failBatches?: number;
+  /** the consumer's minBatchIntervalMs */
+  minBatchIntervalMs?: number;
 }
 
 /** A consumer-group member as a child process of the built code (dist/libs/testing/src/consumer-member.js). */
@@ -54,6 +56,7 @@ export class MemberProcess {
         MEMBER_BATCH_DELAY_MS: String(options.batchDelayMs ?? 0),
         MEMBER_SESSION_MS: String(options.sessionTimeoutMs ?? 6000),
         MEMBER_FAIL_BATCHES: String(options.failBatches ?? 0),
+        MEMBER_MIN_BATCH_INTERVAL_MS: String(options.minBatchIntervalMs ?? 0),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
