@@ -1,10 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PartitionAssigners, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import type { Logger } from '@doubletap/observability';
 import { isMembershipError } from './errors';
 import { headersToStrings } from './read';
 import { stickyAssigner } from './sticky-assigner';
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** One record as the handlers see it (no kafkajs types leak out of libs/kafka). */
 export interface ConsumedRecord {

@@ -102,8 +102,8 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
   private commitTimer?: NodeJS.Timeout;
   private current: ConsumerStatus = { state: 'new', restarts: 0, since: Date.now() };
   private wake?: () => void;
-  /** when the fetch round in progress last handed a batch over (undefined: not yet) */
-  private handedAt?: number;
+  /** when a batch was last handed over to the handler (ms since the epoch; 0: never) */
+  private handedAt = 0;
   private readonly handler: BatchHandler;
   private readonly logger?: Logger;
 
@@ -526,14 +526,13 @@ export class PlatformaticBatchConsumer implements GroupConsumer {
         continue;
       }
       try {
-        this.handedAt = undefined;
+        const began = Date.now();
         await this.fetchOnce(parts);
         backoff = 0;
-        // minBatchIntervalMs (AGGREGATOR_COMMIT_INTERVAL_MS): the next fetch no sooner than the
-        // interval after this round's last hand-over, so every partition's batches are that far apart
-        // (a seek, resume or stop ends the wait)
-        const handedAt = this.handedAt as number | undefined;
-        const rest = handedAt === undefined ? 0 : handedAt + (this.options.minBatchIntervalMs ?? 0) - Date.now();
+        // minBatchIntervalMs (AGGREGATOR_COMMIT_INTERVAL_MS): after a round that handed batches over,
+        // the next fetch no sooner than the interval after its last hand-over, so every partition's
+        // batches are that far apart (a seek, resume or stop ends the wait)
+        const rest = this.handedAt >= began ? this.handedAt + (this.options.minBatchIntervalMs ?? 0) - Date.now() : 0;
         if (rest > 0 && this.wanted) await this.idle(rest);
       } catch (e) {
         if (!this.wanted) break;
