@@ -38,7 +38,7 @@ import { createRedis, deleteKeysWithPrefix } from '@doubletap/redis';
 import { storeEngine } from '@doubletap/store';
 import { freePort, freshNamesEnv, partitionGauge, peakRssBytes, rssKinds, spawnBuilt, stopChild, uniqueName, untilStatus } from '@doubletap/testing';
 import { describeMachine, writeSection } from './lib/benchmarks-md';
-import { intKnob, lcg, machine, ROOT, type Machine, writeResult } from './lib/common';
+import { brokerPid, intKnob, lcg, machine, ROOT, type Machine, writeResult } from './lib/common';
 import { summarize, type ProfileSummary } from './lib/profile';
 
 const EVENTS = intKnob('BENCH_EVENTS', 1_000_000);
@@ -142,15 +142,6 @@ interface Running {
   peakKinds: { anonBytes: number; fileBytes: number };
 }
 
-/** The local stack's broker pid (its pid file), to charge the broker's CPU to each phase. */
-function brokerPid(): number | undefined {
-  try {
-    const dir = process.env.DOUBLETAP_STACK_DIR ?? join(ROOT, '.stack');
-    return Number(readFileSync(join(dir, 'run', 'kafka.pid'), 'utf8').trim()) || undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Starts the built aggregator on a data dir (optionally under the CPU profiler). */
 async function startAggregator(env: Record<string, string>, dataDir: string, profileName?: string): Promise<Running> {

@@ -29,10 +29,10 @@ import { Client } from 'pg';
 import { loadSettings } from '@doubletap/config';
 import { cpuLine, FAST_REFUSAL_MS, runLoad, type LoadOptions, type LoadReport } from '@doubletap/loadgen';
 import { createRedis, redisReady } from '@doubletap/redis';
-import { freePort, peakRssBytes, spawnBuilt, StackControl, startPipeline, stopChild, untilStatus } from '@doubletap/testing';
+import { freePort, peakRssBytes, spawnBuilt, startPipeline, stopChild, untilStatus } from '@doubletap/testing';
 import { writeSection } from './lib/benchmarks-md';
 import { viralChartSvg, writeChart } from './lib/chart';
-import { get, ROOT, writeResult } from './lib/common';
+import { brokerPid, get, ROOT, writeResult } from './lib/common';
 import { aggregatorOutputCounters, apiProduceCounters, type Committed, committedBetween, type Produced, producedBetween } from './lib/produce';
 import { doneWhen, goalsTable } from './lib/goals';
 
@@ -168,7 +168,7 @@ async function viral(maxRate: number): Promise<Json> {
   const watchPids = Object.fromEntries([...pipeline.processes].filter(([, c]) => c.pid !== undefined).map(([name, c]) => [name, c.pid!]));
   // the broker too (its pid from the local stack; an external broker is not watched): in the full
   // pipeline the api's produce round trip, not the api, is most of a 202's latency
-  const broker = await new StackControl().status().then((parts) => parts.kafka?.pid ?? undefined, () => undefined);
+  const broker = brokerPid();
   if (broker) watchPids.broker = broker;
   try {
     // warm-up: connections, JIT, consumer fetch loops

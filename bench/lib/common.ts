@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 
@@ -58,4 +58,14 @@ export function medianRound<T extends { reqPerSec: number }>(runs: readonly T[])
   if (runs.length === 0) throw new Error('medianRound: no rounds');
   const sorted = [...runs].sort((a, b) => a.reqPerSec - b.reqPerSec);
   return { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: runs.map((r) => r.reqPerSec) };
+}
+
+/** The local stack's broker pid (its pid file; undefined for an external broker), to charge the broker's CPU to a phase. */
+export function brokerPid(): number | undefined {
+  try {
+    const dir = process.env.DOUBLETAP_STACK_DIR ?? join(ROOT, '.stack');
+    return Number(readFileSync(join(dir, 'run', 'kafka.pid'), 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
 }
