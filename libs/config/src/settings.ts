@@ -29,8 +29,9 @@ export interface Settings {
     readonly coordinatorSilenceMaxMs: number;
     /**
      * the group consumers' (aggregator, projector) fetches: the broker answers once this many bytes
-     * are there or `fetchMaxWaitMs` passed. Bigger: fewer, larger live batches (one transaction each
-     * in the aggregator) for later counts; BENCHMARKS.md "A lead, not a change: bigger consumer fetches"
+     * are there or `fetchMaxWaitMs` passed. Bigger: fewer, larger live batches for later counts, for
+     * every fetch of both consumers; the aggregator batches its transactions with
+     * AGGREGATOR_COMMIT_INTERVAL_MS instead, which holds no quiet record back (ADR 0030)
      */
     readonly fetchMinBytes: number;
     readonly fetchMaxWaitMs: number;
